@@ -1,0 +1,181 @@
+// `dockercoins start`: the whole app on this machine, no Docker needed, in one process.
+// webui on 8000, rng on 8001, hasher on 8002 (the workshop's Compose ports); extra rng
+// instances on 8101, 8102... Redis: REDIS_URL if set, else a throwaway redis-server if one
+// is on PATH, else an in-process store.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../lib/config.js';
+import { listen, sleep, exitOnSignals } from '../lib/server.js';
+import { memoryStore, redisStore, type Store } from '../lib/store.js';
+import { buildHasher, hasherEnv } from '../hasher/app.js';
+import { buildRng, rngEnv } from '../rng/app.js';
+import { buildWebui, webuiEnv } from '../webui/app.js';
+import { buildWorker, workerEnv, type WorkerService } from '../worker/app.js';
+
+export interface LocalOptions {
+  workers: number;
+  rng: number;
+  host: string;
+  webuiPort: number;
+  rngPort: number;
+  hasherPort: number;
+  env?: Record<string, string | undefined>;
+  say?: (line: string) => void;
+}
+
+export interface LocalApp {
+  url: string;
+  rngUrls: string[];
+  hasherUrl: string;
+  redis: string;
+  stop(): Promise<void>;
+}
+
+export const rngPorts = (first: number, count: number) =>
+  Array.from({ length: count }, (_, i) => (i === 0 ? first : first + 99 + i));
+
+export async function startLocal(options: LocalOptions): Promise<LocalApp> {
+  const env = options.env ?? process.env;
+  const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const common = { HOST: options.host, LOG_LEVEL: env.LOG_LEVEL ?? 'warn' };
+  const stops: (() => Promise<unknown>)[] = [];
+
+  const { redis, stores, stopRedis } = await storeFor(env, say);
+  stops.push(stopRedis);
+
+  const rngUrls: string[] = [];
+  for (const [i, port] of rngPorts(options.rngPort, options.rng).entries()) {
+    const config = parseConfig(rngEnv, { ...env, ...common, PORT: String(port), INSTANCE_NAME: `rng-${i + 1}` });
+    const { app } = buildRng(config);
+    await listen(app, port, options.host);
+    stops.push(() => app.close());
+    rngUrls.push(`http://${hostFor(options.host)}:${port}`);
+  }
+
+  const hasher = buildHasher(
+    parseConfig(hasherEnv, { ...env, ...common, PORT: String(options.hasherPort), INSTANCE_NAME: 'hasher-1' }),
+  );
+  await listen(hasher.app, options.hasherPort, options.host);
+  stops.push(() => hasher.app.close());
+  const hasherUrl = `http://${hostFor(options.host)}:${options.hasherPort}`;
+
+  const workers: WorkerService[] = [];
+  for (let i = 0; i < options.workers; i++) {
+    const config = parseConfig(workerEnv, {
+      ...env,
+      ...common,
+      INSTANCE_NAME: `worker-${i + 1}`,
+      RNG_URL: rngUrls.join(','),
+      HASHER_URL: hasherUrl,
+    });
+    const worker = buildWorker(config, stores());
+    worker.worker.start();
+    workers.push(worker);
+  }
+  // Workers first, so that their last counts are flushed while the store is still there.
+  stops.unshift(() => Promise.all(workers.map((w) => w.stop())));
+
+  const webui = buildWebui(
+    parseConfig(webuiEnv, {
+      ...env,
+      ...common,
+      PORT: String(options.webuiPort),
+      INSTANCE_NAME: 'webui-1',
+      WEBUI_PUBLIC_DIR: env.WEBUI_PUBLIC_DIR ?? publicDir(),
+    }),
+    stores(),
+  );
+  await listen(webui.app, options.webuiPort, options.host);
+  stops.unshift(() => webui.app.close());
+
+  return {
+    url: `http://localhost:${options.webuiPort}`,
+    rngUrls,
+    hasherUrl,
+    redis,
+    async stop() {
+      for (const stop of stops) await stop();
+    },
+  };
+}
+
+/** The bundled page (dist/public) whether we run from dist/ or from src/ with tsx. */
+function publicDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return path.basename(here) === 'dist' ? path.join(here, 'public') : path.join(here, '../../dist/public');
+}
+
+function hostFor(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+}
+
+async function storeFor(env: Record<string, string | undefined>, say: (line: string) => void) {
+  if (env.REDIS_URL) {
+    say(`Redis: ${env.REDIS_URL} (REDIS_URL)`);
+    return { redis: env.REDIS_URL, stores: () => redisStore({ url: env.REDIS_URL! }), stopRedis: async () => {} };
+  }
+  const server = await startRedisServer();
+  if (server) {
+    say(`Redis: a throwaway redis-server on ${server.url}`);
+    return { redis: server.url, stores: () => redisStore({ url: server.url }), stopRedis: server.stop };
+  }
+  say('Redis: no REDIS_URL and no redis-server on PATH; using an in-process store (lost on exit)');
+  const shared = memoryStore();
+  const store: Store = { ...shared, close: async () => {} };
+  return { redis: 'in-process', stores: () => store, stopRedis: async () => {} };
+}
+
+/** Starts redis-server on a free port with no persistence; undefined when it is not installed. */
+export async function startRedisServer(): Promise<{ url: string; port: number; process: ChildProcess; stop: () => Promise<void> } | undefined> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const started = await new Promise<boolean>((resolve) => {
+    child.once('error', () => resolve(false));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('Ready to accept connections')) resolve(true);
+    });
+    child.once('exit', () => resolve(false));
+    setTimeout(() => resolve(false), 5000).unref();
+  });
+  if (!started) {
+    child.kill('SIGKILL');
+    return undefined;
+  }
+  child.stdout!.resume();
+  child.stderr!.resume();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    process: child,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(2000)]);
+    },
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** For the CLI: start, print where to look, stop cleanly on Ctrl-C. */
+export async function runLocal(options: LocalOptions): Promise<void> {
+  const app = await startLocal(options);
+  const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
+  say(`rng: ${app.rngUrls.join(', ')}   hasher: ${app.hasherUrl}   workers: ${options.workers}`);
+  say(`DockerCoins is mining: open ${app.url}   (Ctrl-C to stop)`);
+  exitOnSignals(() => app.stop(), { info: say, error: (_o, msg) => say(msg) }, 3000);
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// The project's command line: `dockercoins start` runs the app locally.
+import { Command, InvalidArgumentError } from 'commander';
+import { runLocal } from './local.js';
+
+const whole = (min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+  return n;
+};
+
+const program = new Command('dockercoins').description('DockerCoins, the container.training demo app');
+
+program
+  .command('start', { isDefault: true })
+  .description('run the whole app on this machine (no Docker needed)')
+  .option('-w, --workers <n>', 'number of workers', whole(0, 200), 1)
+  .option('-r, --rng <n>', 'number of rng instances', whole(1, 20), 1)
+  .option('--host <address>', 'address to listen on', '127.0.0.1')
+  .option('--port <port>', 'webui port (rng and hasher use the next two)', whole(1, 65533), 8000)
+  .action(async (opts: { workers: number; rng: number; host: string; port: number }) => {
+    await runLocal({
+      workers: opts.workers,
+      rng: opts.rng,
+      host: opts.host,
+      webuiPort: opts.port,
+      rngPort: opts.port + 1,
+      hasherPort: opts.port + 2,
+    });
+  });
+
+await program.parseAsync();

@@ -1,0 +1,45 @@
+// hasher: the sha256 of whatever is POSTed, after a delay; fully concurrent.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { millis, serverEnv } from '../lib/config.js';
+import { createServer, notFound, sleep, type Service } from '../lib/server.js';
+
+export const hasherEnv = {
+  ...serverEnv,
+  HASHER_DELAY_MS: millis(100),
+  HASHER_MAX_BODY_BYTES: z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number of bytes')
+    .transform(Number)
+    .prefault(String(1024 * 1024)),
+};
+export type HasherConfig = z.output<z.ZodObject<typeof hasherEnv>>;
+
+export function buildHasher(config: HasherConfig): Service {
+  const service = createServer({ service: 'hasher', ...config, bodyLimit: config.HASHER_MAX_BODY_BYTES });
+  const { app } = service;
+
+  // Only GET/HEAD / and POST / exist (plus health and metrics); decide before reading a body.
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?')[0];
+    if (request.method === 'POST' && path === '/') return;
+    if ((request.method === 'GET' || request.method === 'HEAD') && ['/', '/healthz', '/metrics'].includes(path!)) return;
+    return notFound(request, reply);
+  });
+
+  // Whatever the Content-Type (the worker sends application/octet-stream), hash the raw bytes.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.get('/', async (_request, reply) =>
+    reply.type('text/plain; charset=utf-8').send(`HASHER running on ${config.INSTANCE_NAME}\n`),
+  );
+
+  app.post('/', async (request, reply) => {
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    await sleep(config.HASHER_DELAY_MS);
+    return reply.type('text/plain;charset=utf-8').send(createHash('sha256').update(body).digest('hex'));
+  });
+
+  return service;
+}

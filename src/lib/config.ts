@@ -1,0 +1,91 @@
+// Configuration comes only from environment variables, validated once at start.
+// A wrong value ends the process with one line naming the variable and what it expects.
+import os from 'node:os';
+import { z } from 'zod';
+
+/** A non-negative whole number of milliseconds, given as a string in the environment. */
+export const millis = (fallback: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number of milliseconds (0 or more)')
+    .transform(Number)
+    .prefault(String(fallback));
+
+export const port = (fallback: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'expected a TCP port number (0-65535)')
+    .transform(Number)
+    .refine((n) => n <= 65535, 'expected a TCP port number (0-65535)')
+    .prefault(String(fallback));
+
+export const count = (fallback: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `expected a whole number from 1 to ${max}`)
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= max, `expected a whole number from 1 to ${max}`)
+    .prefault(String(fallback));
+
+export const httpUrl = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine((s) => s.split(',').every(isHttpUrl), 'expected an http:// URL, or several separated by commas');
+
+export const redisUrl = z
+  .string()
+  .default('redis://redis:6379')
+  .refine((s) => /^rediss?:\/\/[^\s]+$/.test(s) && URL.canParse(s), 'expected a redis:// URL');
+
+export const logLevel = z
+  .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' })
+  .default('info');
+
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+export const boolean = (fallback: boolean) => flag.prefault(fallback ? 'true' : 'false');
+
+/** Settings shared by every HTTP service. */
+export const serverEnv = {
+  PORT: port(80),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: logLevel,
+  // The name this instance gives itself in logs, metrics and the X-Instance header.
+  INSTANCE_NAME: z.string().min(1).max(100).default(os.hostname()),
+};
+
+function isHttpUrl(s: string): boolean {
+  if (!URL.canParse(s.trim())) return false;
+  const url = new URL(s.trim());
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+}
+
+export class ConfigError extends Error {}
+
+/** Parses `env` with `shape`; throws a ConfigError with one readable line on the first bad variable. */
+export function parseConfig<S extends z.ZodRawShape>(
+  shape: S,
+  env: Record<string, string | undefined> = process.env,
+): z.output<z.ZodObject<S>> {
+  // Empty variables count as unset, as in most twelve-factor tools.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = z.object(shape).safeParse(present);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const name = String(issue.path[0] ?? '?');
+  const got = present[name];
+  throw new ConfigError(`invalid ${name}=${JSON.stringify(got)}: ${issue.message}`);
+}
+
+/** parseConfig for a service's entrypoint: a bad value prints one line and exits 1. */
+export function loadConfig<S extends z.ZodRawShape>(service: string, shape: S): z.output<z.ZodObject<S>> {
+  try {
+    return parseConfig(shape);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${service}: ${err.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,143 @@
+// The HTTP server every service is built on: JSON logs (one line per request), /healthz,
+// /metrics, an X-Instance header naming the instance, one-line text errors, graceful close.
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ServerSettings {
+  /** Service name: rng, hasher, worker, webui. */
+  service: string;
+  INSTANCE_NAME: string;
+  LOG_LEVEL: string;
+  /** Largest request body accepted, in bytes (413 above). */
+  bodyLimit?: number;
+  /** Extra fastify options (tests use them rarely). */
+  fastify?: Partial<FastifyServerOptions>;
+}
+
+export interface Service {
+  app: FastifyInstance;
+  metrics: Registry;
+}
+
+export function createServer(settings: ServerSettings): Service {
+  const app = Fastify({
+    logger: {
+      level: settings.LOG_LEVEL,
+      base: { service: settings.service, instance: settings.INSTANCE_NAME },
+      timestamp: () => `,"time":"${new Date().toISOString()}"`,
+    },
+    // We write one access-log line per request ourselves (fastify's default is two).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: settings.bodyLimit ?? 1024 * 1024,
+    // Keep-alive sockets must not hold a shutdown back.
+    forceCloseConnections: true,
+    return503OnClosing: true,
+    // Slowloris defence: a request must arrive whole within 10 s.
+    requestTimeout: 10_000,
+    ...settings.fastify,
+  });
+
+  const metrics = new Registry();
+  metrics.setDefaultLabels({ service: settings.service, instance: settings.INSTANCE_NAME });
+  collectDefaultMetrics({ register: metrics });
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by method, route and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [metrics],
+  });
+  const latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from request to response, by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
+    registers: [metrics],
+  });
+
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('x-instance', settings.INSTANCE_NAME);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    requests.inc({ method: request.method, route, status: reply.statusCode });
+    latency.observe({ method: request.method, route }, seconds);
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        remote: request.ip,
+      },
+      'request',
+    );
+  });
+
+  app.setNotFoundHandler(notFound);
+  app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    reply
+      .code(status)
+      .type('text/plain; charset=utf-8')
+      .send(`${error.message.split('\n')[0]}\n`);
+  });
+
+  // Health answers at once: it never waits behind rng's one-at-a-time queue.
+  app.get('/healthz', async (_request, reply) => reply.type('text/plain; charset=utf-8').send('ok\n'));
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.contentType).send(await metrics.metrics()),
+  );
+
+  return { app, metrics };
+}
+
+/** The one 404 answer of every service, also used by hooks that refuse a path early. */
+export function notFound(request: FastifyRequest, reply: FastifyReply) {
+  return reply.code(404).type('text/plain; charset=utf-8').send(`Not Found: ${request.method} ${request.url}\n`);
+}
+
+/** Listens, then logs the address. */
+export async function listen(app: FastifyInstance, port: number, host: string): Promise<string> {
+  return app.listen({ port, host, listenTextResolver: (address) => `listening on ${address}` });
+}
+
+/**
+ * Ends the process cleanly on SIGTERM or SIGINT: runs `close`, then exits 0.
+ * Docker waits 10 s before killing; we give ourselves less than 1 s.
+ */
+export function exitOnSignals(close: () => Promise<void>, log: { info: (msg: string) => void; error: (o: object, msg: string) => void }, deadlineMs = 900): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal} received, shutting down`);
+    const force = setTimeout(() => {
+      log.error({}, `shutdown took more than ${deadlineMs} ms, exiting anyway`);
+      process.exit(1);
+    }, deadlineMs);
+    force.unref();
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+export const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });

@@ -1,0 +1,92 @@
+// rng: random bytes from the OS CSPRNG, served one request at a time with a delay,
+// like the original single-threaded Flask server. That queue is the workshop's bottleneck.
+import { randomBytes } from 'node:crypto';
+import pLimit from 'p-limit';
+import { Gauge, Histogram } from 'prom-client';
+import { z } from 'zod';
+import { millis, serverEnv } from '../lib/config.js';
+import { createServer, notFound, sleep, type Service } from '../lib/server.js';
+
+export const MAX_BYTES = 1024 * 1024;
+
+export const rngEnv = {
+  ...serverEnv,
+  RNG_DELAY_MS: millis(100),
+};
+export type RngConfig = z.output<z.ZodObject<typeof rngEnv>>;
+
+export function buildRng(config: RngConfig): Service {
+  const service = createServer({ service: 'rng', ...config });
+  const { app, metrics } = service;
+  // One at a time per instance, GET / included (the original runs `flask run --without-threads`).
+  const queue = pLimit(1);
+  let closing = false;
+
+  new Gauge({
+    name: 'rng_queue_depth',
+    help: 'Requests waiting for or holding the one-at-a-time lock',
+    registers: [metrics],
+    collect() {
+      this.set(queue.activeCount + queue.pendingCount);
+    },
+  });
+  const waited = new Histogram({
+    name: 'rng_queue_wait_seconds',
+    help: 'Time a request waited in the queue before its turn',
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
+    registers: [metrics],
+  });
+
+  /** Runs `answer` when this request's turn comes, after the delay; skips clients that left. */
+  const inTurn = <T>(socket: { destroyed: boolean }, answer: () => T) => {
+    const queuedAt = performance.now();
+    return queue(async () => {
+      waited.observe((performance.now() - queuedAt) / 1000);
+      // A client that gave up (timeout) must not cost the others a delay.
+      if (socket.destroyed) return undefined;
+      if (!closing) await sleep(config.RNG_DELAY_MS);
+      return answer();
+    });
+  };
+
+  app.addHook('onClose', async () => {
+    closing = true;
+  });
+
+  // Decide the method before any body is read: 405 on our paths, 404 elsewhere.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return;
+    const path = request.url.split('?')[0]!;
+    if (!/^\/\d*$/.test(path)) return notFound(request, reply);
+    if (request.method === 'OPTIONS') return reply.header('allow', 'HEAD, OPTIONS, GET').send();
+    return reply
+      .code(405)
+      .header('allow', 'HEAD, OPTIONS, GET')
+      .type('text/plain; charset=utf-8')
+      .send(`Method Not Allowed: ${request.method}; use GET\n`);
+  });
+
+  app.get('/', async (request, reply) => {
+    const body = await inTurn(request.socket, () => `RNG running on ${config.INSTANCE_NAME}\n`);
+    return reply.type('text/plain; charset=utf-8').send(body);
+  });
+
+  app.get<{ Params: { n: string } }>('/:n', async (request, reply) => {
+    const { n } = request.params;
+    if (!/^\d+$/.test(n)) {
+      return reply.code(404).type('text/plain; charset=utf-8').send(`Not Found: expected /<number of bytes>, got /${n}\n`);
+    }
+    // Leading zeros are fine (/007 is 7); the bound is checked on the digits, never allocated.
+    const digits = n.replace(/^0+(?=\d)/, '');
+    if (digits.length > 7 || Number(digits) > MAX_BYTES) {
+      return reply
+        .code(400)
+        .type('text/plain; charset=utf-8')
+        .send(`Bad Request: at most ${MAX_BYTES} bytes per request, asked for ${n}\n`);
+    }
+    const bytes = await inTurn(request.socket, () => randomBytes(Number(digits)));
+    return reply.type('application/octet-stream').send(bytes);
+  });
+
+  return service;
+}

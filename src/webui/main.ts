@@ -1,0 +1,10 @@
+import { loadConfig } from '../lib/config.js';
+import { exitOnSignals, listen } from '../lib/server.js';
+import { redisStore } from '../lib/store.js';
+import { buildWebui, webuiEnv } from './app.js';
+
+const config = loadConfig('webui', webuiEnv);
+const store = redisStore({ url: config.REDIS_URL, onError: () => {} });
+const { app } = buildWebui(config, store);
+exitOnSignals(() => app.close(), app.log);
+await listen(app, config.PORT, config.HOST);

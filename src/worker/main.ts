@@ -1,0 +1,13 @@
+import { loadConfig } from '../lib/config.js';
+import { exitOnSignals, listen } from '../lib/server.js';
+import { redisStore } from '../lib/store.js';
+import { buildWorker, workerEnv } from './app.js';
+
+const config = loadConfig('worker', workerEnv);
+// The worker logs Redis faults itself, once per failure streak; the client's own errors
+// (one per reconnection attempt) would only repeat them.
+const store = redisStore({ url: config.REDIS_URL, onError: () => {} });
+const service = buildWorker(config, store);
+exitOnSignals(() => service.stop(), service.app.log);
+await listen(service.app, config.PORT, config.HOST);
+service.worker.start();

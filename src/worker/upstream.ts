@@ -1,0 +1,155 @@
+// How the worker reaches rng and hasher, and spreads its calls over all their replicas.
+//
+// Two things defeat spreading if left to defaults:
+// - behind a Swarm VIP, IPVS balances per TCP connection, so a kept-alive connection pins a
+//   worker to one replica: the original opened a new connection for every call;
+// - with DNS round robin (endpoint_mode: dnsrr), glibc's getaddrinfo sorts the addresses, so
+//   dns.lookup keeps returning the same first one.
+// So each call goes to the next address, in turn, of every address the name resolves to
+// (re-resolved every second, to follow scaling), and by default on a fresh connection
+// (UPSTREAM_CONNECTIONS=per-call). keep-alive reuses connections: faster, but behind a VIP
+// it pins each worker to one replica.
+import { lookup } from 'node:dns/promises';
+import { Agent, request } from 'undici';
+
+export type ConnectionMode = 'per-call' | 'keep-alive';
+export type Resolver = (hostname: string) => Promise<string[]>;
+
+export interface UpstreamResponse {
+  body: Buffer;
+  /** The instance that answered (its X-Instance header), else the address called. */
+  instance: string;
+  ms: number;
+}
+
+export class UpstreamError extends Error {
+  constructor(
+    readonly dependency: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const systemResolver: Resolver = async (hostname) =>
+  (await lookup(hostname, { all: true })).map((a) => a.address);
+
+export interface UpstreamOptions {
+  /** Name used in logs and metrics: rng, hasher. */
+  name: string;
+  /** One base URL or several separated by commas; each host may resolve to many addresses. */
+  urls: string;
+  connections: ConnectionMode;
+  timeoutMs: number;
+  resolve?: Resolver;
+  /** How long resolved addresses are reused. */
+  resolveEveryMs?: number;
+}
+
+interface Target {
+  origin: string; // http://address:port
+  host: string; // Host header: the name as configured
+  basePath: string;
+}
+
+export class Upstream {
+  readonly name: string;
+  private readonly bases: URL[];
+  private readonly agent: Agent;
+  private readonly resolve: Resolver;
+  private targets: Target[] = [];
+  private resolvedAt = -Infinity;
+  private nextIndex = 0;
+
+  constructor(private readonly options: UpstreamOptions) {
+    this.name = options.name;
+    this.bases = options.urls.split(',').map((u) => new URL(u.trim()));
+    this.resolve = options.resolve ?? systemResolver;
+    this.agent = new Agent({
+      connectTimeout: Math.min(options.timeoutMs, 2000),
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  /** Every address currently known, in the order calls rotate through them. */
+  async addresses(): Promise<string[]> {
+    return (await this.currentTargets()).map((t) => t.origin);
+  }
+
+  async call(path: string, init: { method?: 'GET' | 'POST'; body?: Buffer; signal?: AbortSignal } = {}): Promise<UpstreamResponse> {
+    const targets = await this.currentTargets();
+    const target = targets[this.nextIndex++ % targets.length]!;
+    const started = performance.now();
+    const signal = AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), ...(init.signal ? [init.signal] : [])]);
+    try {
+      const res = await request(target.origin + target.basePath + path, {
+        method: init.method ?? 'GET',
+        body: init.body,
+        headers: {
+          host: target.host,
+          ...(init.body ? { 'content-type': 'application/octet-stream' } : {}),
+        },
+        dispatcher: this.agent,
+        signal,
+        reset: this.options.connections === 'per-call',
+      });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      if (res.statusCode !== 200) {
+        throw new UpstreamError(this.name, `${this.name} answered ${res.statusCode}: ${body.toString('utf8', 0, 200).trim()}`);
+      }
+      const instance = res.headers['x-instance'];
+      return {
+        body,
+        instance: typeof instance === 'string' ? instance : new URL(target.origin).host,
+        ms: performance.now() - started,
+      };
+    } catch (err) {
+      if (err instanceof UpstreamError) throw err;
+      throw new UpstreamError(this.name, `${this.name} at ${target.origin}${path}: ${describe(err)}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.destroy();
+  }
+
+  private async currentTargets(): Promise<Target[]> {
+    if (this.targets.length > 0 && performance.now() - this.resolvedAt < (this.options.resolveEveryMs ?? 1000)) {
+      return this.targets;
+    }
+    const lists = await Promise.all(
+      this.bases.map(async (base) => {
+        const port = base.port || (base.protocol === 'https:' ? '443' : '80');
+        const hostname = base.hostname.replace(/^\[|\]$/g, '');
+        let addresses: string[];
+        try {
+          addresses = await this.resolve(hostname);
+        } catch (err) {
+          throw new UpstreamError(this.name, `${this.name}: cannot resolve ${hostname}: ${describe(err)}`);
+        }
+        return addresses.map((address) => ({
+          origin: `${base.protocol}//${address.includes(':') ? `[${address}]` : address}:${port}`,
+          host: base.host,
+          basePath: base.pathname.replace(/\/$/, ''),
+        }));
+      }),
+    );
+    // Sorted so that every worker sees the same ring; each starts at its own place in it.
+    this.targets = lists.flat().sort((a, b) => a.origin.localeCompare(b.origin));
+    if (this.resolvedAt === -Infinity) this.nextIndex = Math.floor(Math.random() * this.targets.length);
+    this.resolvedAt = performance.now();
+    return this.targets;
+  }
+}
+
+/** One short phrase for a network error: its code and message, without the stack. */
+export function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code;
+    if (err.name === 'TimeoutError') return 'timed out';
+    if (err.name === 'AbortError') return 'aborted';
+    return code && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
+  }
+  return String(err);
+}
