@@ -127,9 +127,11 @@ async function storeFor(env: Record<string, string | undefined>, say: (line: str
   return { redis: 'in-process', stores: () => store, stopRedis: async () => {} };
 }
 
-/** Starts redis-server on a free port with no persistence; undefined when it is not installed. */
-export async function startRedisServer(): Promise<{ url: string; port: number; process: ChildProcess; stop: () => Promise<void> } | undefined> {
-  const port = await freePort();
+/** Starts redis-server (on a free port unless told) with no persistence; undefined when it is not installed. */
+export async function startRedisServer(
+  port?: number,
+): Promise<{ url: string; port: number; process: ChildProcess; stop: () => Promise<void> } | undefined> {
+  port ??= await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

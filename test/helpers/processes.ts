@@ -1,0 +1,114 @@
+// Runs a service's real bundle (dist/<service>.js, built by `npm test`'s pretest) as its own
+// process, on a free port, with its JSON log lines collected.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/cli/local.js';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface LogLine {
+  msg: string;
+  level: number;
+  [key: string]: unknown;
+}
+
+export interface ServiceProcess {
+  name: string;
+  url: string;
+  port: number;
+  child: ChildProcess;
+  logs: LogLine[];
+  stderr: string[];
+  /** Sends the signal and resolves with the exit code and how long the exit took. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
+  /** Starts the same service again, same port and environment. */
+  restart(): Promise<void>;
+}
+
+export async function startService(
+  t: TestContext | undefined,
+  service: 'rng' | 'hasher' | 'worker' | 'webui',
+  env: Record<string, string>,
+  options: { port?: number; waitHealthy?: boolean } = {},
+): Promise<ServiceProcess> {
+  const port = options.port ?? (await freePort());
+  const proc: ServiceProcess = {
+    name: service,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    child: undefined as unknown as ChildProcess,
+    logs: [],
+    stderr: [],
+    async stop(signal = 'SIGTERM') {
+      const child = proc.child;
+      if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, ms: 0 };
+      const started = performance.now();
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      const [code] = (await Promise.race([exited, delay(10_000).then(() => [null])])) as [number | null];
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      return { code, ms: performance.now() - started };
+    },
+    async restart() {
+      await proc.stop();
+      await launch();
+    },
+  };
+  const launch = async () => {
+    const child = spawn(process.execPath, [path.join(root, 'dist', `${service}.js`)], {
+      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    proc.child = child;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        proc.logs.push(JSON.parse(line) as LogLine);
+      } catch {
+        proc.stderr.push(line);
+      }
+    });
+    createInterface({ input: child.stderr! }).on('line', (line) => proc.stderr.push(line));
+    if (options.waitHealthy ?? true) await waitHealthy(proc);
+  };
+  await launch();
+  t?.after(async () => {
+    await proc.stop('SIGKILL');
+  });
+  return proc;
+}
+
+export async function waitHealthy(proc: ServiceProcess, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited with ${proc.child.exitCode}: ${proc.stderr.join('\n')}`);
+    try {
+      const res = await fetch(`${proc.url}/healthz`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await delay(50);
+  }
+  throw new Error(`${proc.name} was not healthy within ${timeoutMs} ms`);
+}
+
+/** Polls `check` every 50 ms until it returns a value other than undefined, or throws after the timeout. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await delay(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}

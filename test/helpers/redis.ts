@@ -1,0 +1,56 @@
+// A real redis-server for the tests, on a free port, that a test may stop and restart.
+// Missing redis-server: a failure under CI=true (CI must test Redis for real), a loud skip elsewhere.
+import { spawnSync } from 'node:child_process';
+import type { TestContext } from 'node:test';
+import { createClient } from 'redis';
+
+const newClient = (url: string) => createClient({ url, socket: { reconnectStrategy: 100 } });
+import { startRedisServer } from '../../src/cli/local.js';
+
+export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  client: ReturnType<typeof newClient>;
+  /** Stops the server (connections drop). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Returns undefined (and marks the test skipped) when there is no redis-server outside CI. */
+export async function testRedis(t: TestContext): Promise<TestRedis | undefined> {
+  if (!hasRedisServer) {
+    if (process.env.CI === 'true') throw new Error('redis-server is not installed (CI=true): apt-get install -y redis-server');
+    console.warn('\n!!! SKIPPING: redis-server is not installed; apt-get install -y redis-server to run this test !!!\n');
+    t.skip('redis-server is not installed');
+    return undefined;
+  }
+  let server = await startRedisServer();
+  if (!server) throw new Error('redis-server did not start');
+  const port = server.port;
+  const client = newClient(server.url);
+  client.on('error', () => {});
+  await client.connect();
+  const redis: TestRedis = {
+    url: server.url,
+    port,
+    client,
+    async stop() {
+      await server?.stop();
+      server = undefined;
+    },
+    async start() {
+      server = await startRedisServer(port);
+      if (!server) throw new Error(`redis-server did not restart on port ${port}`);
+    },
+    async close() {
+      client.destroy();
+      await server?.stop();
+    },
+  };
+  t.after(() => redis.close());
+  return redis;
+}
