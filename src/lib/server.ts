@@ -34,6 +34,9 @@ export function createServer(settings: ServerSettings): Service {
     return503OnClosing: true,
     // Slowloris defence: a request must arrive whole within 10 s.
     requestTimeout: 10_000,
+    // Errors raised before routing (a malformed URL, an over-long parameter) get the same
+    // one-line text answer as every other error.
+    frameworkErrors: (error, _request, reply) => oneLineError(reply, error),
     ...settings.fastify,
   });
 
@@ -75,13 +78,9 @@ export function createServer(settings: ServerSettings): Service {
   });
 
   app.setNotFoundHandler(notFound);
-  app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
-    reply
-      .code(status)
-      .type('text/plain; charset=utf-8')
-      .send(`${error.message.split('\n')[0]}\n`);
+  app.setErrorHandler((error: HttpError, request, reply) => {
+    if (!(error.statusCode && error.statusCode < 500)) request.log.error({ err: error }, 'request failed');
+    return oneLineError(reply, error);
   });
 
   // Health answers at once: it never waits behind rng's one-at-a-time queue.
@@ -91,6 +90,17 @@ export function createServer(settings: ServerSettings): Service {
   );
 
   return { app, metrics };
+}
+
+interface HttpError {
+  statusCode?: number;
+  message: string;
+}
+
+function oneLineError(reply: FastifyReply, error: HttpError) {
+  const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+  const message = status >= 500 ? 'Internal Server Error' : error.message.split('\n')[0]!.slice(0, 200);
+  return reply.code(status).type('text/plain; charset=utf-8').send(`${message}\n`);
 }
 
 /** The one 404 answer of every service, also used by hooks that refuse a path early. */

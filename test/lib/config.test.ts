@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, parseConfig } from '../../src/lib/config.js';
+import { workerEnv } from '../../src/worker/app.js';
+import { root } from '../helpers/processes.js';
+
+describe('configuration', () => {
+  it('defaults reproduce the workshop', () => {
+    const config = parseConfig(workerEnv, {});
+    assert.equal(config.PORT, 80);
+    assert.equal(config.RNG_URL, 'http://rng');
+    assert.equal(config.HASHER_URL, 'http://hasher');
+    assert.equal(config.REDIS_URL, 'redis://redis:6379');
+    assert.equal(config.WORK_DELAY_MS, 100);
+    assert.equal(config.UPSTREAM_CONNECTIONS, 'per-call');
+  });
+
+  it('treats empty variables as unset', () => {
+    assert.equal(parseConfig(workerEnv, { WORK_DELAY_MS: '' }).WORK_DELAY_MS, 100);
+  });
+
+  for (const [name, value, expected] of [
+    ['RNG_URL', 'not a url', /RNG_URL="not a url": expected an http:\/\/ URL/],
+    ['HASHER_URL', 'ftp://hasher', /HASHER_URL="ftp:\/\/hasher": expected an http:\/\/ URL/],
+    ['WORK_DELAY_MS', '-5', /WORK_DELAY_MS="-5": expected a whole number of milliseconds/],
+    ['PORT', '99999', /PORT="99999": expected a TCP port number/],
+    ['REDIS_URL', 'localhost:6379', /REDIS_URL="localhost:6379": expected a redis:\/\/ URL/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud": expected one of/],
+    ['UPSTREAM_CONNECTIONS', 'sometimes', /expected per-call or keep-alive/],
+    ['MAX_BACKOFF_MS', '10000', /expected at most 2000 ms/],
+  ] as const) {
+    it(`rejects ${name}=${value} naming the variable`, () => {
+      assert.throws(() => parseConfig(workerEnv, { [name]: value }), (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, expected);
+        assert.equal(err.message.split('\n').length, 1);
+        return true;
+      });
+    });
+  }
+
+  for (const [service, name, value] of [
+    ['rng', 'RNG_DELAY_MS', '-5'],
+    ['worker', 'RNG_URL', 'not a url'],
+    ['hasher', 'HASHER_DELAY_MS', 'soon'],
+    ['webui', 'REDIS_URL', 'nowhere'],
+  ] as const) {
+    it(`${service} exits 1 with one line when ${name}=${value}`, () => {
+      const run = spawnSync(process.execPath, [path.join(root, 'dist', `${service}.js`)], {
+        env: { PATH: process.env.PATH, [name]: value, PORT: '0' },
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
+      assert.equal(run.status, 1);
+      const lines = run.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, run.stderr);
+      assert.match(lines[0]!, new RegExp(`^${service}: invalid ${name}=`));
+      assert.equal(run.stdout, '');
+    });
+  }
+});
