@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { request } from 'undici';
+import { parseConfig } from '../../src/lib/config.js';
+import { buildHasher, hasherEnv } from '../../src/hasher/app.js';
+import { hasherOn } from '../helpers/services.js';
+
+const hasher = () =>
+  buildHasher(parseConfig(hasherEnv, { LOG_LEVEL: 'silent', INSTANCE_NAME: 'hasher-test', HASHER_DELAY_MS: '5' })).app;
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+describe('hasher contract', () => {
+  it('GET / names the instance', async () => {
+    const res = await hasher().inject('/');
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.body, 'HASHER running on hasher-test\n');
+  });
+
+  it('HEAD / is 200', async () => {
+    assert.equal((await hasher().inject({ method: 'HEAD', url: '/' })).statusCode, 200);
+  });
+
+  for (const contentType of ['application/octet-stream', 'text/plain', 'application/json', 'image/png', undefined]) {
+    it(`POST / hashes the raw body whatever the Content-Type (${contentType ?? 'none'})`, async () => {
+      const body = randomBytes(32);
+      const res = await hasher().inject({
+        method: 'POST',
+        url: '/',
+        headers: contentType ? { 'content-type': contentType } : {},
+        payload: body,
+      });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers['content-type'], 'text/plain;charset=utf-8');
+      assert.equal(res.body, sha256(body));
+      assert.match(res.body, /^[0-9a-f]{64}$/);
+    });
+  }
+
+  it('POST / with an empty body is the sha256 of nothing', async () => {
+    const res = await hasher().inject({ method: 'POST', url: '/' });
+    assert.equal(res.body, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+  });
+
+  it('a body over the limit is 413 with a one-line reason; at the limit it is hashed', async () => {
+    const app = hasher();
+    const over = await app.inject({ method: 'POST', url: '/', payload: Buffer.alloc(1024 * 1024 + 1) });
+    assert.equal(over.statusCode, 413);
+    assert.match(over.body, /^[^\n]+\n$/);
+    const at = Buffer.alloc(1024 * 1024, 7);
+    const ok = await app.inject({ method: 'POST', url: '/', payload: at });
+    assert.equal(ok.body, sha256(at));
+  });
+
+  for (const [method, url] of [['GET', '/abc'], ['POST', '/abc'], ['PUT', '/'], ['DELETE', '/'], ['PATCH', '/x']] as const) {
+    it(`${method} ${url} is 404 with a one-line body`, async () => {
+      const res = await hasher().inject({ method, url, headers: { 'content-type': 'application/octet-stream' }, payload: 'x' });
+      assert.equal(res.statusCode, 404);
+      assert.match(res.body, /^Not Found: [^\n]+\n$/);
+    });
+  }
+});
+
+describe('hasher over HTTP', () => {
+  it('answers concurrent requests concurrently, and a huge streamed body with 413', async (t) => {
+    const { url } = await hasherOn(t, { HASHER_DELAY_MS: '100' });
+    const started = performance.now();
+    const bodies = Array.from({ length: 20 }, () => randomBytes(32));
+    const hashes = await Promise.all(
+      bodies.map(async (body) => (await request(url, { method: 'POST', body })).body.text()),
+    );
+    const elapsed = performance.now() - started;
+    assert.deepEqual(hashes, bodies.map((b) => sha256(b)));
+    assert.ok(elapsed < 600, `20 concurrent 100 ms requests took ${elapsed} ms`);
+
+    const huge = await request(url, { method: 'POST', body: Buffer.alloc(8 * 1024 * 1024) }).then(
+      async (res) => ({ status: res.statusCode, text: await res.body.text() }),
+      (err: Error) => ({ status: 0, text: err.message }),
+    );
+    // The server may answer 413 before it has read the whole upload, and close: either way no 200.
+    assert.ok(huge.status === 413 || huge.status === 0, `8 MiB body: ${huge.status} ${huge.text}`);
+    const after = await request(url, { method: 'POST', body: 'abc' });
+    assert.equal(await after.body.text(), sha256('abc'));
+  });
+});

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseConfig } from '../../src/lib/config.js';
+import { redisStore } from '../../src/lib/store.js';
+import { buildWebui, webuiEnv } from '../../src/webui/app.js';
+import { waitFor } from '../helpers/processes.js';
+import { testRedis } from '../helpers/redis.js';
+
+const webuiFor = (url: string) =>
+  buildWebui(parseConfig(webuiEnv, { LOG_LEVEL: 'silent', REDIS_URL: url }), redisStore({ url, onError: () => {} })).app;
+
+describe('webui contract (real redis-server)', () => {
+  it('GET / redirects to /index.html', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const app = webuiFor(redis.url);
+    t.after(() => app.close());
+    const res = await app.inject('/');
+    assert.equal(res.statusCode, 302);
+    assert.equal(res.headers.location, '/index.html');
+  });
+
+  it('/json: coins 0 and hashes null when the keys are missing, then the types of the contract', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const app = webuiFor(redis.url);
+    t.after(() => app.close());
+    const empty = await waitFor('redis connection', async () => {
+      const res = await app.inject('/json');
+      return res.statusCode === 200 ? res : undefined;
+    });
+    const body = empty.json();
+    assert.deepEqual(Object.keys(body), ['coins', 'hashes', 'now']);
+    assert.equal(body.coins, 0);
+    assert.equal(body.hashes, null);
+    assert.ok(Math.abs(body.now - Date.now() / 1000) < 5);
+    assert.match(empty.headers['content-type'] as string, /^application\/json/);
+
+    await redis.client.incrBy('hashes', 42);
+    await redis.client.hSet('wallet', { ['0'.repeat(64)]: 'a', ['0a'.repeat(32)]: 'b' });
+    for (const url of ['/json', '/json/', '/json?x=1']) {
+      const res = await app.inject(url);
+      assert.equal(res.statusCode, 200, url);
+      const json = res.json();
+      assert.equal(json.coins, 2);
+      assert.equal(json.hashes, '42');
+      assert.equal(typeof json.now, 'number');
+    }
+    assert.equal((await app.inject({ method: 'HEAD', url: '/json' })).statusCode, 200);
+  });
+
+  it('POST /json and unknown paths are 404', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const app = webuiFor(redis.url);
+    t.after(() => app.close());
+    assert.equal((await app.inject({ method: 'POST', url: '/json' })).statusCode, 404);
+    assert.equal((await app.inject('/nope')).statusCode, 404);
+  });
+
+  it('/json is 503 with a JSON error while Redis is down, and recovers by itself', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const app = webuiFor(redis.url);
+    t.after(() => app.close());
+    await waitFor('redis connection', async () => ((await app.inject('/json')).statusCode === 200 ? true : undefined));
+    await redis.stop();
+    const started = performance.now();
+    const down = await app.inject('/json');
+    assert.ok(performance.now() - started < 2500, 'a 503 comes quickly, it does not hang');
+    assert.equal(down.statusCode, 503);
+    assert.match(down.json().error, /^Redis is unavailable/);
+    await redis.start();
+    const recoveredAfter = performance.now();
+    await waitFor('recovery', async () => ((await app.inject('/json')).statusCode === 200 ? true : undefined), 5000);
+    assert.ok(performance.now() - recoveredAfter < 2000);
+  });
+});

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { describe, it, type TestContext } from 'node:test';
+import { freePort } from '../../src/cli/local.js';
+import { Upstream } from '../../src/worker/upstream.js';
+import { rngOn } from '../helpers/services.js';
+
+/** Three rng instances on one port of three loopback addresses, like three tasks behind one name. */
+async function threeRngs(t: TestContext) {
+  const port = await freePort();
+  const addresses = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
+  for (const [i, address] of addresses.entries()) {
+    await rngOn(t, { RNG_DELAY_MS: '0', INSTANCE_NAME: `rng-${i + 1}` }, address, port);
+  }
+  return { port, addresses };
+}
+
+async function servedBy(upstream: Upstream, calls: number) {
+  const counts: Record<string, number> = {};
+  for (let i = 0; i < calls; i++) {
+    const { instance, body } = await upstream.call('/32');
+    assert.equal(body.length, 32);
+    counts[instance] = (counts[instance] ?? 0) + 1;
+  }
+  return counts;
+}
+
+describe('load spreading over rng replicas', () => {
+  for (const connections of ['per-call', 'keep-alive'] as const) {
+    it(`one name resolving to 3 addresses (dnsrr): calls rotate over all of them (${connections})`, async (t) => {
+      const { port, addresses } = await threeRngs(t);
+      // What Docker's DNS answers for a dnsrr service; glibc would sort it and always pick the first.
+      const upstream = new Upstream({
+        name: 'rng',
+        urls: `http://rng:${port}`,
+        connections,
+        timeoutMs: 2000,
+        resolve: async (hostname) => (assert.equal(hostname, 'rng'), addresses),
+      });
+      t.after(() => upstream.close());
+      assert.deepEqual(await servedBy(upstream, 30), { 'rng-1': 10, 'rng-2': 10, 'rng-3': 10 });
+    });
+  }
+
+  it('an address list: calls rotate over every entry', async (t) => {
+    const { port, addresses } = await threeRngs(t);
+    const upstream = new Upstream({
+      name: 'rng',
+      urls: addresses.map((a) => `http://${a}:${port}`).join(','),
+      connections: 'per-call',
+      timeoutMs: 2000,
+    });
+    t.after(() => upstream.close());
+    assert.deepEqual(await servedBy(upstream, 30), { 'rng-1': 10, 'rng-2': 10, 'rng-3': 10 });
+  });
+
+  it('follows scaling: addresses are resolved again after resolveEveryMs', async (t) => {
+    const { port, addresses } = await threeRngs(t);
+    let known = addresses.slice(0, 1);
+    const upstream = new Upstream({
+      name: 'rng',
+      urls: `http://rng:${port}`,
+      connections: 'per-call',
+      timeoutMs: 2000,
+      resolveEveryMs: 50,
+      resolve: async () => known,
+    });
+    t.after(() => upstream.close());
+    assert.deepEqual(await servedBy(upstream, 3), { 'rng-1': 3 });
+    known = addresses;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.deepEqual(await servedBy(upstream, 30), { 'rng-1': 10, 'rng-2': 10, 'rng-3': 10 });
+  });
+
+  it('per-call opens a new connection for every call (so a Swarm VIP balances each one); keep-alive reuses one', async (t) => {
+    const connections: Record<string, number> = {};
+    for (const mode of ['per-call', 'keep-alive'] as const) {
+      let opened = 0;
+      const server = createServer((_req, res) => res.end('x'.repeat(32)));
+      server.on('connection', () => (opened += 1));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      t.after(() => server.close());
+      const { port } = server.address() as { port: number };
+      const upstream = new Upstream({ name: 'rng', urls: `http://127.0.0.1:${port}`, connections: mode, timeoutMs: 2000 });
+      for (let i = 0; i < 10; i++) await upstream.call('/32');
+      await upstream.close();
+      connections[mode] = opened;
+    }
+    assert.equal(connections['per-call'], 10);
+    assert.ok(connections['keep-alive']! <= 2, `keep-alive opened ${connections['keep-alive']} connections for 10 calls`);
+  });
+
+  it('a failure names the dependency, the address and the cause', async (t) => {
+    const port = await freePort();
+    const upstream = new Upstream({ name: 'hasher', urls: `http://127.0.0.1:${port}`, connections: 'per-call', timeoutMs: 500 });
+    t.after(() => upstream.close());
+    await assert.rejects(upstream.call('/'), (err: Error & { dependency: string }) => {
+      assert.equal(err.dependency, 'hasher');
+      assert.match(err.message, new RegExp(`^hasher at http://127\\.0\\.0\\.1:${port}/: connect ECONNREFUSED`));
+      return true;
+    });
+    const unresolvable = new Upstream({ name: 'rng', urls: 'http://no-such-host.invalid', connections: 'per-call', timeoutMs: 500 });
+    await assert.rejects(unresolvable.call('/32'), /^Error: rng: cannot resolve no-such-host\.invalid/);
+  });
+});
