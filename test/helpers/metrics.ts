@@ -1,0 +1,10 @@
+// Reads one value from a service's Prometheus /metrics.
+export async function metricValue(baseUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    const match = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (match?.[1] === name && wanted.every((w) => match[2]?.includes(w))) return Number(match[3]);
+  }
+  throw new Error(`no metric ${name} ${wanted.join(',')} at ${baseUrl}`);
+}
