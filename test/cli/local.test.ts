@@ -1,0 +1,65 @@
+// `dockercoins start`, run as a user would: the bundled CLI as a child process.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { freePort } from '../../src/cli/local.js';
+import { hasRedisServer } from '../helpers/redis.js';
+import { root, waitFor } from '../helpers/processes.js';
+
+async function runCli(t: TestContext, args: string[], PATH: string) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'start', '--port', String(port), ...args], {
+    env: { PATH, HOME: process.env.HOME },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+  t.after(() => child.kill('SIGKILL'));
+  await waitFor('the URL line', () => (output.includes('open http://localhost:') ? true : undefined));
+  const json = async () => (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { hashes: string | null };
+  const first = Number((await waitFor('a first count', async () => (await json()).hashes ?? undefined)) ?? 0);
+  await waitFor('the count to climb', async () => (Number((await json()).hashes) > first ? true : undefined), 5000);
+  const started = performance.now();
+  child.kill('SIGINT');
+  const [code] = await once(child, 'exit');
+  return { output, port, code: code as number, stopMs: performance.now() - started };
+}
+
+describe('dockercoins start', () => {
+  it('runs the app with an in-process store when there is no Redis at all, and stops on Ctrl-C', async (t) => {
+    // A PATH with node and nothing else: no redis-server to be found.
+    const bin = await mkdtemp(path.join(tmpdir(), 'dockercoins-path-'));
+    await symlink(process.execPath, path.join(bin, 'node'));
+    t.after(() => rm(bin, { recursive: true }));
+    const { output, port, code, stopMs } = await runCli(t, ['--workers', '2'], bin);
+    assert.match(output, /using an in-process store/);
+    assert.match(output, new RegExp(`open http://localhost:${port}`));
+    assert.equal(code, 0);
+    assert.ok(stopMs < 3000, `stopped in ${stopMs} ms`);
+  });
+
+  it('starts a throwaway redis-server when one is on PATH', async (t) => {
+    if (!hasRedisServer) {
+      if (process.env.CI === 'true') throw new Error('redis-server is not installed (CI=true)');
+      return t.skip('redis-server is not installed');
+    }
+    const { output, code } = await runCli(t, ['--workers', '3', '--rng', '2'], process.env.PATH!);
+    assert.match(output, /Redis: a throwaway redis-server on redis:\/\/127\.0\.0\.1:\d+/);
+    assert.match(output, /rng: http:\/\/127\.0\.0\.1:\d+, http:\/\/127\.0\.0\.1:\d+ {3}hasher/);
+    assert.equal(code, 0);
+  });
+
+  it('refuses a bad option with a clear message', async () => {
+    const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'start', '--workers', 'many'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 1);
+    assert.match(stderr, /option '-w, --workers <n>' argument 'many' is invalid\. expected a whole number from 0 to 200/);
+  });
+});
