@@ -60,14 +60,11 @@ export class Worker {
       buckets: [0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
       registers,
     });
-    const self = this;
-    new Gauge({
+    const pending: Gauge = new Gauge({
       name: 'worker_pending_units',
       help: 'Units done but not yet written to the store',
       registers,
-      collect() {
-        this.set(self.pendingUnits);
-      },
+      collect: () => pending.set(this.pendingUnits),
     });
     for (const dependency of ['rng', 'hasher', 'redis']) this.errors.inc({ dependency }, 0);
   }
