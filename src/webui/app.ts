@@ -1,12 +1,16 @@
-// webui: the page, /json (the original's numbers, for compatibility) and the static files.
+// webui: the dashboard page, its event stream, /json (the original's numbers, for
+// compatibility) and the static files.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
+import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import { redisUrl, serverEnv } from '../lib/config.js';
 import { createServer, type Service } from '../lib/server.js';
 import type { Store, Totals } from '../lib/store.js';
 import { describe } from '../worker/upstream.js';
+import { EventStream, sseFrame } from './events.js';
+import { Sampler } from './sampler.js';
 
 export const webuiEnv = {
   ...serverEnv,
@@ -18,9 +22,21 @@ export type WebuiConfig = z.output<z.ZodObject<typeof webuiEnv>>;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
+// The page loads only its own files and talks only to its own origin; no inline code.
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
 export function buildWebui(config: WebuiConfig, store: Store): Service {
   const service = createServer({ service: 'webui', ...config });
-  const { app } = service;
+  const { app, metrics } = service;
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.headers(SECURITY_HEADERS);
+  });
 
   app.get('/', async (_request, reply) => reply.redirect('/index.html', 302));
 
@@ -43,6 +59,32 @@ export function buildWebui(config: WebuiConfig, store: Store): Service {
     index: false,
     wildcard: false,
   });
-  app.addHook('onClose', () => store.close());
+  const sampler = new Sampler({ store });
+  const events = new EventStream();
+  sampler.onSample((dashboard) => events.broadcast('dashboard', dashboard));
+  new Gauge({
+    name: 'webui_event_clients',
+    help: 'Pages connected to /events',
+    registers: [metrics],
+    collect() {
+      this.set(events.size);
+    },
+  });
+  app.get('/events', async (_request, reply) => {
+    const first = sseFrame('history', sampler.history) + (sampler.latest ? sseFrame('dashboard', sampler.latest) : '');
+    return reply
+      .type('text/event-stream; charset=utf-8')
+      .header('cache-control', 'no-cache, no-transform')
+      // Proxies such as nginx would otherwise hold the stream back.
+      .header('x-accel-buffering', 'no')
+      .send(events.open(first));
+  });
+  app.addHook('onReady', async () => sampler.start());
+  // Open streams would hold the server's close back.
+  app.addHook('preClose', async () => events.close());
+  app.addHook('onClose', async () => {
+    await sampler.stop();
+    await store.close();
+  });
   return service;
 }
