@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseConfig } from '../../src/lib/config.js';
+import { redisStore, type WorkerReport } from '../../src/lib/store.js';
+import type { Dashboard } from '../../src/webui/dashboard.js';
+import { buildWebui, webuiEnv } from '../../src/webui/app.js';
+import { waitFor } from '../helpers/processes.js';
+import { testRedis, type TestRedis } from '../helpers/redis.js';
+
+/** The webui on a free port with its own store on this Redis. */
+async function startWebui(t: import('node:test').TestContext, redis: TestRedis) {
+  const { app } = buildWebui(parseConfig(webuiEnv, { LOG_LEVEL: 'silent', REDIS_URL: redis.url }), redisStore({ url: redis.url, onError: () => {} }));
+  t.after(() => app.close());
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  return { app, url: address };
+}
+
+/** A client of /events on its own connection, keeping the dashboards it receives. */
+function subscribe(url: string) {
+  const events: { event: string; data: unknown }[] = [];
+  let headers: http.IncomingHttpHeaders | undefined;
+  let buffer = '';
+  const request = http.get(`${url}/events`, { agent: false }, (res) => {
+    headers = res.headers;
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      buffer += chunk;
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const frame = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(frame)?.[1];
+        const data = /^data: (.*)$/m.exec(frame)?.[1];
+        if (event && data) events.push({ event, data: JSON.parse(data) });
+      }
+    });
+  });
+  request.on('error', () => {});
+  return {
+    events,
+    headers: () => headers,
+    dashboards: () => events.filter((e) => e.event === 'dashboard').map((e) => e.data as Dashboard),
+    close: () => request.destroy(),
+  };
+}
+
+/** Commands Redis has run, all clients together, except the INFO that asks. */
+async function commandsRun(redis: TestRedis): Promise<number> {
+  const info = await redis.client.info('commandstats');
+  let total = 0;
+  for (const [, name, calls] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (name !== 'info') total += Number(calls);
+  return total;
+}
+
+const report = (worker: string, at: number): WorkerReport => ({
+  worker,
+  at,
+  intervalMs: 1000,
+  units: 3,
+  rng: { 'rng-1': { calls: 3, totalMs: 330, maxMs: 120 } },
+  hasher: { 'hasher-1': { calls: 3, totalMs: 300, maxMs: 101 } },
+});
+
+describe('webui /events (real redis-server)', () => {
+  it('streams the chart history, then a dashboard every 500 ms built from the workers\' reports', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const { url } = await startWebui(t, redis);
+    const writer = redisStore({ url: redis.url });
+    t.after(() => writer.close());
+    await waitFor('writer connected', async () => ((await writer.readTotals().catch(() => undefined)) ? true : undefined));
+    const flushes = setInterval(() => void writer.recordWork(3, [], report('worker-a', Date.now())).catch(() => {}), 1000);
+    t.after(() => clearInterval(flushes));
+
+    const client = subscribe(url);
+    t.after(() => client.close());
+    await waitFor('worker-a on the dashboard', () => (client.dashboards().at(-1)?.workers[0]?.name === 'worker-a' ? true : undefined));
+    const started = client.dashboards().length;
+    await delay(2000);
+    const received = client.dashboards().length - started;
+    assert.ok(received >= 3 && received <= 5, `${received} dashboards in 2 s`);
+
+    assert.match(client.headers()!['content-type']!, /^text\/event-stream/);
+    assert.equal(client.events[0]!.event, 'history', 'the chart history comes first');
+    const last = client.dashboards().at(-1)!;
+    assert.deepEqual(last.rng.instances.map((i) => i.name), ['rng-1']);
+    assert.deepEqual(last.hasher.instances.map((i) => i.name), ['hasher-1']);
+    assert.ok(last.speed! > 2.5 && last.speed! < 3.5, `speed ${last.speed}`);
+    assert.ok(Number(last.hashes) >= 6);
+
+    // A page opened later gets the chart so far at once.
+    const late = subscribe(url);
+    t.after(() => late.close());
+    await waitFor('history', () => (late.events[0] ? true : undefined));
+    const [times, speeds] = late.events[0]!.data as [number[], number[]];
+    assert.equal(late.events[0]!.event, 'history');
+    assert.ok(times.length >= 6 && times.length === speeds.length, `${times.length} points`);
+  });
+
+  it('200 open pages do not multiply the Redis reads: one sampler serves them all', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const { url } = await startWebui(t, redis);
+    const first = subscribe(url);
+    t.after(() => first.close());
+    await waitFor('first dashboard', () => (first.dashboards().length > 0 ? true : undefined));
+
+    const measure = async () => {
+      const before = await commandsRun(redis);
+      await delay(3000);
+      return (await commandsRun(redis)) - before;
+    };
+    const withOne = await measure();
+    const pages = Array.from({ length: 200 }, () => subscribe(url));
+    t.after(() => pages.forEach((p) => p.close()));
+    await waitFor('200 pages connected', () => (pages.every((p) => p.dashboards().length > 0) ? true : undefined), 15_000);
+    const counts = pages.map((p) => p.dashboards().length);
+    const withTwoHundred = await measure();
+    const received = pages.map((p, i) => p.dashboards().length - counts[i]!);
+
+    // Two reads a second, each a handful of commands (HLEN, GET, SCAN, LRANGE): about 12 in 3 s.
+    t.diagnostic(`Redis commands in 3 s: ${withOne} with one page, ${withTwoHundred} with 200`);
+    assert.ok(withOne > 0 && withOne <= 30, `${withOne} commands in 3 s with one page`);
+    assert.ok(withTwoHundred <= withOne * 1.5 + 5, `${withTwoHundred} commands in 3 s with 200 pages (vs ${withOne} with one)`);
+    assert.ok(Math.min(...received) >= 4, `every page got its dashboards (fewest: ${Math.min(...received)})`);
+  });
+
+  it('serves the page with a strict Content-Security-Policy', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const { app } = await startWebui(t, redis);
+    const res = await app.inject('/index.html');
+    assert.equal(res.statusCode, 200);
+    const csp = res.headers['content-security-policy'] as string;
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(csp, /style-src 'self'(;|$)/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:/);
+    assert.doesNotMatch(res.body, /<script>|<style|\sstyle=|\son\w+=/i, 'no inline code for the policy to block');
+  });
+});
