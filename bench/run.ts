@@ -1,0 +1,338 @@
+// `npm run bench`: our services against a bare node:http server, in one run so that the
+// ratios hold on a noisy machine. Every service runs as its own process from dist/, like in
+// production. Prints a table, writes bench/results/services-<time>.json and rewrites the
+// "Services" section of bench/README.md.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { createClient } from 'redis';
+import { freePort, startRedisServer } from '../src/cli/local.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 3);
+const PIPELINE_SECONDS = Number(process.env.BENCH_PIPELINE_SECONDS ?? 5);
+/** Same load for the bare server and ours. */
+const CONNECTIONS = 10;
+const BODY = Buffer.alloc(32, 7);
+const ZERO_DELAYS = { RNG_DELAY_MS: '0', HASHER_DELAY_MS: '0', WORK_DELAY_MS: '0' };
+
+type Name = 'bare' | 'rng' | 'hasher' | 'worker' | 'webui';
+
+interface Proc {
+  name: Name;
+  url: string;
+  child: ChildProcess;
+  startupMs: number;
+  stop(): Promise<void>;
+}
+
+const running = new Set<Proc>();
+// A copy of dist/: others' builds in the same checkout must not replace the bundles mid-run.
+const bundles = await mkdtemp(path.join(os.tmpdir(), 'dockercoins-bench-'));
+await cp(path.join(root, 'dist'), bundles, { recursive: true });
+/** Run at the end, even after a failure, newest first. */
+const cleanups: (() => Promise<unknown>)[] = [];
+
+/** Starts one process on a free port; resolves once GET /healthz answers 200. */
+async function start(name: Name, env: Record<string, string> = {}): Promise<Proc> {
+  const port = await freePort();
+  const args = name === 'bare' ? ['--import', 'tsx', path.join(root, 'bench/bare.ts')] : [path.join(bundles, `${name}.js`)];
+  const started = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), ...env },
+    // Logs go where Docker would send them, minus the reader: the bench must not spend CPU on them.
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  // Generous: the machine may be shared and busy.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`${name} was not healthy within 30 s`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    await delay(5);
+  }
+  const proc: Proc = {
+    name,
+    url,
+    child,
+    startupMs: performance.now() - started,
+    async stop() {
+      running.delete(proc);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await Promise.race([exited, delay(3000).then(() => child.kill('SIGKILL'))]);
+    },
+  };
+  running.add(proc);
+  return proc;
+}
+
+function rssMB(proc: Proc): number {
+  try {
+    const status = readFileSync(`/proc/${proc.child.pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+    return Math.round((kb / 1024) * 10) / 10;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Samples the RSS of `procs` every 200 ms while `work` runs; returns the peak of each. */
+async function peakRss<T>(procs: Proc[], work: () => Promise<T>): Promise<{ result: T; peak: Map<Proc, number> }> {
+  const peak = new Map(procs.map((p) => [p, rssMB(p)]));
+  const sample = () => procs.forEach((p) => peak.set(p, Math.max(peak.get(p)!, rssMB(p))));
+  const timer = setInterval(sample, 200);
+  try {
+    const result = await work();
+    sample();
+    return { result, peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+interface Load {
+  reqPerSec: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(url: string, options: { method?: 'GET' | 'POST'; connections?: number; seconds?: number } = {}): Promise<Load> {
+  const result = await autocannon({
+    url,
+    method: options.method ?? 'GET',
+    body: options.method === 'POST' ? BODY : undefined,
+    headers: options.method === 'POST' ? { 'content-type': 'application/octet-stream' } : undefined,
+    connections: options.connections ?? CONNECTIONS,
+    duration: options.seconds ?? ROUND_SECONDS,
+  });
+  return {
+    reqPerSec: result.requests.total / result.duration,
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Runs the targets in alternating order, round after round; keeps each one's median round. */
+async function interleaved(targets: Record<string, () => Promise<Load>>): Promise<Record<string, Load>> {
+  const rounds: Record<string, Load[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+  const names = Object.keys(targets);
+  for (const name of names) await targets[name]!(); // warm-up (JIT, connections), not kept
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? names : [...names].reverse();
+    for (const name of order) rounds[name]!.push(await targets[name]!());
+  }
+  return Object.fromEntries(
+    Object.entries(rounds).map(([name, loads]) => {
+      const mid = loads.find((l) => l.reqPerSec === median(loads.map((x) => x.reqPerSec)))!;
+      return [name, { ...mid, errors: loads.reduce((sum, l) => sum + l.errors, 0) }];
+    }),
+  );
+}
+
+function say(line: string) {
+  process.stdout.write(`${line}\n`);
+}
+
+async function main() {
+  const redisServer = await startRedisServer();
+  if (!redisServer) throw new Error('redis-server is needed: apt-get install -y redis-server');
+  cleanups.unshift(redisServer.stop);
+  const redis = createClient({ url: redisServer.url });
+  redis.on('error', (err: Error) => say(`redis client: ${err.message}`));
+  await redis.connect();
+  cleanups.unshift(async () => redis.isOpen && redis.destroy());
+  const redisEnv = { REDIS_URL: redisServer.url };
+
+  // 1. Start-up time and idle RSS, with the workshop's default delays.
+  say('start-up and idle memory...');
+  const startup: Record<string, number[]> = { rng: [], hasher: [], webui: [], worker: [] };
+  const idleRss: Record<string, number> = {};
+  for (let i = 0; i < 3; i++) {
+    const rng = await start('rng');
+    const hasher = await start('hasher');
+    const webui = await start('webui', redisEnv);
+    const worker = await start('worker', { ...redisEnv, RNG_URL: rng.url, HASHER_URL: hasher.url });
+    for (const p of [rng, hasher, webui, worker]) startup[p.name]!.push(p.startupMs);
+    if (i === 0) {
+      await delay(3000);
+      for (const p of [rng, hasher, webui, worker]) idleRss[p.name] = rssMB(p);
+    }
+    for (const p of [worker, webui, hasher, rng]) await p.stop();
+  }
+
+  // 2. rng and hasher against the bare server, delays 0.
+  say(`rng and hasher vs bare node:http: ${ROUNDS} rounds of ${ROUND_SECONDS} s, ${CONNECTIONS} connections...`);
+  const bare = await start('bare');
+  const rng = await start('rng', ZERO_DELAYS);
+  const hasher = await start('hasher', ZERO_DELAYS);
+  const { result: http, peak: httpPeak } = await peakRss([rng, hasher], () =>
+    interleaved({
+      'bare GET': () => load(`${bare.url}/32`),
+      'rng GET /32': () => load(`${rng.url}/32`),
+      'bare POST': () => load(`${bare.url}/`, { method: 'POST' }),
+      'hasher POST /': () => load(`${hasher.url}/`, { method: 'POST' }),
+    }),
+  );
+  await bare.stop();
+
+  // 3. The whole pipeline, delays 0, both connection modes.
+  const pipeline: { workers: number; connections: string; hashesPerSec: number; workerErrors: number }[] = [];
+  let workerPeak = 0;
+  for (const connections of ['keep-alive', 'per-call']) {
+    for (const count of [1, 4, 16]) {
+      say(`pipeline: ${count} workers, ${connections}...`);
+      const workers = await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          start('worker', {
+            ...redisEnv,
+            ...ZERO_DELAYS,
+            RNG_URL: rng.url,
+            HASHER_URL: hasher.url,
+            UPSTREAM_CONNECTIONS: connections,
+            INSTANCE_NAME: `bench-worker-${i + 1}`,
+            LOG_LEVEL: 'info',
+          }),
+        ),
+      );
+      const { result, peak } = await peakRss([...workers, rng, hasher], async () => {
+        await delay(2000); // every worker has flushed at least once
+        const before = { hashes: Number(await redis.get('hashes')), at: performance.now() };
+        await delay(PIPELINE_SECONDS * 1000);
+        const after = { hashes: Number(await redis.get('hashes')), at: performance.now() };
+        return ((after.hashes - before.hashes) * 1000) / (after.at - before.at);
+      });
+      const errors = await Promise.all(workers.map((w) => workerErrors(w.url)));
+      for (const w of workers) workerPeak = Math.max(workerPeak, peak.get(w)!);
+      for (const p of [rng, hasher]) httpPeak.set(p, Math.max(httpPeak.get(p)!, peak.get(p)!));
+      pipeline.push({ workers: count, connections, hashesPerSec: result, workerErrors: errors.reduce((a, b) => a + b, 0) });
+      await Promise.all(workers.map((w) => w.stop()));
+    }
+  }
+  await Promise.all([rng.stop(), hasher.stop()]);
+
+  // 4. webui /json under 200 connections.
+  say('webui /json, 200 connections...');
+  const webui = await start('webui', redisEnv);
+  await load(`${webui.url}/json`, { connections: 200, seconds: 1 }); // warm-up
+  const { result: json, peak: webuiPeak } = await peakRss([webui], () => load(`${webui.url}/json`, { connections: 200, seconds: 5 }));
+  await webui.stop();
+
+
+  const results = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    settings: { rounds: ROUNDS, roundSeconds: ROUND_SECONDS, connections: CONNECTIONS, pipelineSeconds: PIPELINE_SECONDS },
+    http,
+    ratios: {
+      rng: http['rng GET /32']!.reqPerSec / http['bare GET']!.reqPerSec,
+      hasher: http['hasher POST /']!.reqPerSec / http['bare POST']!.reqPerSec,
+    },
+    pipeline,
+    webuiJson: json,
+    startupMs: Object.fromEntries(Object.entries(startup).map(([k, v]) => [k, median(v)])),
+    idleRssMB: idleRss,
+    loadedRssMB: { rng: httpPeak.get(rng)!, hasher: httpPeak.get(hasher)!, worker: workerPeak, webui: webuiPeak.get(webui)! },
+  };
+  await mkdir(path.join(root, 'bench/results'), { recursive: true });
+  const jsonFile = path.join(root, `bench/results/services-${results.date.replace(/[:.]/g, '-')}.json`);
+  await writeFile(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
+  const table = render(results);
+  say(`\n${table}\nwritten: ${path.relative(root, jsonFile)}, bench/README.md (section "Services")`);
+  await updateReadme(table);
+}
+
+async function workerErrors(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return [...text.matchAll(/^worker_errors_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}`;
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function render(r: {
+  date: string;
+  machine: string;
+  settings: { rounds: number; roundSeconds: number; connections: number; pipelineSeconds: number };
+  http: Record<string, Load>;
+  ratios: { rng: number; hasher: number };
+  pipeline: { workers: number; connections: string; hashesPerSec: number; workerErrors: number }[];
+  webuiJson: Load;
+  startupMs: Record<string, number>;
+  idleRssMB: Record<string, number>;
+  loadedRssMB: Record<string, number>;
+}): string {
+  const lines = [
+    `Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${r.machine}, by \`npm run bench\`.`,
+    '',
+    `HTTP, delays 0, autocannon ${r.settings.connections} connections, median of ${r.settings.rounds} interleaved rounds of ${r.settings.roundSeconds} s:`,
+    '',
+    '| target | req/s | p50 ms | p90 ms | p99 ms | errors | ratio to bare |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const [name, l] of Object.entries(r.http)) {
+    const ratio = name.startsWith('rng') ? r.ratios.rng.toFixed(2) : name.startsWith('hasher') ? r.ratios.hasher.toFixed(2) : '1';
+    lines.push(`| ${name} | ${int(l.reqPerSec)} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.errors} | ${ratio} |`);
+  }
+  lines.push('', `Whole pipeline, delays 0 (1 rng, 1 hasher, N workers, real Redis), hashes/s over ${r.settings.pipelineSeconds} s:`, '');
+  lines.push('| workers | keep-alive | per-call |', '|---:|---:|---:|');
+  for (const workers of [...new Set(r.pipeline.map((p) => p.workers))]) {
+    const rate = (mode: string) => {
+      const p = r.pipeline.find((x) => x.workers === workers && x.connections === mode)!;
+      return `${int(p.hashesPerSec)}${p.workerErrors ? ` (${p.workerErrors} errors)` : ''}`;
+    };
+    lines.push(`| ${workers} | ${rate('keep-alive')} | ${rate('per-call')} |`);
+  }
+  const j = r.webuiJson;
+  lines.push('', `webui GET /json, 200 connections, 5 s: ${int(j.reqPerSec)} req/s, p50 ${j.p50} ms, p99 ${j.p99} ms, ${j.errors} errors.`, '');
+  lines.push('| service | start-up to first healthy answer (ms, median of 3) | idle RSS (MB) | loaded RSS (MB) |', '|---|---:|---:|---:|');
+  for (const name of ['rng', 'hasher', 'worker', 'webui']) {
+    lines.push(`| ${name} | ${int(r.startupMs[name]!)} | ${r.idleRssMB[name]} | ${r.loadedRssMB[name]} |`);
+  }
+  lines.push('', 'Idle: 3 s after start with the default delays (the worker working at its workshop pace). Loaded: peak during the runs above.');
+  return lines.join('\n');
+}
+
+/** Replaces the "## Services" section of bench/README.md (up to the next "## "), or appends it. */
+async function updateReadme(table: string) {
+  const file = path.join(root, 'bench/README.md');
+  const current = await readFile(file, 'utf8').catch(() => '# Benchmarks\n');
+  const section = `## Services\n\n${table}\n`;
+  const match = /^## Services\n[\s\S]*?(?=^## |(?![\s\S]))/m.exec(current);
+  const next = match ? current.replace(match[0], `${section}\n`) : `${current.trimEnd()}\n\n${section}`;
+  await writeFile(file, `${next.trimEnd()}\n`);
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+} finally {
+  await Promise.all([...running].map((p) => p.stop()));
+  for (const cleanup of cleanups) await cleanup();
+  await rm(bundles, { recursive: true, force: true });
+}
