@@ -40,17 +40,24 @@ const chart = new uPlot(
 );
 new ResizeObserver(() => chart.setSize({ width: chartBox.clientWidth, height: 240 })).observe(chartBox);
 
+/** Changes the text only when it differs, so that live regions speak only of changes. */
+function setText(target: HTMLElement, text: string): void {
+  if (target.textContent !== text) target.textContent = text;
+}
+
 function show(dashboard: Dashboard): void {
-  speed.textContent = format(dashboard.speed);
-  coins.textContent = format(dashboard.coins, 0);
-  hashes.textContent = format(dashboard.hashes, 0);
-  workerCount.textContent = String(dashboard.workers.length);
+  setText(speed, format(dashboard.speed));
+  setText(coins, format(dashboard.coins, 0));
+  setText(hashes, format(dashboard.hashes, 0));
+  setText(workerCount, String(dashboard.workers.length));
   bottleneck.hidden = dashboard.bottleneck === null;
-  bottleneck.textContent = dashboard.bottleneck ?? '';
-  timeSplit.textContent =
+  setText(bottleneck, dashboard.bottleneck ?? '');
+  setText(
+    timeSplit,
     dashboard.workers.length > 0
       ? `Workers spend ${percent(dashboard.rng)} of their time waiting for rng, ${percent(dashboard.hasher)} for hasher.`
-      : 'No worker has reported in the last few seconds.';
+      : 'No worker has reported in the last few seconds.',
+  );
   showInstances(dashboard);
   recentCoins.replaceChildren(
     ...dashboard.recentCoins.map((hex) => {
@@ -100,7 +107,7 @@ function showInstances(dashboard: Dashboard): void {
 }
 
 function setConnection(problem: string | null): void {
-  connection.textContent = problem ?? 'Live';
+  setText(connection, problem ?? 'Live');
   connection.classList.toggle('down', problem !== null);
 }
 
