@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// The project's command line: `dockercoins start` runs the app locally.
+// The project's command line: `dockercoins start` runs the app locally; `dockercoins lab swarm`
+// runs the workshop's Swarm chapter on a Swarm.
 import { Command, InvalidArgumentError } from 'commander';
+import { labCommand } from './lab.js';
 import { runLocal } from './local.js';
 
 const whole = (min: number, max: number) => (value: string) => {
@@ -28,5 +30,7 @@ program
       hasherPort: opts.port + 2,
     });
   });
+
+program.addCommand(labCommand());
 
 await program.parseAsync();

@@ -1,0 +1,216 @@
+// Docker and Swarm through the user's own docker CLI (DOCKER_HOST honoured), and the figures the
+// Swarm chapter talks about: tasks running, nodes, hashes/s read from the web UI's /json.
+// Used by `dockercoins lab swarm` and by the Swarm end-to-end test.
+import { execa } from 'execa';
+import { sleep } from '../lib/server.js';
+
+/** A docker command failed. */
+export class DockerError extends Error {}
+/** An expectation failed: the reason says which and by how much. */
+export class Failure extends Error {}
+/** Ctrl-C (or the caller's signal) stopped the wait. */
+export class Interrupted extends Error {}
+
+/** Runs `docker ...args` (on `host` when given, else on DOCKER_HOST) and resolves with its stdout. */
+export type Docker = (args: string[], options?: { host?: string; signal?: AbortSignal }) => Promise<string>;
+
+export const dockerCli: Docker = async (args, { host, signal } = {}) => {
+  const result = await execa('docker', args, {
+    env: host ? { DOCKER_HOST: host } : {},
+    cancelSignal: signal,
+    reject: false,
+  });
+  if (result.isCanceled) throw new Interrupted(`interrupted: docker ${shellLine(args)}`);
+  if (result.exitCode !== 0) {
+    const why = String(result.stderr || result.stdout || result.shortMessage).trim().split('\n').slice(-3).join(' / ');
+    throw new DockerError(`docker ${shellLine(args)} failed: ${why}`);
+  }
+  return result.stdout;
+};
+
+/** A command line as a user would type it (single quotes where the shell needs them). */
+export function shellLine(args: string[]): string {
+  return args.map((a) => (/^[\w@%+=:,./{}-]+$/.test(a) && !a.includes('{{') ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+}
+
+export interface Task {
+  id: string;
+  name: string;
+  node: string;
+  desired: string;
+  current: string;
+  error: string;
+}
+
+const taskFormat = '{{.ID}}\t{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}';
+
+export function parseTasks(output: string): Task[] {
+  return output
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => {
+      const [id = '', name = '', node = '', desired = '', current = '', error = ''] = line.split('\t');
+      return { id, name, node, desired, current, error };
+    });
+}
+
+export const isRunning = (task: Task) => task.desired === 'Running' && task.current.startsWith('Running');
+
+export async function serviceTasks(docker: Docker, service: string, signal?: AbortSignal): Promise<Task[]> {
+  return parseTasks(await docker(['service', 'ps', service, '--no-trunc', '--format', taskFormat], { signal }));
+}
+
+export interface SwarmNode {
+  hostname: string;
+  ready: boolean;
+  manager: boolean;
+  /** The address other machines reach it on (what host-mode published ports answer on). */
+  address: string;
+}
+
+export async function swarmNodes(docker: Docker, signal?: AbortSignal): Promise<SwarmNode[]> {
+  const ids = (await docker(['node', 'ls', '-q'], { signal })).split('\n').filter(Boolean);
+  const format = '{{.Description.Hostname}}\t{{.Status.State}}\t{{.Spec.Role}}\t{{.Status.Addr}}';
+  const out = await docker(['node', 'inspect', '--format', format, ...ids], { signal });
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [hostname = '', state, role, address = ''] = line.split('\t');
+      return { hostname, ready: state === 'ready', manager: role === 'manager', address };
+    });
+}
+
+/** Names of the services and networks that exist among `names`. */
+export async function existing(docker: Docker, kind: 'service' | 'network', names: string[], signal?: AbortSignal) {
+  const all = (await docker([kind, 'ls', '--format', '{{.Name}}'], { signal })).split('\n');
+  return names.filter((name) => all.includes(name));
+}
+
+/**
+ * Calls `check` every `everyMs` until it returns something other than undefined. An error
+ * thrown by `check` is the reason it is not done yet (given on timeout), unless it is a Failure.
+ */
+export async function waitUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  o: { timeoutMs: number; signal?: AbortSignal; everyMs?: number; progress?: (line: string) => void },
+): Promise<T> {
+  const started = Date.now();
+  let last = 'no answer yet';
+  while (!o.signal?.aborted) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      if (o.signal?.aborted) break;
+      if (err instanceof Failure) throw err;
+      last = (err as Error).message;
+    }
+    const waited = Date.now() - started;
+    if (waited >= o.timeoutMs) throw new Failure(`${what}: not done after ${Math.round(waited / 1000)} s (${last})`);
+    o.progress?.(`waiting for ${what} (${Math.round(waited / 1000)} s)`);
+    await sleep(o.everyMs ?? 1000, o.signal);
+  }
+  throw new Interrupted(`interrupted while waiting for ${what}`);
+}
+
+/** Waits until `service` has `count` tasks running (one per node, for `perNode`), and returns them. */
+export async function waitForTasks(
+  docker: Docker,
+  service: string,
+  count: number,
+  o: { timeoutMs: number; signal?: AbortSignal; progress?: (line: string) => void; perNode?: boolean },
+): Promise<Task[]> {
+  let summary = '';
+  return waitUntil(
+    `${count} running task(s) of ${service}`,
+    async () => {
+      const tasks = (await serviceTasks(docker, service, o.signal)).filter((t) => t.desired === 'Running');
+      const running = tasks.filter(isRunning);
+      const nodes = new Set(running.map((t) => t.node));
+      const errors = [...new Set(tasks.map((t) => t.error).filter(Boolean))];
+      summary = `${running.length}/${count} running${errors.length ? `; ${errors.join('; ')}` : ''}`;
+      o.progress?.(`${service}: ${summary}`);
+      const done = running.length === count && (!o.perNode || nodes.size === count);
+      if (done) return running;
+      throw new Error(summary);
+    },
+    { ...o, progress: undefined },
+  );
+}
+
+/** Waits for a `docker service update` to finish; fails if Swarm rolled it back or paused it. */
+export async function waitForUpdate(
+  docker: Docker,
+  service: string,
+  o: { timeoutMs: number; signal?: AbortSignal; progress?: (line: string) => void },
+): Promise<void> {
+  await waitUntil(
+    `the update of ${service}`,
+    async () => {
+      const out = await docker(['service', 'inspect', service, '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{.UpdateStatus.Message}}{{end}}'], {
+        signal: o.signal,
+      });
+      const [state = '', message = ''] = out.trim().split('\t');
+      o.progress?.(`${service}: update ${state || 'pending'}`);
+      if (state === 'completed') return true;
+      if (state.startsWith('rollback') || state === 'paused') throw new Failure(`update of ${service} ${state}: ${message}`);
+      throw new Error(state || 'not started');
+    },
+    { ...o, progress: undefined },
+  );
+}
+
+export interface Counters {
+  hashes: number;
+  coins: number;
+  /** The web UI's clock, seconds. */
+  now: number;
+}
+
+/** GET <webui>/json: the contract's `{coins, hashes (a string or null), now}`. */
+export async function readCounters(webui: string, signal?: AbortSignal): Promise<Counters> {
+  const res = await fetch(new URL('/json', webui), { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`GET ${webui}/json answered ${res.status}`);
+  const body = (await res.json()) as { coins: number; hashes: string | null; now: number };
+  return { hashes: Number(body.hashes ?? 0), coins: body.coins, now: body.now };
+}
+
+export const rateBetween = (a: Counters, b: Counters) => (b.hashes - a.hashes) / (b.now - a.now);
+
+/** Hashes/s from the web UI's counter over `seconds` (the workers flush once a second: use ≥ 10 s). */
+export async function measureRate(
+  webui: string,
+  seconds: number,
+  o: { signal?: AbortSignal; progress?: (line: string) => void } = {},
+): Promise<{ rate: number; first: Counters; last: Counters }> {
+  const first = await readCounters(webui, o.signal);
+  for (let left = seconds; left > 0 && !o.signal?.aborted; left--) {
+    o.progress?.(`measuring hashes/s from ${webui}/json: ${left} s left`);
+    await sleep(1000, o.signal);
+  }
+  if (o.signal?.aborted) throw new Interrupted('interrupted while measuring');
+  const last = await readCounters(webui, o.signal);
+  return { rate: rateBetween(first, last), first, last };
+}
+
+/**
+ * Where a service's published port answers: with ingress publishing, on every node (we use
+ * localhost, as in the workshop where you work on node1); with host-mode publishing, only on
+ * the node that runs the task.
+ */
+export async function publishedUrl(
+  docker: Docker,
+  service: string,
+  port: number,
+  mode: 'ingress' | 'host',
+  signal?: AbortSignal,
+): Promise<string> {
+  if (mode === 'ingress') return `http://127.0.0.1:${port}`;
+  const task = (await serviceTasks(docker, service, signal)).find(isRunning);
+  if (!task) throw new DockerError(`${service} has no running task`);
+  const node = (await swarmNodes(docker, signal)).find((n) => n.hostname === task.node);
+  if (!node) throw new DockerError(`node ${task.node} of ${service} is not in docker node ls`);
+  return `http://${node.address}:${port}`;
+}

@@ -1,0 +1,188 @@
+// The Swarm lab without a Swarm: its cheat sheet (the real CLI), its step list, the runner's
+// order, failure, Ctrl-C and cleanup (with a recorded fake docker), and the small parsers.
+// The real thing runs in test/e2e/swarm.test.ts.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { execa } from 'execa';
+import { runLab, swarmLabSteps, type LabStep, type SwarmLabOptions } from '../../src/cli/lab.js';
+import { Failure, isRunning, parseTasks, rateBetween, shellLine, type Docker } from '../../src/cli/swarm.js';
+import { root } from '../helpers/processes.js';
+
+const options: SwarmLabOptions = {
+  registry: '127.0.0.1:5000',
+  tag: 'v1',
+  redisImage: 'redis',
+  endpointMode: 'vip',
+  port: 8000,
+  context: '.',
+  windowSeconds: 15,
+  timeoutSeconds: 60,
+  minGain: 1.5,
+  keep: false,
+};
+
+const dryRun = (...args: string[]) => execa(process.execPath, [path.join(root, 'dist/cli.js'), 'lab', 'swarm', '--dry-run', ...args], { env: { NODE_IMAGE: '' } });
+
+test('--dry-run prints the chapter as a cheat sheet, in its order', async () => {
+  const { stdout, exitCode } = await dryRun('--tag', 'v2', '--context', '.');
+  assert.equal(exitCode, 0);
+  const commands = stdout.split('\n').filter((line) => line.startsWith('docker '));
+  const expected = [
+    'docker node ls',
+    'docker service create --detach --name registry --publish 5000:5000 registry',
+    'docker build --target hasher -t dockercoins_hasher .',
+    'docker tag dockercoins_hasher 127.0.0.1:5000/hasher:v2',
+    'docker push 127.0.0.1:5000/hasher:v2',
+  ];
+  assert.deepEqual(commands.slice(0, 5), expected);
+  const after = commands.slice(2 + 4 * 3);
+  assert.deepEqual(after, [
+    'docker network create --driver overlay dockercoins',
+    'docker network ls',
+    'docker service create --network dockercoins --detach --name redis redis',
+    'docker service create --network dockercoins --detach=true --name hasher 127.0.0.1:5000/hasher:v2',
+    'docker service create --network dockercoins --detach=true --name rng 127.0.0.1:5000/rng:v2',
+    'docker service create --network dockercoins --detach=true --name webui 127.0.0.1:5000/webui:v2',
+    'docker service create --network dockercoins --detach=true --name worker 127.0.0.1:5000/worker:v2',
+    'docker service update webui --detach --publish-add 8000:80',
+    'docker service ps webui',
+    'docker service update worker --detach --replicas 10',
+    'docker service rm rng',
+    'docker service create --detach --name rng --network dockercoins --mode global 127.0.0.1:5000/rng:v2',
+    'docker service rm redis hasher rng webui worker',
+    'docker network rm dockercoins',
+  ]);
+  assert.match(stdout, /expect: .*plateaus near 10 hashes\/s/);
+});
+
+test('--dry-run --endpoint-mode dnsrr: DNS round robin and host-mode ports; --keep leaves the app', async () => {
+  const { stdout } = await dryRun('--endpoint-mode', 'dnsrr', '--keep', '--redis-image', 'local/redis:7', '--node-image', 'local/node:24');
+  assert.match(stdout, /docker service create --network dockercoins --detach --endpoint-mode dnsrr --name redis local\/redis:7/);
+  assert.match(stdout, /--mode global --endpoint-mode dnsrr 127\.0\.0\.1:5000\/rng:v1/);
+  assert.match(stdout, /--publish-add mode=host,published=8000,target=80/);
+  assert.match(stdout, /--build-arg NODE_IMAGE=local\/node:24/);
+  assert.doesNotMatch(stdout, /docker network rm/);
+  assert.doesNotMatch(stdout, /8000:80/);
+});
+
+test('a bad option is refused with a reason', async () => {
+  const result = await execa(process.execPath, [path.join(root, 'dist/cli.js'), 'lab', 'swarm', '--endpoint-mode', 'ipvs'], { reject: false });
+  assert.notEqual(result.exitCode, 0);
+  assert.match(result.stderr, /--endpoint-mode.*ipvs.*vip, dnsrr/s);
+});
+
+test('swarmLabSteps: the build loop uses the build engine, every other command the Swarm', () => {
+  const steps = swarmLabSteps({ ...options, buildHost: 'unix:///var/run/docker.sock' });
+  const build = steps.find((s) => s.title.startsWith('Build'))!;
+  assert.equal(build.commands.length, 12);
+  assert.ok(build.commands.every((c) => c.build));
+  assert.ok(steps.filter((s) => s !== build).every((s) => s.commands.every((c) => !c.build)));
+});
+
+/** A docker that records its calls and answers from a table (first matching prefix). */
+function fakeDocker(answers: [string, string][]): { docker: Docker; calls: string[] } {
+  const calls: string[] = [];
+  const docker: Docker = async (args) => {
+    const line = args.join(' ');
+    calls.push(line);
+    return answers.find(([prefix]) => line.startsWith(prefix))?.[1] ?? '';
+  };
+  return { docker, calls };
+}
+
+const step = (title: string, run: LabStep['run']): LabStep => ({ title, commands: [], expect: '', run });
+
+test('runLab runs the steps in order, stops at the first failure with its reason, and removes what it created', async () => {
+  const { docker, calls } = fakeDocker([
+    ['service ls', 'redis\nworker\nsomeone-else'],
+    ['network ls', 'bridge\ndockercoins'],
+  ]);
+  const ran: string[] = [];
+  const steps = [
+    step('one', async (ctx) => {
+      ran.push('one');
+      ctx.state.created.services.add('worker');
+      ctx.state.created.network = true;
+      await ctx.run({ args: ['service', 'create', '--name', 'worker', 'img'] });
+      return { figure: 'fine', values: { n: 1 } };
+    }),
+    step('two', async () => {
+      ran.push('two');
+      throw new Failure('6.1 hashes/s, expected 10 ± 30 %');
+    }),
+    step('three', async () => {
+      ran.push('three');
+      return { figure: 'never' };
+    }),
+  ];
+  const said: string[] = [];
+  const run = await runLab(steps, options, { docker, renderer: 'silent', say: (line) => said.push(line) });
+  assert.deepEqual(ran, ['one', 'two']);
+  assert.equal(run.ok, false);
+  assert.equal(run.reason, 'two: 6.1 hashes/s, expected 10 ± 30 %');
+  assert.deepEqual(
+    run.results.map((r) => [r.title, r.ok, r.figure]),
+    [
+      ['one', true, 'fine'],
+      ['two', false, '6.1 hashes/s, expected 10 ± 30 %'],
+    ],
+  );
+  // Only our services (not someone else's), then our network.
+  assert.deepEqual(calls.filter((c) => c.includes(' rm ')), ['service rm redis worker', 'network rm dockercoins']);
+  assert.ok(said.includes('$ docker service rm redis worker'));
+});
+
+test('runLab with --keep leaves everything in place after a failure', async () => {
+  const { docker, calls } = fakeDocker([['service ls', 'worker']]);
+  const steps = [
+    step('one', async (ctx) => {
+      ctx.state.created.services.add('worker');
+      throw new Failure('no');
+    }),
+  ];
+  const run = await runLab(steps, { ...options, keep: true }, { docker, renderer: 'silent', say: () => {} });
+  assert.equal(run.ok, false);
+  assert.deepEqual(calls, []);
+});
+
+test('runLab stops on Ctrl-C (its signal) and cleans up', async () => {
+  const { docker, calls } = fakeDocker([['service ls', 'rng']]);
+  const interrupt = new AbortController();
+  const steps = [
+    step('waits', (ctx) => {
+      ctx.state.created.services.add('rng');
+      setTimeout(() => interrupt.abort(), 50);
+      return new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted'))));
+    }),
+    step('after', async () => ({ figure: 'never' })),
+  ];
+  const run = await runLab(steps, options, { docker, signal: interrupt.signal, renderer: 'silent', say: () => {} });
+  assert.equal(run.reason, 'waits: interrupted (Ctrl-C)');
+  assert.equal(run.results.length, 1);
+  assert.ok(calls.includes('service rm rng'));
+});
+
+test('parseTasks and isRunning read `docker service ps`', () => {
+  const tasks = parseTasks(
+    'a1\twebui.1\tnode1\tRunning\tRunning 6 seconds ago\t\n' + 'b2\twebui.1\tnode1\tShutdown\tShutdown 14 seconds ago\t\n' + 'c3\trng.x\tnode2\tRunning\tStarting 2 seconds ago\t\n',
+  );
+  assert.deepEqual(
+    tasks.map((t) => [t.id, t.node, isRunning(t)]),
+    [
+      ['a1', 'node1', true],
+      ['b2', 'node1', false],
+      ['c3', 'node2', false],
+    ],
+  );
+});
+
+test('rateBetween: hashes per second of the web UI clock', () => {
+  assert.equal(rateBetween({ hashes: 100, coins: 0, now: 1000 }, { hashes: 250, coins: 0, now: 1015 }), 10);
+});
+
+test('shellLine quotes what the shell would split or expand', () => {
+  assert.equal(shellLine(['service', 'ls', '--format', '{{.Name}}\t{{.Replicas}}']), "service ls --format '{{.Name}}\t{{.Replicas}}'");
+  assert.equal(shellLine(['service', 'update', '--publish-add', 'mode=host,published=8000,target=80']), 'service update --publish-add mode=host,published=8000,target=80');
+  assert.equal(shellLine(['it', "isn't"]), `it 'isn'\\''t'`);
+});

@@ -1,0 +1,167 @@
+// npm run test:swarm — the Swarm chapter on a real 3-node Swarm (docker-in-docker nodes made by
+// ../shared/tools/swarm-cluster.sh, with its registry on 127.0.0.1:5000), then the stack file:
+// convergence, and rolling updates of worker and hasher that lose no counted unit while the web
+// UI keeps answering. Images are built on this machine's engine; the Swarm is node1's engine.
+// No IPVS here: services use dnsrr and host-mode ports (the lab's --endpoint-mode dnsrr and
+// stacks/no-ipvs.yml). Set SWARM_KEEP=1 to leave the cluster up afterwards.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { execa } from 'execa';
+import { expectedPlateau, swarmLabSteps, type LabRun, type SwarmLabOptions } from '../../src/cli/lab.js';
+import {
+  dockerCli,
+  existing,
+  publishedUrl,
+  readCounters,
+  serviceTasks,
+  waitForTasks,
+  waitForUpdate,
+  waitUntil,
+  type Docker,
+} from '../../src/cli/swarm.js';
+import { sleep } from '../../src/lib/server.js';
+import { root } from '../helpers/processes.js';
+
+const shared = process.env.SHARED ?? path.resolve(root, '../shared');
+const clusterScript = path.join(shared, 'tools/swarm-cluster.sh');
+const swarmHost = 'tcp://127.0.0.1:23751';
+const hostEngine = 'unix:///var/run/docker.sock';
+const registry = '127.0.0.1:5000';
+const tag = 'v1';
+const stack = 'dockercoins';
+const minutes = (n: number) => n * 60_000;
+/** The Swarm's docker CLI (node1, the manager). */
+const swarm: Docker = (args, o) => dockerCli(args, { host: swarmHost, signal: o?.signal });
+const cluster = (...args: string[]) =>
+  execa('bash', [clusterScript, ...args], { stdout: ['pipe', 'inherit'], stderr: ['pipe', 'inherit'], timeout: minutes(6) });
+
+let redisImage = 'redis:7';
+
+before(async () => {
+  await cluster('up', '3');
+  // Where no registry is reachable, CI gives a local stand-in of the redis image: the nodes
+  // pull it from the cluster's registry.
+  if (process.env.REDIS_IMAGE) {
+    await cluster('push', process.env.REDIS_IMAGE);
+    redisImage = `${registry}/${process.env.REDIS_IMAGE}`;
+  }
+});
+
+after(async () => {
+  if (process.env.SWARM_KEEP === '1') return;
+  await cluster('down');
+});
+
+test('the lab runner walks the Swarm chapter on 3 nodes, every step checked', { timeout: minutes(20) }, async () => {
+  const report = path.join(await mkdtemp(path.join(tmpdir(), 'dockercoins-lab-')), 'report.json');
+  const started = Date.now();
+  const lab = await execa(
+    process.execPath,
+    [path.join(root, 'dist/cli.js'), 'lab', 'swarm', '--endpoint-mode', 'dnsrr', '--build-host', hostEngine,
+      '--redis-image', redisImage, '--registry', registry, '--tag', tag, '--report', report],
+    { env: { DOCKER_HOST: swarmHost }, reject: false, stdout: ['pipe', 'inherit'], stderr: ['pipe', 'inherit'], timeout: minutes(19) },
+  );
+  const run = JSON.parse(await readFile(report, 'utf8')) as LabRun;
+  assert.equal(lab.exitCode, 0, `the lab failed: ${run.reason}`);
+
+  const options = { registry, tag, redisImage, endpointMode: 'dnsrr', keep: false } as SwarmLabOptions;
+  const titles = swarmLabSteps(options).map((s) => s.title);
+  assert.deepEqual(run.results.map((r) => r.title), titles, 'every step ran, in order');
+  for (const r of run.results) assert.ok(r.ok, `${r.title}: ${r.figure}`);
+  assert.equal(String(lab.stdout).match(/✓/g)?.length, titles.length, 'one ✓ line per step');
+
+  const value = (title: string, key: string) => Number(run.results.find((r) => r.title === title)?.values?.[key]);
+  assert.equal(value('The Swarm', 'nodes'), 3);
+  const plateau = value('Scale the workers', 'rate');
+  assert.ok(plateau > expectedPlateau * 0.7 && plateau < expectedPlateau * 1.3, `plateau ${plateau} hashes/s, expected ≈${expectedPlateau}`);
+  assert.equal(value('rng in global mode', 'rngTasks'), 3);
+  const global = value('rng in global mode', 'rate');
+  assert.ok(global >= 2 * plateau, `global rng: ${global} hashes/s, expected at least 2 × ${plateau}`);
+  console.log(`lab: plateau ${plateau.toFixed(1)} hashes/s, global rng on 3 nodes ${global.toFixed(1)} hashes/s, ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
+
+  assert.deepEqual(await existing(swarm, 'service', ['redis', 'hasher', 'rng', 'webui', 'worker']), [], 'the lab removed its services');
+  assert.deepEqual(await existing(swarm, 'network', ['dockercoins']), [], 'the lab removed its network');
+});
+
+test('the stack converges, and rolling updates of worker and hasher lose no unit', { timeout: minutes(15) }, async (t) => {
+  const wait = { timeoutMs: minutes(5) };
+  const deploy = await execa('docker', ['stack', 'deploy', '-c', 'stacks/dockercoins.yml', '-c', 'stacks/no-ipvs.yml', stack], {
+    cwd: root,
+    env: { DOCKER_HOST: swarmHost, REGISTRY: registry, TAG: tag, REDIS_IMAGE: redisImage },
+  });
+  t.after(async () => {
+    await swarm(['stack', 'rm', stack]).catch(() => {});
+  });
+  assert.match(deploy.stdout, /Creating service dockercoins_worker/);
+
+  // Every worker's last line ("worker stopped", with its units) is collected as it is written:
+  // Swarm deletes the containers of scaled-down tasks, and their logs with them.
+  const logs = execa('docker', ['service', 'logs', '--follow', '--raw', '--no-trunc', `${stack}_worker`], {
+    env: { DOCKER_HOST: swarmHost },
+    reject: false,
+    buffer: false,
+  });
+  const stopped: { units: number; flushed: number; lost: number }[] = [];
+  logs.stdout.setEncoding('utf8');
+  let partial = '';
+  logs.stdout.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (!line.includes('worker stopped')) continue;
+      const entry = JSON.parse(line) as { units: number; flushed: number; lost: number };
+      stopped.push(entry);
+    }
+  });
+  t.after(() => logs.kill());
+
+  const converged = Date.now();
+  for (const [service, count] of [['redis', 1], ['hasher', 1], ['webui', 1], ['worker', 10]] as const)
+    await waitForTasks(swarm, `${stack}_${service}`, count, wait);
+  await waitForTasks(swarm, `${stack}_rng`, 3, { ...wait, perNode: true });
+  console.log(`stack converged in ${((Date.now() - converged) / 1000).toFixed(0)} s`);
+
+  const webui = await publishedUrl(swarm, `${stack}_webui`, 8000, 'host');
+  const first = await waitUntil('the web UI', () => readCounters(webui), wait);
+  await waitUntil('hashes to climb', async () => ((await readCounters(webui)).hashes > first.hashes ? true : undefined), wait);
+
+  // The web UI, polled every 500 ms through both updates.
+  const polls = { ok: 0, failed: [] as string[] };
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      await readCounters(webui).then(
+        () => polls.ok++,
+        (err: Error) => polls.failed.push(err.message),
+      );
+      await sleep(500);
+    }
+  })();
+
+  for (const service of ['worker', 'hasher']) {
+    const updateStarted = Date.now();
+    await swarm(['service', 'update', '--detach', '--force', `${stack}_${service}`]);
+    await waitForUpdate(swarm, `${stack}_${service}`, { timeoutMs: minutes(6) });
+    const replaced = (await serviceTasks(swarm, `${stack}_${service}`)).filter((task) => task.desired === 'Shutdown').length;
+    console.log(`rolling update of ${service}: ${replaced} task(s) replaced in ${((Date.now() - updateStarted) / 1000).toFixed(0)} s`);
+    assert.ok(replaced >= 1, `the update of ${service} replaced its tasks`);
+  }
+  assert.equal(stopped.length, 10, 'the 10 first workers stopped during the rolling update');
+
+  // Stop every worker: then the counter must equal what they all say they did.
+  await swarm(['service', 'scale', '--detach', `${stack}_worker=0`]);
+  await waitUntil('20 "worker stopped" lines', async () => (stopped.length >= 20 ? true : undefined), { timeoutMs: minutes(2) });
+  polling = false;
+  await poller;
+  const counted = (await readCounters(webui)).hashes;
+  const reported = stopped.reduce((sum, s) => sum + s.units, 0);
+  console.log(`${stopped.length} workers reported ${reported} units; Redis counted ${counted}; web UI: ${polls.ok} answers, ${polls.failed.length} failures`);
+  assert.equal(stopped.length, 20);
+  assert.deepEqual(stopped.filter((s) => s.lost > 0), [], 'no worker lost units');
+  assert.equal(counted, reported, 'the counter equals the units the workers did');
+  assert.deepEqual(polls.failed, [], 'the web UI answered throughout');
+  assert.ok(polls.ok > 20);
+});
