@@ -52,6 +52,8 @@ export interface SwarmLabOptions {
   context: string;
   /** Window of each hashes/s measurement, seconds (the workers flush once a second). */
   windowSeconds: number;
+  /** Overrides the images' health check timing (3 s timeout, every 5 s), seconds: for busy machines. */
+  healthTimeout?: number;
   /** Longest wait for any one convergence, seconds. */
   timeoutSeconds: number;
   /** Global rng must reach this multiple of the plateau. */
@@ -102,6 +104,9 @@ const endpointArgs = (o: SwarmLabOptions) => (o.endpointMode === 'dnsrr' ? ['--e
 const publishArg = (o: SwarmLabOptions, published: number, target: number) =>
   o.endpointMode === 'dnsrr' ? `mode=host,published=${published},target=${target}` : `${published}:${target}`;
 const image = (o: SwarmLabOptions, service: string) => `${o.registry}/${service}:${o.tag}`;
+// Our images check /healthz by starting `node`, which can take seconds on a loaded machine: a
+// slow check then kills healthy tasks.
+const healthArgs = (o: SwarmLabOptions) => (o.healthTimeout ? [`--health-timeout=${o.healthTimeout}s`, `--health-interval=${o.healthTimeout}s`] : []);
 const runAll = async (ctx: StepContext, commands: Command[]) => {
   for (const command of commands) await ctx.run(command);
 };
@@ -118,8 +123,10 @@ export function swarmLabSteps(o: SwarmLabOptions): LabStep[] {
     { args: ['tag', `dockercoins_${s}`, image(o, s)], build: true },
     { args: ['push', image(o, s)], build: true },
   ]);
-  const createApp = appServices.map((s) => docker('service', 'create', '--network', network, '--detach=true', ...endpointArgs(o), '--name', s, image(o, s)));
-  const createRngGlobal = docker('service', 'create', '--detach', '--name', 'rng', '--network', network, '--mode', 'global', ...endpointArgs(o), image(o, 'rng'));
+  const createApp = appServices.map((s) =>
+    docker('service', 'create', '--network', network, '--detach=true', ...endpointArgs(o), ...healthArgs(o), '--name', s, image(o, s)),
+  );
+  const createRngGlobal = docker('service', 'create', '--detach', '--name', 'rng', '--network', network, '--mode', 'global', ...endpointArgs(o), ...healthArgs(o), image(o, 'rng'));
   const webuiMode = o.endpointMode === 'dnsrr' ? 'host' : 'ingress';
   // Asked again before each measurement: in host mode the URL moves with the task.
   const webui = (ctx: StepContext) => (o.webuiUrl ? Promise.resolve(o.webuiUrl) : publishedUrl(ctx.docker, 'webui', o.port, webuiMode, ctx.signal));
@@ -469,8 +476,9 @@ export async function labSwarm(o: SwarmLabOptions & { dryRun: boolean; report?: 
   }
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // `on`, not `once`: execa's exit hook re-raises a signal that no other listener is left to handle.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const run = await runLab(steps, o, { signal: interrupt.signal });
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
@@ -506,6 +514,7 @@ export function labCommand(): CliCommand {
     .option('--build-host <docker-host>', 'Docker engine that builds and pushes the images (default: DOCKER_HOST)')
     .option('--context <dir>', 'build context: the repository', repositoryRoot())
     .option('--window <seconds>', 'length of each hashes/s measurement', number(10, 600), 15)
+    .option('--health-timeout <seconds>', "give our services' health checks this long, this often (default: the images' 3 s, every 5 s)", number(1, 300))
     .option('--timeout <seconds>', 'longest wait for a service to converge', number(10, 3600), 180)
     .option('--min-gain <x>', 'global rng must reach this multiple of the plateau', number(1, 10), 1.5)
     .option('--keep', 'leave the app running at the end (and after a failure)', false)

@@ -61,7 +61,7 @@ test('the lab runner walks the Swarm chapter on 3 nodes, every step checked', { 
   const lab = await execa(
     process.execPath,
     [path.join(root, 'dist/cli.js'), 'lab', 'swarm', '--endpoint-mode', 'dnsrr', '--build-host', hostEngine,
-      '--redis-image', redisImage, '--registry', registry, '--tag', tag, '--report', report],
+      '--redis-image', redisImage, '--registry', registry, '--tag', tag, '--health-timeout', '10', '--report', report],
     { env: { DOCKER_HOST: swarmHost }, reject: false, stdout: ['pipe', 'inherit'], stderr: ['pipe', 'inherit'], timeout: minutes(19) },
   );
   const run = JSON.parse(await readFile(report, 'utf8')) as LabRun;
