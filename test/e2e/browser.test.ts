@@ -74,6 +74,21 @@ async function openDashboard(t: TestContext, app: LocalApp, viewport = { width: 
   return { page, errors, loaded };
 }
 
+/** Redis, the app with this many workers and rng instances, and the dashboard open on it. */
+async function dashboardOf(t: TestContext, workers: number, rng: number, viewport?: { width: number; height: number }) {
+  const redis = await testRedis(t);
+  if (!redis) return undefined;
+  const app = await startApp(t, redis, workers, rng);
+  return { redis, app, ...(await openDashboard(t, app, viewport)) };
+}
+
+/** Saves the screenshot, checks the console stayed clean, stops the app. */
+async function finish(run: { page: Page; errors: string[]; app: LocalApp }, screenshot: string) {
+  await run.page.screenshot({ path: path.join(RESULTS, screenshot), fullPage: true });
+  assert.deepEqual(run.errors, []);
+  await run.app.stop();
+}
+
 const speedShown = async (page: Page) => Number((await page.locator('#speed').textContent())!.replace(/,/g, ''));
 
 /** Mean speed the page shows over `ms` (read every second), and the rate Redis counted meanwhile. */
@@ -114,10 +129,9 @@ const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) =>
 
 describe('dashboard in Chromium', { timeout: 240_000 }, () => {
   it('10 workers on 1 rng: true speed, chart, instances, the bottleneck sentence, page weight', async (t) => {
-    const redis = await testRedis(t);
-    if (!redis) return;
-    const app = await startApp(t, redis, 10, 1);
-    const { page, errors, loaded } = await openDashboard(t, app);
+    const run = await dashboardOf(t, 10, 1);
+    if (!run) return;
+    const { page, redis, loaded } = run;
 
     await waitFor('a speed on the page', async () => ((await speedShown(page)) > 0 ? true : undefined), 15_000);
     await delay(10_000); // a full speed window of steady work
@@ -142,22 +156,19 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
 
     assert.equal(await page.locator('#speed').getAttribute('aria-labelledby'), 'speed-label speed-unit');
     assert.equal(await page.locator('#chart').getAttribute('role'), 'img');
-    await page.screenshot({ path: path.join(RESULTS, 'dashboard-10-workers-1-rng.png'), fullPage: true });
 
     const files = [...loaded.keys()].map((url) => new URL(url).pathname).sort();
     const bytes = [...loaded.values()].reduce((a, b) => a + b, 0);
     t.diagnostic(`page weight: ${bytes} bytes (${files.join(', ')})`);
     assert.deepEqual(files, ['/app.css', '/app.js', '/favicon.svg', '/index.html'], 'only our own files, no CDN');
     assert.ok(bytes <= MAX_PAGE_BYTES, `page weight ${bytes} bytes`);
-    assert.deepEqual(errors, []);
-    await app.stop();
+    await finish(run, 'dashboard-10-workers-1-rng.png');
   });
 
   it('10 workers on 4 rng: the bottleneck sentence goes away; 4 rng instances listed', async (t) => {
-    const redis = await testRedis(t);
-    if (!redis) return;
-    const app = await startApp(t, redis, 10, 4);
-    const { page, errors } = await openDashboard(t, app);
+    const run = await dashboardOf(t, 10, 4);
+    if (!run) return;
+    const { page } = run;
     await waitFor('4 rng instances listed', async () => ((await instanceNames(page)).filter((n) => n.startsWith('rng-')).length === 4 ? true : undefined), 15_000);
     await delay(6000); // the rates window fills with steady work
     // Stays away: checked every second for 8 s.
@@ -168,28 +179,27 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
     const names = await instanceNames(page);
     for (const name of [...range('rng', 4), 'hasher-1', ...range('worker', 10)]) assert.ok(names.includes(name), `${name} in ${names.join(', ')}`);
     t.diagnostic(`10 workers, 4 rng: ${await page.locator('#time-split').textContent()} speed ${await speedShown(page)}`);
-    await page.screenshot({ path: path.join(RESULTS, 'dashboard-10-workers-4-rng.png'), fullPage: true });
-    assert.deepEqual(errors, []);
-    await app.stop();
+    await finish(run, 'dashboard-10-workers-4-rng.png');
   });
 
   it('1 worker reads a steady 3.3 hashes/s (not 4-4-0), on a phone-sized screen', async (t) => {
-    const redis = await testRedis(t);
-    if (!redis) return;
-    const app = await startApp(t, redis, 1, 1);
-    const { page, errors } = await openDashboard(t, app, { width: 390, height: 844 });
+    const run = await dashboardOf(t, 1, 1, { width: 390, height: 844 });
+    if (!run) return;
+    const { page, redis } = run;
     await waitFor('a speed on the page', async () => ((await speedShown(page)) > 0 ? true : undefined), 15_000);
     await delay(10_000);
     const { shown, redis: redisRate } = await speedVersusRedis(page, redis, 15_000);
     t.diagnostic(`1 worker: page readings ${shown.join(' ')}; Redis ${redisRate.toFixed(2)}`);
-    // 1 / (3 × 100 ms) in theory; the machine's load makes each unit a little slower.
-    const steady = Math.max(...shown) - Math.min(...shown);
-    assert.ok(steady <= 0.3, `readings vary by ${steady.toFixed(1)}: ${shown.join(' ')}`);
-    for (const value of shown) assert.ok(Math.abs(value / redisRate - 1) <= 0.15, `read ${value} vs Redis ${redisRate.toFixed(2)}`);
+    // 1 / (3 × 100 ms) in theory; a loaded machine makes units slower, and a stall of a
+    // second or more on this shared machine shows (truly) within 3 s. The original page's
+    // sawtooth (4, 4, 0) would put readings 3 or more away from the typical one.
+    const typical = [...shown].sort((a, b) => a - b)[Math.floor(shown.length / 2)]!;
+    assert.ok(Math.abs(typical / redisRate - 1) <= 0.1, `typical reading ${typical} vs Redis ${redisRate.toFixed(2)}`);
+    for (const value of shown) assert.ok(Math.abs(value - typical) <= 1, `reading ${value} far from ${typical}: ${shown.join(' ')}`);
+    const atTypical = shown.filter((value) => Math.abs(value - typical) <= 0.25).length;
+    assert.ok(atTypical >= 0.7 * shown.length, `steady: ${atTypical} of ${shown.length} readings within 0.25 of ${typical}`);
     const box = (await page.locator('#speed').boundingBox())!;
     assert.ok(box.height >= 60 && box.x + box.width <= 390, `speed figure ${JSON.stringify(box)} on a 390 px screen`);
-    await page.screenshot({ path: path.join(RESULTS, 'dashboard-1-worker-phone.png'), fullPage: true });
-    assert.deepEqual(errors, []);
-    await app.stop();
+    await finish(run, 'dashboard-1-worker-phone.png');
   });
 });
