@@ -67,7 +67,7 @@ test('the lab runner walks the Swarm chapter on 3 nodes, every step checked', { 
   const run = JSON.parse(await readFile(report, 'utf8')) as LabRun;
   assert.equal(lab.exitCode, 0, `the lab failed: ${run.reason}`);
 
-  const options = { registry, tag, redisImage, endpointMode: 'dnsrr', keep: false } as SwarmLabOptions;
+  const options = { registry, tag, redisImage, endpointMode: 'dnsrr', keep: false, context: root } as SwarmLabOptions;
   const titles = swarmLabSteps(options).map((s) => s.title);
   assert.deepEqual(run.results.map((r) => r.title), titles, 'every step ran, in order');
   for (const r of run.results) assert.ok(r.ok, `${r.title}: ${r.figure}`);
