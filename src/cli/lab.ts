@@ -336,6 +336,11 @@ async function removeAll(ctx: Pick<StepContext, 'docker' | 'run' | 'signal' | 'p
       timeoutMs: ctx.options.timeoutSeconds * 1000,
       progress: ctx.progress,
     });
+    // The manager may list it for a moment longer, while the nodes let go of it.
+    await waitUntil(`the ${network} network to be gone`, async () => ((await existing(ctx.docker, 'network', [network])).length ? undefined : true), {
+      timeoutMs: ctx.options.timeoutSeconds * 1000,
+      progress: ctx.progress,
+    });
     removed.push(`the ${network} network`);
   }
   ctx.state.created = { services: new Set(), network: false };
