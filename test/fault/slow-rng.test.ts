@@ -1,0 +1,66 @@
+// A slow rng (2 s a call) behind workers that wait at most 500 ms: the workers time out and
+// back off, and rng drops the queued requests whose client has left, so its queue stays
+// bounded instead of growing by every retry (one-at-a-time at 2 s each would never catch up).
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { metricValue } from '../helpers/metrics.js';
+import { startService, waitFor } from '../helpers/processes.js';
+import { testRedis } from '../helpers/redis.js';
+
+const WORKERS = 8;
+const RNG_DELAY_MS = 2000;
+const CALL_TIMEOUT_MS = 500;
+const RUN_MS = 8000;
+
+it('slow rng: workers time out after CALL_TIMEOUT_MS and back off; rng_queue_depth stays bounded and drains', { timeout: 60_000 }, async (t) => {
+  const redis = await testRedis(t);
+  if (!redis) return;
+  const rng = await startService(t, 'rng', { RNG_DELAY_MS: String(RNG_DELAY_MS), LOG_LEVEL: 'warn' });
+  const hasher = await startService(t, 'hasher', { HASHER_DELAY_MS: '0', LOG_LEVEL: 'warn' });
+  const env = {
+    WORK_DELAY_MS: '0',
+    CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS),
+    RNG_URL: rng.url,
+    HASHER_URL: hasher.url,
+    REDIS_URL: redis.url,
+  };
+  const workers = await Promise.all(Array.from({ length: WORKERS }, (_, i) => startService(t, 'worker', { ...env, INSTANCE_NAME: `slow-${i + 1}` })));
+  const depth = () => metricValue(rng.url, 'rng_queue_depth');
+
+  const depths: number[] = [];
+  const started = performance.now();
+  while (performance.now() - started < RUN_MS) {
+    depths.push(await depth());
+    await delay(100);
+  }
+  const errors = await Promise.all(workers.map((w) => metricValue(w.url, 'worker_errors_total', { dependency: 'rng' })));
+
+  // Each attempt costs at least the timeout plus 100 ms of backoff; the backoff is capped at 1 s.
+  const most = Math.ceil(RUN_MS / (CALL_TIMEOUT_MS + 100)) + 2;
+  const least = Math.floor(RUN_MS / (CALL_TIMEOUT_MS + 1000 + 200));
+  for (const [i, n] of errors.entries()) assert.ok(n >= least && n <= most, `slow-${i + 1}: ${n} failed rng calls in ${RUN_MS} ms (expected ${least}..${most})`);
+  for (const w of workers) {
+    const warning = w.logs.find((l) => l.level === 40 && l.dependency === 'rng');
+    assert.match(String(warning?.msg), /^rng at http:\/\/127\.0\.0\.1:\d+\/32: (timed out|UND_ERR_HEADERS_TIMEOUT Headers Timeout Error); retrying/);
+    assert.equal(w.logs.filter((l) => l.level === 40 && l.dependency === 'rng').length, 1, 'one warning for the whole streak');
+    assert.equal(w.child.exitCode, null);
+  }
+
+  // Live requests (one per worker) plus those abandoned since the lock last changed hands.
+  const bound = WORKERS * (Math.ceil(RNG_DELAY_MS / (CALL_TIMEOUT_MS + 100)) + 1);
+  const max = Math.max(...depths);
+  assert.ok(max <= bound, `rng_queue_depth reached ${max} (bound ${bound})`);
+  const lastSecond = depths.slice(-10);
+  assert.ok(Math.max(...lastSecond) <= bound, 'still bounded at the end');
+
+  // With every client gone, the abandoned requests are skipped: the queue empties after at most
+  // the one call in progress, not after depth × 2 s.
+  const left = await depth();
+  await Promise.all(workers.map((w) => w.stop()));
+  const stoppedAt = performance.now();
+  await waitFor('rng_queue_depth to reach 0', async () => ((await depth()) === 0 ? true : undefined), RNG_DELAY_MS + 3000);
+  const drainedMs = performance.now() - stoppedAt;
+  assert.ok(drainedMs < RNG_DELAY_MS + 1000, `the queue of ${left} drained in ${Math.round(drainedMs)} ms`);
+  t.diagnostic(`${WORKERS} workers on an rng at ${RNG_DELAY_MS} ms, timeout ${CALL_TIMEOUT_MS} ms: ${errors.join(', ')} timeouts each in ${RUN_MS} ms; queue depth max ${max} (bound ${bound}); ${left} queued drained in ${Math.round(drainedMs)} ms once the workers left`);
+});
