@@ -6,10 +6,12 @@
 # retries over TCP when a large dnsrr answer is truncated; the worker reads every address
 # a name resolves to and rotates over them itself, so the resolver's ordering (glibc sorts,
 # musl does not) makes no difference. Override with --build-arg NODE_IMAGE=... (CI here uses a
-# local Debian-based stand-in: the final stages run no distro-specific command).
-ARG NODE_IMAGE=node:24-alpine
+# local Debian-based stand-in: the final stages run no distro-specific command). An empty
+# NODE_IMAGE also means the default: Compose v1 passes an unset build arg as "".
+ARG NODE_IMAGE
+FROM ${NODE_IMAGE:-node:24-alpine} AS base
 
-FROM ${NODE_IMAGE} AS build
+FROM base AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
@@ -18,7 +20,7 @@ COPY scripts ./scripts
 COPY src ./src
 RUN npm run build
 
-FROM ${NODE_IMAGE} AS runtime
+FROM base AS runtime
 LABEL org.opencontainers.image.source="https://github.com/jpetazzo/container.training" \
       org.opencontainers.image.description="DockerCoins, the container.training demo app, in TypeScript" \
       org.opencontainers.image.licenses="Apache-2.0"
