@@ -1,0 +1,132 @@
+// npm run test:e2e — the workshop's Compose chapter on the real Docker engine: build the images,
+// `up`, the counter climbs, scale the worker to 10 and see the single rng's plateau (~10
+// hashes/s), every container healthy, scale back to 1 without losing a counted unit, then stop
+// each container and check it ends in under a second with exit code 0.
+// Images: NODE_IMAGE and REDIS_IMAGE when set (CI's local stand-ins), else the official ones.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { execa } from 'execa';
+import { expectedPlateau } from '../../src/cli/lab.js';
+import { measureRate, readCounters, waitUntil } from '../../src/cli/swarm.js';
+import { composeStack, followEvents, inspectContainers, stopTimes, type ComposeStack } from '../helpers/compose.js';
+import { sleep } from '../../src/lib/server.js';
+import type { LogLine } from '../helpers/processes.js';
+
+const minutes = (n: number) => n * 60_000;
+/** What `docker stop` may take on top of the container's own exit: the CLI and the engine. */
+const STOP_SLACK_MS = 1000;
+/** SIGTERM → exit when the scale-down stops 9 workers at once (see below). */
+const SCALE_DOWN_STOP_MS = 5000;
+
+let stack: ComposeStack;
+let events: ReturnType<typeof followEvents>;
+/** Every worker's log lines, followed until the container ends (scaled-down ones are removed). */
+const workerLogs = new Map<string, Promise<string>>();
+
+before(async () => {
+  stack = await composeStack(`dockercoins-e2e-${process.pid}`);
+  events = followEvents(stack.project);
+  await stack.compose('build');
+});
+
+after(async () => {
+  events?.stop();
+  await stack?.down();
+});
+
+async function followWorkerLogs() {
+  for (const id of await stack.containers('worker')) {
+    if (!workerLogs.has(id)) workerLogs.set(id, execa('docker', ['logs', '--follow', id], { reject: false, timeout: minutes(5) }).then((r) => r.stdout));
+  }
+}
+
+async function allHealthy(expected: number) {
+  const states = await inspectContainers(await stack.containers());
+  const unhealthy = states.filter((c) => c.health !== 'healthy').map((c) => `${c.name}: ${c.health ?? 'no health check'}`);
+  if (states.length === expected && unhealthy.length === 0) return states;
+  throw new Error(`${states.length}/${expected} containers, not healthy: ${unhealthy.join(', ') || 'none'}`);
+}
+
+test('docker-compose up: the web UI answers and the hash counter climbs', { timeout: minutes(3) }, async () => {
+  await stack.compose('up', '-d');
+  const first = await waitUntil('GET /json with hashes counted', async () => {
+    const c = await readCounters(stack.webui);
+    return c.hashes > 0 ? c : undefined;
+  }, { timeoutMs: minutes(1) });
+  await waitUntil('the counter to climb', async () => ((await readCounters(stack.webui)).hashes > first.hashes ? true : undefined), { timeoutMs: 20_000 });
+});
+
+test('10 workers: the rate plateaus near 10 hashes/s and every container is healthy', { timeout: minutes(3) }, async () => {
+  await stack.compose('up', '-d', '--scale', 'worker=10');
+  await followWorkerLogs();
+  assert.equal(workerLogs.size, 10);
+  const states = await waitUntil('14 healthy containers', () => allHealthy(14), { timeoutMs: minutes(1) });
+  console.log(`healthy: ${states.map((c) => c.name).join(', ')}`);
+  // Let the 9 new workers reach their pace, then measure over 15 s.
+  await sleep(8000);
+  const { rate, first, last } = await measureRate(stack.webui, 15);
+  console.log(`plateau with 10 workers, 1 rng: ${rate.toFixed(2)} hashes/s (hashes ${first.hashes} → ${last.hashes} in ${(last.now - first.now).toFixed(1)} s)`);
+  assert.ok(rate >= expectedPlateau * 0.8 && rate <= expectedPlateau * 1.15, `plateau ${rate.toFixed(2)} hashes/s, expected 8–11.5`);
+});
+
+test('scale back to 1 worker, then stop every container: no unit lost, each ends in under a second with exit code 0', { timeout: minutes(3) }, async () => {
+  await stack.compose('up', '-d', '--scale', 'worker=1');
+  assert.equal((await stack.containers('worker')).length, 1);
+
+  // One container at a time, timing docker stop; the worker first so that Redis is there for
+  // its last flush, Redis last.
+  const wallMs = new Map<string, number>();
+  for (const service of ['worker', 'rng', 'hasher', 'webui', 'redis']) {
+    for (const id of await stack.containers(service)) {
+      const started = performance.now();
+      await execa('docker', ['stop', id]);
+      wallMs.set(id, performance.now() - started);
+    }
+    if (service === 'worker') {
+      const stops = (await Promise.all(workerLogs.values())).map(workerShutdown);
+      const counted = (await readCounters(stack.webui)).hashes;
+      const units = stops.reduce((sum, s) => sum + s.units, 0);
+      console.log(`workers' final lines: ${stops.map((s) => s.units).join(' + ')} = ${units} units; Redis hashes = ${counted}`);
+      console.log(`workers' SIGTERM → "worker stopped", in the process: ${stops.map((s) => s.ms).join(', ')} ms`);
+      assert.deepEqual(stops.filter((s) => s.lost !== 0), [], 'no worker lost units');
+      assert.equal(counted, units, 'hashes in Redis = the units the 10 workers report');
+      for (const s of stops) assert.ok(s.ms < 900, `a worker took ${s.ms} ms to flush and stop`);
+    }
+  }
+
+  // The engine's events come a moment after the fact.
+  const times = await waitUntil('a die event for each of the 14 containers', async () => {
+    const t = stopTimes(events.events);
+    return t.length >= 14 ? t : undefined;
+  }, { timeoutMs: 10_000, everyMs: 200 });
+  console.log(times.map((t) => {
+    const wall = wallMs.get(t.id);
+    return `${t.name}: SIGTERM → exit ${t.ms.toFixed(0)} ms, ${wall ? `docker stop ${wall.toFixed(0)} ms` : 'stopped by the scale-down'}, exit code ${t.exitCode}`;
+  }).join('\n'));
+  assert.equal(new Set(times.map((t) => t.id)).size, 14, 'each container stopped once');
+  for (const t of times) {
+    assert.equal(t.exitCode, 0, `${t.name} exit code`);
+    const wall = wallMs.get(t.id);
+    if (t.service === 'redis') continue;
+    if (wall === undefined) {
+      // The scale-down stops 9 containers at once: the engine tears them down one after the
+      // other (up to ~2 s here on 2 cores), though each process ended within 900 ms (above).
+      assert.ok(t.ms < SCALE_DOWN_STOP_MS, `${t.name}: ${t.ms.toFixed(0)} ms from SIGTERM to exit`);
+    } else {
+      assert.ok(t.ms < 1000, `${t.name}: ${t.ms.toFixed(0)} ms from SIGTERM to exit`);
+      assert.ok(wall < 1000 + STOP_SLACK_MS, `docker stop ${t.name}: ${wall.toFixed(0)} ms`);
+    }
+  }
+});
+
+/** What a worker's log says about its end: units counted, lost, and the time from SIGTERM to its last line. */
+function workerShutdown(stdout: string): { units: number; lost: number; ms: number } {
+  const lines = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine & { time: string });
+  const signal = lines.find((l) => l.msg.startsWith('SIGTERM received'));
+  const stopped = lines.findLast((l) => l.msg.startsWith('worker stopped'));
+  assert.ok(signal && stopped, `a worker ended without its "SIGTERM received" and "worker stopped" lines: ${stdout.slice(-300)}`);
+  return { units: Number(stopped.units), lost: Number(stopped.lost), ms: Date.parse(stopped.time) - Date.parse(signal.time) };
+}
