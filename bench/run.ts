@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createClient } from 'redis';
 import { freePort, startRedisServer } from '../src/cli/local.js';
+import { machine, updateReadmeSection } from './report.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -258,17 +259,12 @@ async function main() {
   await writeFile(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
   const table = render(results);
   say(`\n${table}\nwritten: ${path.relative(root, jsonFile)}, bench/README.md (section "Services")`);
-  await updateReadme(table);
+  await updateReadmeSection('Services', table);
 }
 
 async function workerErrors(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return [...text.matchAll(/^worker_errors_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-}
-
-function machine(): string {
-  const cpus = os.cpus();
-  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}`;
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -314,16 +310,6 @@ function render(r: {
   }
   lines.push('', 'Idle: 3 s after start with the default delays (the worker working at its workshop pace). Loaded: peak during the runs above.');
   return lines.join('\n');
-}
-
-/** Replaces the "## Services" section of bench/README.md (up to the next "## "), or appends it. */
-async function updateReadme(table: string) {
-  const file = path.join(root, 'bench/README.md');
-  const current = await readFile(file, 'utf8').catch(() => '# Benchmarks\n');
-  const section = `## Services\n\n${table}\n`;
-  const match = /^## Services\n[\s\S]*?(?=^## |(?![\s\S]))/m.exec(current);
-  const next = match ? current.replace(match[0], `${section}\n`) : `${current.trimEnd()}\n\n${section}`;
-  await writeFile(file, `${next.trimEnd()}\n`);
 }
 
 try {

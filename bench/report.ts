@@ -1,0 +1,24 @@
+// What every benchmark writes beside its figures: the machine, and its own section of
+// bench/README.md (each bench owns one "## <title>" section and leaves the others alone).
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const benchDir = path.dirname(fileURLToPath(import.meta.url));
+
+export function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}`;
+}
+
+/** Replaces the "## <title>" section of bench/README.md (up to the next "## "), or appends it. */
+export async function updateReadmeSection(title: string, body: string): Promise<void> {
+  const file = path.join(benchDir, 'README.md');
+  const current = await readFile(file, 'utf8').catch(() => '# Benchmarks\n');
+  const section = `## ${title}\n\n${body}\n`;
+  const escaped = title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const match = new RegExp(`^## ${escaped}\\n[\\s\\S]*?(?=^## |(?![\\s\\S]))`, 'm').exec(current);
+  const next = match ? current.replace(match[0], `${section}\n`) : `${current.trimEnd()}\n\n${section}`;
+  await writeFile(file, `${next.trimEnd()}\n`);
+}
