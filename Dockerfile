@@ -21,7 +21,7 @@ COPY src ./src
 RUN npm run build
 
 FROM base AS runtime
-LABEL org.opencontainers.image.source="https://github.com/jpetazzo/container.training" \
+LABEL org.opencontainers.image.url="https://container.training" \
       org.opencontainers.image.description="DockerCoins, the container.training demo app, in TypeScript" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production PORT=80
@@ -33,6 +33,8 @@ EXPOSE 80
 # No curl in the image: node itself asks /healthz.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/healthz`).then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Exec-form CMD: node is PID 1 (the node image's entrypoint execs it) and gets the SIGTERM of
+# docker stop itself; it flushes, closes and exits 0 in about 0.1 s.
 STOPSIGNAL SIGTERM
 
 # Each final stage holds its bundle and the bundle's licence notices, not its .map file: a map
