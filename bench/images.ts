@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { dockerCli, waitUntil } from '../src/cli/swarm.js';
 import { sleep } from '../src/lib/server.js';
 import { builtServices, composeStack, followEvents, inspectContainers } from '../test/helpers/compose.js';
-import { benchDir, machine, updateReadmeSection } from './report.js';
+import { benchDir, machine, runBench, updateReadmeSection } from './report.js';
 
 const ROUNDS = 3;
 /** How long the stack runs (1 worker, workshop pace) before its memory is read. */
@@ -181,9 +181,4 @@ function render(r: {
   return lines.join('\n');
 }
 
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exitCode = 1;
-}
+await runBench(main);

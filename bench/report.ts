@@ -22,3 +22,15 @@ export async function updateReadmeSection(title: string, body: string): Promise<
   const next = match ? current.replace(match[0], `${section}\n`) : `${current.trimEnd()}\n\n${section}`;
   await writeFile(file, `${next.trimEnd()}\n`);
 }
+
+/** Runs a bench's main; a failure prints its stack and sets the exit code. `cleanup` runs either way. */
+export async function runBench(main: () => Promise<void>, cleanup: () => Promise<void> = async () => {}): Promise<void> {
+  try {
+    await main();
+  } catch (err) {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = 1;
+  } finally {
+    await cleanup();
+  }
+}

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createClient } from 'redis';
 import { freePort, startRedisServer } from '../src/cli/local.js';
-import { machine, updateReadmeSection } from './report.js';
+import { machine, runBench, updateReadmeSection } from './report.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -312,13 +312,8 @@ function render(r: {
   return lines.join('\n');
 }
 
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exitCode = 1;
-} finally {
+await runBench(main, async () => {
   await Promise.all([...running].map((p) => p.stop()));
   for (const cleanup of cleanups) await cleanup();
   await rm(bundles, { recursive: true, force: true });
-}
+});
