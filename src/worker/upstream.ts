@@ -81,7 +81,6 @@ export class Upstream {
     const targets = await this.currentTargets();
     const target = targets[this.nextIndex++ % targets.length]!;
     const started = performance.now();
-    const signal = AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), ...(init.signal ? [init.signal] : [])]);
     try {
       const res = await request(target.origin + target.basePath + path, {
         method: init.method ?? 'GET',
@@ -91,7 +90,10 @@ export class Upstream {
           ...(init.body ? { 'content-type': 'application/octet-stream' } : {}),
         },
         dispatcher: this.agent,
-        signal,
+        // The timeout is the agent's (connect, headers, body); no AbortSignal.timeout per call:
+        // on Node 20 each AbortSignal.any() tied to the long-lived stop signal stays in memory
+        // (measured: a worker at 1,500 calls/s grew to 176 MB in 8 s).
+        signal: init.signal,
         reset: this.options.connections === 'per-call',
       });
       const body = Buffer.from(await res.body.arrayBuffer());
@@ -147,7 +149,7 @@ export class Upstream {
 export function describe(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code;
-    if (err.name === 'TimeoutError') return 'timed out';
+    if (err.name === 'TimeoutError' || /^UND_ERR_(CONNECT|HEADERS|BODY)_TIMEOUT$/.test(code ?? '')) return 'timed out';
     if (err.name === 'AbortError') return 'aborted';
     return code && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
   }
