@@ -1,7 +1,7 @@
 // The workshop's rates with the default delays (100 ms), measured on the real services with a
 // real redis-server, beside the original's figures (contract.md, 60 s medians).
 // Usage: npx tsx bench/rates.ts [seconds per window, default 30]
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { freePort, startLocal, startRedisServer } from '../src/cli/local.js';
 
 const windowSeconds = Number(process.argv[2] ?? 30);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { freePort, startRedisServer } from '../src/cli/local.js';
 import { machine, runBench, updateReadmeSection } from './report.js';
 

@@ -1,6 +1,6 @@
 // Where the worker records its work and the webui reads it: Redis (the workshop's keys),
 // or, for a local run without any Redis, an in-process store with the same behaviour.
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 
 /** Redis keys. `hashes` and `wallet` are the original's; the rest are ours. */
 export const KEYS = {

@@ -2,7 +2,7 @@
 // Missing redis-server: a failure under CI=true (CI must test Redis for real), a loud skip elsewhere.
 import { spawnSync } from 'node:child_process';
 import type { TestContext } from 'node:test';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 
 const newClient = (url: string) => createClient({ url, socket: { reconnectStrategy: 100 } });
 import { startRedisServer } from '../../src/cli/local.js';
