@@ -62,12 +62,12 @@ describe('worker faults (real redis-server, rng, hasher and worker processes)', 
 
     assert.equal(worker.child.exitCode, null, 'the worker is still running');
     for (const dependency of ['redis', 'rng', 'hasher']) {
+      // Logs reach stdout in batches (at most 100 ms late).
+      await waitFor(`a recovery line for ${dependency}`, async () =>
+        worker.logs.some((l) => l.dependency === dependency && /is back after \d+ failures/.test(l.msg)) ? true : undefined,
+      1000);
       const lines = warnings(worker, dependency);
       assert.equal(lines.length, 1, `one warning for the ${dependency} streak: ${JSON.stringify(lines)}`);
-      assert.ok(
-        worker.logs.some((l) => l.dependency === dependency && /is back after \d+ failures/.test(l.msg)),
-        `a recovery line for ${dependency}`,
-      );
     }
     assert.match(warnings(worker, 'rng')[0]!.msg, /^rng at http:\/\/127\.0\.0\.1:\d+\/32: (connect ECONNREFUSED|UND_ERR_SOCKET other side closed)/);
   });
