@@ -11,6 +11,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { build } from 'esbuild';
 import { createClient } from '@redis/client';
 import { freePort, startRedisServer } from '../src/cli/local.js';
 import { machine, runBench, updateReadmeSection } from './report.js';
@@ -18,13 +19,15 @@ import { machine, runBench, updateReadmeSection } from './report.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 3);
-const PIPELINE_SECONDS = Number(process.env.BENCH_PIPELINE_SECONDS ?? 5);
+const PIPELINE_SECONDS = Number(process.env.BENCH_PIPELINE_SECONDS ?? 10);
+/** 16 fresh processes on 2 cores need seconds before their code is optimised. */
+const PIPELINE_WARMUP_SECONDS = Number(process.env.BENCH_PIPELINE_WARMUP_SECONDS ?? 5);
 /** Same load for the bare server and ours. */
 const CONNECTIONS = 10;
 const BODY = Buffer.alloc(32, 7);
 const ZERO_DELAYS = { RNG_DELAY_MS: '0', HASHER_DELAY_MS: '0', WORK_DELAY_MS: '0' };
 
-type Name = 'bare' | 'rng' | 'hasher' | 'worker' | 'webui';
+type Name = 'bare' | 'bare-worker' | 'rng' | 'hasher' | 'worker' | 'webui';
 
 interface Proc {
   name: Name;
@@ -36,15 +39,25 @@ interface Proc {
 
 const running = new Set<Proc>();
 // A copy of dist/: others' builds in the same checkout must not replace the bundles mid-run.
+// The baselines are bundled beside them, so that every process starts the same way.
 const bundles = await mkdtemp(path.join(os.tmpdir(), 'dockercoins-bench-'));
 await cp(path.join(root, 'dist'), bundles, { recursive: true });
+await build({
+  entryPoints: { bare: path.join(root, 'bench/bare.ts'), 'bare-worker': path.join(root, 'bench/bare-worker.ts') },
+  outdir: bundles,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  logLevel: 'warning',
+});
 /** Run at the end, even after a failure, newest first. */
 const cleanups: (() => Promise<unknown>)[] = [];
 
-/** Starts one process on a free port; resolves once GET /healthz answers 200. */
+/** Starts one process on a free port; resolves once it answers (GET /healthz; bare: any path). */
 async function start(name: Name, env: Record<string, string> = {}): Promise<Proc> {
   const port = await freePort();
-  const args = name === 'bare' ? ['--import', 'tsx', path.join(root, 'bench/bare.ts')] : [path.join(bundles, `${name}.js`)];
+  const args = [path.join(bundles, `${name}.js`)];
   const started = performance.now();
   const child = spawn(process.execPath, args, {
     cwd: root,
@@ -60,6 +73,7 @@ async function start(name: Name, env: Record<string, string> = {}): Promise<Proc
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${stderr}`);
     if (Date.now() > deadline) throw new Error(`${name} was not healthy within 30 s`);
+    if (name === 'bare-worker') break; // no server: it starts working at once
     const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
     if (ok) break;
     await delay(5);
@@ -103,6 +117,13 @@ async function peakRss<T>(procs: Proc[], work: () => Promise<T>): Promise<{ resu
   } finally {
     clearInterval(timer);
   }
+}
+
+interface PipelineRun {
+  workers: number;
+  connections: 'bare' | 'keep-alive' | 'per-call';
+  hashesPerSec: number;
+  workerErrors: number;
 }
 
 interface Load {
@@ -196,39 +217,46 @@ async function main() {
   );
   await bare.stop();
 
-  // 3. The whole pipeline, delays 0, both connection modes.
-  const pipeline: { workers: number; connections: string; hashesPerSec: number; workerErrors: number }[] = [];
+  // 3. The whole pipeline, delays 0: ours in both connection modes, and the bare loop on bare
+  // servers (bench/bare-worker.ts) as the ceiling of this machine.
+  const bareRng = await start('bare');
+  const bareHasher = await start('bare');
+  const pipeline: PipelineRun[] = [];
   let workerPeak = 0;
-  for (const connections of ['keep-alive', 'per-call']) {
-    for (const count of [1, 4, 16]) {
+  for (const count of [1, 4, 16]) {
+    for (const connections of ['bare', 'keep-alive', 'per-call'] as const) {
       say(`pipeline: ${count} workers, ${connections}...`);
+      await redis.set('hashes', 0);
+      const bare = connections === 'bare';
       const workers = await Promise.all(
         Array.from({ length: count }, (_, i) =>
-          start('worker', {
+          start(bare ? 'bare-worker' : 'worker', {
             ...redisEnv,
             ...ZERO_DELAYS,
-            RNG_URL: rng.url,
-            HASHER_URL: hasher.url,
+            RNG_URL: (bare ? bareRng : rng).url,
+            HASHER_URL: (bare ? bareHasher : hasher).url,
             UPSTREAM_CONNECTIONS: connections,
             INSTANCE_NAME: `bench-worker-${i + 1}`,
-            LOG_LEVEL: 'info',
           }),
         ),
       );
       const { result, peak } = await peakRss([...workers, rng, hasher], async () => {
-        await delay(2000); // every worker has flushed at least once
+        await delay(PIPELINE_WARMUP_SECONDS * 1000);
         const before = { hashes: Number(await redis.get('hashes')), at: performance.now() };
         await delay(PIPELINE_SECONDS * 1000);
         const after = { hashes: Number(await redis.get('hashes')), at: performance.now() };
         return ((after.hashes - before.hashes) * 1000) / (after.at - before.at);
       });
-      const errors = await Promise.all(workers.map((w) => workerErrors(w.url)));
-      for (const w of workers) workerPeak = Math.max(workerPeak, peak.get(w)!);
-      for (const p of [rng, hasher]) httpPeak.set(p, Math.max(httpPeak.get(p)!, peak.get(p)!));
+      const errors = bare ? [0] : await Promise.all(workers.map((w) => workerErrors(w.url)));
+      if (!bare) {
+        for (const w of workers) workerPeak = Math.max(workerPeak, peak.get(w)!);
+        for (const p of [rng, hasher]) httpPeak.set(p, Math.max(httpPeak.get(p)!, peak.get(p)!));
+      }
       pipeline.push({ workers: count, connections, hashesPerSec: result, workerErrors: errors.reduce((a, b) => a + b, 0) });
       await Promise.all(workers.map((w) => w.stop()));
     }
   }
+  await Promise.all([bareRng.stop(), bareHasher.stop()]);
   await Promise.all([rng.stop(), hasher.stop()]);
 
   // 4. webui /json under 200 connections.
@@ -242,7 +270,13 @@ async function main() {
   const results = {
     date: new Date().toISOString(),
     machine: machine(),
-    settings: { rounds: ROUNDS, roundSeconds: ROUND_SECONDS, connections: CONNECTIONS, pipelineSeconds: PIPELINE_SECONDS },
+    settings: {
+      rounds: ROUNDS,
+      roundSeconds: ROUND_SECONDS,
+      connections: CONNECTIONS,
+      pipelineSeconds: PIPELINE_SECONDS,
+      pipelineWarmupSeconds: PIPELINE_WARMUP_SECONDS,
+    },
     http,
     ratios: {
       rng: http['rng GET /32']!.reqPerSec / http['bare GET']!.reqPerSec,
@@ -272,10 +306,10 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 function render(r: {
   date: string;
   machine: string;
-  settings: { rounds: number; roundSeconds: number; connections: number; pipelineSeconds: number };
+  settings: { rounds: number; roundSeconds: number; connections: number; pipelineSeconds: number; pipelineWarmupSeconds: number };
   http: Record<string, Load>;
   ratios: { rng: number; hasher: number };
-  pipeline: { workers: number; connections: string; hashesPerSec: number; workerErrors: number }[];
+  pipeline: PipelineRun[];
   webuiJson: Load;
   startupMs: Record<string, number>;
   idleRssMB: Record<string, number>;
@@ -293,14 +327,20 @@ function render(r: {
     const ratio = name.startsWith('rng') ? r.ratios.rng.toFixed(2) : name.startsWith('hasher') ? r.ratios.hasher.toFixed(2) : '1';
     lines.push(`| ${name} | ${int(l.reqPerSec)} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.errors} | ${ratio} |`);
   }
-  lines.push('', `Whole pipeline, delays 0 (1 rng, 1 hasher, N workers, real Redis), hashes/s over ${r.settings.pipelineSeconds} s:`, '');
-  lines.push('| workers | keep-alive | per-call |', '|---:|---:|---:|');
+  lines.push(
+    '',
+    `Whole pipeline, delays 0 (1 rng, 1 hasher, N worker processes, real Redis), hashes/s over ${r.settings.pipelineSeconds} s after ${r.settings.pipelineWarmupSeconds} s of warm-up; bare: bench/bare-worker.ts on two bare servers:`,
+    '',
+  );
+  lines.push('| workers | bare | ours, keep-alive | ours, per-call (default) | keep-alive / bare |', '|---:|---:|---:|---:|---:|');
   for (const workers of [...new Set(r.pipeline.map((p) => p.workers))]) {
-    const rate = (mode: string) => {
-      const p = r.pipeline.find((x) => x.workers === workers && x.connections === mode)!;
+    const run = (mode: PipelineRun['connections']) => r.pipeline.find((x) => x.workers === workers && x.connections === mode)!;
+    const rate = (mode: PipelineRun['connections']) => {
+      const p = run(mode);
       return `${int(p.hashesPerSec)}${p.workerErrors ? ` (${p.workerErrors} errors)` : ''}`;
     };
-    lines.push(`| ${workers} | ${rate('keep-alive')} | ${rate('per-call')} |`);
+    const ratio = (run('keep-alive').hashesPerSec / run('bare').hashesPerSec).toFixed(2);
+    lines.push(`| ${workers} | ${rate('bare')} | ${rate('keep-alive')} | ${rate('per-call')} | ${ratio} |`);
   }
   const j = r.webuiJson;
   lines.push('', `webui GET /json, 200 connections, 5 s: ${int(j.reqPerSec)} req/s, p50 ${j.p50} ms, p99 ${j.p99} ms, ${j.errors} errors.`, '');
