@@ -207,15 +207,21 @@ async function main() {
   const bare = await start('bare');
   const rng = await start('rng', ZERO_DELAYS);
   const hasher = await start('hasher', ZERO_DELAYS);
+  // The same without the access log (one JSON line per request): what that line costs.
+  const quiet = { ...ZERO_DELAYS, LOG_LEVEL: 'warn' };
+  const rngQuiet = await start('rng', quiet);
+  const hasherQuiet = await start('hasher', quiet);
   const { result: http, peak: httpPeak } = await peakRss([rng, hasher], () =>
     interleaved({
       'bare GET': () => load(`${bare.url}/32`),
       'rng GET /32': () => load(`${rng.url}/32`),
+      'rng GET /32, LOG_LEVEL=warn': () => load(`${rngQuiet.url}/32`),
       'bare POST': () => load(`${bare.url}/`, { method: 'POST' }),
       'hasher POST /': () => load(`${hasher.url}/`, { method: 'POST' }),
+      'hasher POST /, LOG_LEVEL=warn': () => load(`${hasherQuiet.url}/`, { method: 'POST' }),
     }),
   );
-  await bare.stop();
+  await Promise.all([bare.stop(), rngQuiet.stop(), hasherQuiet.stop()]);
 
   // 3. The whole pipeline, delays 0: ours in both connection modes, and the bare loop on bare
   // servers (bench/bare-worker.ts) as the ceiling of this machine.
@@ -278,10 +284,10 @@ async function main() {
       pipelineWarmupSeconds: PIPELINE_WARMUP_SECONDS,
     },
     http,
-    ratios: {
-      rng: http['rng GET /32']!.reqPerSec / http['bare GET']!.reqPerSec,
-      hasher: http['hasher POST /']!.reqPerSec / http['bare POST']!.reqPerSec,
-    },
+    // Each row against the bare server doing the same (GET or POST).
+    ratios: Object.fromEntries(
+      Object.entries(http).map(([name, l]) => [name, l.reqPerSec / http[name.includes('POST') ? 'bare POST' : 'bare GET']!.reqPerSec]),
+    ),
     pipeline,
     webuiJson: json,
     startupMs: Object.fromEntries(Object.entries(startup).map(([k, v]) => [k, median(v)])),
@@ -308,7 +314,7 @@ function render(r: {
   machine: string;
   settings: { rounds: number; roundSeconds: number; connections: number; pipelineSeconds: number; pipelineWarmupSeconds: number };
   http: Record<string, Load>;
-  ratios: { rng: number; hasher: number };
+  ratios: Record<string, number>;
   pipeline: PipelineRun[];
   webuiJson: Load;
   startupMs: Record<string, number>;
@@ -324,7 +330,7 @@ function render(r: {
     '|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const [name, l] of Object.entries(r.http)) {
-    const ratio = name.startsWith('rng') ? r.ratios.rng.toFixed(2) : name.startsWith('hasher') ? r.ratios.hasher.toFixed(2) : '1';
+    const ratio = r.ratios[name]!.toFixed(2);
     lines.push(`| ${name} | ${int(l.reqPerSec)} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.errors} | ${ratio} |`);
   }
   lines.push(

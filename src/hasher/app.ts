@@ -20,10 +20,11 @@ export function buildHasher(config: HasherConfig): Service {
   const { app } = service;
 
   // Only GET/HEAD / and POST / exist (plus health and metrics); decide before reading a body.
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook: it runs on every request, and an async one costs a promise each time.
+  app.addHook('onRequest', (request, reply, done) => {
     const path = request.url.split('?')[0];
-    if (request.method === 'POST' && path === '/') return;
-    if ((request.method === 'GET' || request.method === 'HEAD') && ['/', '/healthz', '/metrics'].includes(path!)) return;
+    if (request.method === 'POST' && path === '/') return done();
+    if ((request.method === 'GET' || request.method === 'HEAD') && ['/', '/healthz', '/metrics'].includes(path!)) return done();
     return notFound(request, reply);
   });
 

@@ -54,8 +54,9 @@ export function buildRng(config: RngConfig): Service {
   });
 
   // Decide the method before any body is read: 405 on our paths, 404 elsewhere.
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.method === 'GET' || request.method === 'HEAD') return;
+  // A callback hook: it runs on every request, and an async one costs a promise each time.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return done();
     const path = request.url.split('?')[0]!;
     if (!/^\/\d*$/.test(path)) return notFound(request, reply);
     if (request.method === 'OPTIONS') return reply.header('allow', 'HEAD, OPTIONS, GET').send();

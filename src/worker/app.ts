@@ -23,7 +23,7 @@ export type WorkerConfig = z.output<z.ZodObject<typeof workerEnv>>;
 
 export interface WorkerService extends Service {
   worker: Worker;
-  /** Stops the loop, flushes, then closes the server and connections. */
+  /** Stops the loop (closing the connections to rng and hasher), flushes, closes the server and Redis. */
   stop(): Promise<void>;
 }
 
@@ -49,7 +49,7 @@ export function buildWorker(config: WorkerConfig, store: Store): WorkerService {
     worker,
     async stop() {
       await worker.stop();
-      await Promise.all([service.app.close(), rng.close(), hasher.close(), store.close()]);
+      await Promise.all([service.app.close(), store.close()]);
     },
   };
 }

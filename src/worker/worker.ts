@@ -79,6 +79,8 @@ export class Worker {
     const deadline = Date.now() + deadlineMs;
     this.stopping.abort();
     clearInterval(this.flushTimer);
+    // Closing the upstreams fails the call in flight at once: its unit is abandoned.
+    await Promise.all([this.o.rng.close(), this.o.hasher.close()]);
     await this.loopDone;
     while (true) {
       await this.flush();
@@ -98,9 +100,9 @@ export class Worker {
       await sleep(backoffMs || this.o.workDelayMs, signal);
       if (signal.aborted) break;
       try {
-        const random = await this.timed(this.o.rng, () => this.o.rng.call('/32', { signal }));
+        const random = await this.timed(this.o.rng, () => this.o.rng.call('/32'));
         const digest = await this.timed(this.o.hasher, () =>
-          this.o.hasher.call('/', { method: 'POST', body: random.body, signal }),
+          this.o.hasher.call('/', { method: 'POST', body: random.body }),
         );
         if (signal.aborted) break; // abandoned: a unit counts only once it is whole
         const hex = digest.body.toString('utf8');
