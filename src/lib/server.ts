@@ -133,7 +133,12 @@ export async function listen(app: FastifyInstance, port: number, host: string): 
  * Ends the process cleanly on SIGTERM or SIGINT: runs `close`, then exits 0.
  * Docker waits 10 s before killing; we give ourselves less than 1 s.
  */
-export function exitOnSignals(close: () => Promise<void>, log: { info: (msg: string) => void; error: (o: object, msg: string) => void }, deadlineMs = 900): void {
+export function exitOnSignals(
+  close: () => Promise<void>,
+  // flush: pino's (fastify's logger type leaves it out); the local runner's console has none.
+  log: { info: (msg: string) => void; error: (o: object, msg: string) => void; flush?: (done: () => void) => void },
+  deadlineMs = 900,
+): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -144,11 +149,14 @@ export function exitOnSignals(close: () => Promise<void>, log: { info: (msg: str
       process.exit(1);
     }, deadlineMs);
     force.unref();
+    // Exit once the batched logs are written: the last lines (the worker's "worker stopped"
+    // with its count) are the ones that matter most.
+    const exit = (code: number) => (log.flush ? log.flush(() => process.exit(code)) : process.exit(code));
     close().then(
-      () => process.exit(0),
+      () => exit(0),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       },
     );
   };
