@@ -131,6 +131,7 @@ test('the stack converges, and rolling updates of worker and hasher lose no unit
   // The web UI, polled every 500 ms through both updates.
   const polls = { ok: 0, failed: [] as string[] };
   let polling = true;
+  t.after(() => (polling = false)); // also when an assertion fails: the test process must end
   const poller = (async () => {
     while (polling) {
       await readCounters(webui).then(
