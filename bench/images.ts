@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { dockerCli, waitUntil } from '../src/cli/swarm.js';
 import { sleep } from '../src/lib/server.js';
 import { builtServices, composeStack, followEvents, inspectContainers } from '../test/helpers/compose.js';
-import { benchDir, machine, runBench, updateReadmeSection } from './report.js';
+import { benchDir, machine, median, runBench, updateReadmeSection } from './report.js';
 
 const ROUNDS = 3;
 /** How long the stack runs (1 worker, workshop pace) before its memory is read. */
@@ -54,8 +54,6 @@ async function savedSize(images: string[]): Promise<Saved> {
 async function imageSize(image: string): Promise<ImageSize> {
   return { bytes: Number(await dockerCli(['image', 'inspect', '--format', '{{.Size}}', image])), saved: await savedSize([image]) };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
   const baseImage = process.env.NODE_IMAGE || 'node:24-alpine';

@@ -12,6 +12,9 @@ export function machine(): string {
   return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}`;
 }
 
+/** The middle value (the upper one of the two middles for an even count). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 /** Replaces the "## <title>" section of bench/README.md (up to the next "## "), or appends it. */
 export async function updateReadmeSection(title: string, body: string): Promise<void> {
   const file = path.join(benchDir, 'README.md');

@@ -13,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { build } from 'esbuild';
 import { createClient } from '@redis/client';
+import { nodeBundle } from '../scripts/node-bundle.js';
 import { freePort, startRedisServer } from '../src/cli/local.js';
-import { machine, runBench, updateReadmeSection } from './report.js';
+import { machine, median, runBench, updateReadmeSection } from './report.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -44,12 +45,8 @@ const bundles = await mkdtemp(path.join(os.tmpdir(), 'dockercoins-bench-'));
 await cp(path.join(root, 'dist'), bundles, { recursive: true });
 await build({
   entryPoints: { bare: path.join(root, 'bench/bare.ts'), 'bare-worker': path.join(root, 'bench/bare-worker.ts') },
+  ...nodeBundle,
   outdir: bundles,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  logLevel: 'warning',
 });
 /** Run at the end, even after a failure, newest first. */
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -152,8 +149,6 @@ async function load(url: string, options: { method?: 'GET' | 'POST'; connections
     errors: result.errors + result.timeouts + result.non2xx,
   };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 // In the HTTP rounds the servers run on the last CPU and autocannon (this process) on the first,
 // so that the load generator never competes with the server it measures. Unpinned, rng measured

@@ -2,6 +2,7 @@
 // web page's script; copies the page's static files.
 import { cp, mkdir } from 'node:fs/promises';
 import { build } from 'esbuild';
+import { nodeBundle } from './node-bundle.js';
 
 const services = ['rng', 'hasher', 'worker', 'webui'] as const;
 
@@ -12,18 +13,12 @@ await Promise.all([
       ...services.map((s) => [s, `src/${s}/main.ts`]),
       ['cli', 'src/cli/main.ts'],
     ]),
+    ...nodeBundle,
     outdir: 'dist',
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
     splitting: false,
     minify: true,
     sourcemap: 'linked',
     legalComments: 'linked',
-    // Some dependencies are CommonJS and call require().
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: 'warning',
   }),
   build({
     entryPoints: { app: 'src/webui/client/main.ts' },
