@@ -150,6 +150,8 @@ test('the stack converges, and rolling updates of worker and hasher lose no unit
     console.log(`rolling update of ${service}: ${replaced} task(s) replaced in ${((Date.now() - updateStarted) / 1000).toFixed(0)} s`);
     assert.ok(replaced >= 1, `the update of ${service} replaced its tasks`);
   }
+  // A stopped task's last line reaches `docker service logs` a moment after Swarm reports the update done.
+  await waitUntil('10 "worker stopped" lines', async () => (stopped.length >= 10 ? true : undefined), { timeoutMs: 30_000 }).catch(() => {});
   assert.equal(stopped.length, 10, 'the 10 first workers stopped during the rolling update');
 
   // Stop every worker: then the counter must equal what they all say they did.
