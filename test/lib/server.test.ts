@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { startService, waitFor, type LogLine } from '../helpers/processes.js';
+
+const pino = { debug: 20, info: 30 };
+const accessLines = (logs: LogLine[]) => logs.filter((l) => l.msg === 'request');
+
+describe('access log (real rng process, its stdout)', () => {
+  it('at LOG_LEVEL=info: a refused request (4xx) gets a line, a served one none', async (t) => {
+    const rng = await startService(t, 'rng', { RNG_DELAY_MS: '0', LOG_LEVEL: 'info' });
+    await fetch(`${rng.url}/32`).then((r) => r.arrayBuffer());
+    const refused = await fetch(`${rng.url}/nope`);
+    assert.equal(refused.status, 404);
+    // Lines arrive in order: once the 404's is in, a line for the earlier GET /32 would be too.
+    await waitFor('the 404 line', () => accessLines(rng.logs).find((l) => l.status === 404));
+    const lines = accessLines(rng.logs);
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.method, l.url, l.status]),
+      [[pino.info, 'GET', '/nope', 404]],
+    );
+  });
+
+  it('at LOG_LEVEL=debug: one line per request, with method, url, status, time and client', async (t) => {
+    const rng = await startService(t, 'rng', { RNG_DELAY_MS: '0', LOG_LEVEL: 'debug' });
+    for (let i = 0; i < 3; i++) await fetch(`${rng.url}/32`).then((r) => r.arrayBuffer());
+    await fetch(`${rng.url}/nope`).then((r) => r.text());
+    const lines = await waitFor('4 access lines', () => {
+      const found = accessLines(rng.logs).filter((l) => l.url === '/32' || l.url === '/nope');
+      return found.length >= 4 ? found : undefined;
+    });
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.url, l.status]),
+      [
+        [pino.debug, '/32', 200],
+        [pino.debug, '/32', 200],
+        [pino.debug, '/32', 200],
+        [pino.info, '/nope', 404],
+      ],
+    );
+    for (const l of lines) {
+      assert.equal(l.method, 'GET');
+      assert.equal(typeof l.ms, 'number');
+      assert.equal(l.remote, '127.0.0.1');
+      assert.match(String(l.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+  });
+});
