@@ -23,6 +23,8 @@ const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 3);
 const PIPELINE_SECONDS = Number(process.env.BENCH_PIPELINE_SECONDS ?? 10);
 /** 16 fresh processes on 2 cores need seconds before their code is optimised. */
 const PIPELINE_WARMUP_SECONDS = Number(process.env.BENCH_PIPELINE_WARMUP_SECONDS ?? 5);
+/** V8 hands back its start-up garbage some 20 s after start (its memory reducer): idle is later. */
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 30);
 /** Same load for the bare server and ours. */
 const CONNECTIONS = 10;
 const BODY = Buffer.alloc(32, 7);
@@ -194,25 +196,31 @@ async function main() {
   cleanups.unshift(async () => redis.isOpen && redis.destroy());
   const redisEnv = { REDIS_URL: redisServer.url };
 
-  // 1. Start-up time and idle RSS, with the workshop's default delays.
-  say('start-up and idle memory...');
-  const startup: Record<string, number[]> = { rng: [], hasher: [], webui: [], worker: [] };
+  // 1. Start-up time and memory, with the workshop's default delays; the bare server beside them.
+  say(`start-up and idle memory (${IDLE_SECONDS} s)...`);
+  const startup: Record<string, number[]> = { bare: [], rng: [], hasher: [], webui: [], worker: [] };
+  const startRss: Record<string, number> = {};
   const idleRss: Record<string, number> = {};
   const idlePrivate: Record<string, number> = {};
   for (let i = 0; i < 3; i++) {
+    const bare = await start('bare');
     const rng = await start('rng');
     const hasher = await start('hasher');
     const webui = await start('webui', redisEnv);
     const worker = await start('worker', { ...redisEnv, RNG_URL: rng.url, HASHER_URL: hasher.url });
-    for (const p of [rng, hasher, webui, worker]) startup[p.name]!.push(p.startupMs);
+    const all = [bare, rng, hasher, webui, worker];
+    for (const p of all) startup[p.name]!.push(p.startupMs);
     if (i === 0) {
+      const started = performance.now();
       await delay(3000);
-      for (const p of [rng, hasher, webui, worker]) {
+      for (const p of all) startRss[p.name] = memoryMB(p);
+      await delay(IDLE_SECONDS * 1000 - (performance.now() - started));
+      for (const p of all) {
         idleRss[p.name] = memoryMB(p);
         idlePrivate[p.name] = memoryMB(p, 'RssAnon');
       }
     }
-    for (const p of [worker, webui, hasher, rng]) await p.stop();
+    for (const p of all.reverse()) await p.stop();
   }
 
   // 2. rng and hasher against the bare server, delays 0.
@@ -220,24 +228,24 @@ async function main() {
   const bare = await start('bare');
   const rng = await start('rng', ZERO_DELAYS);
   const hasher = await start('hasher', ZERO_DELAYS);
-  // The same without the access log (one JSON line per request): what that line costs.
-  const quiet = { ...ZERO_DELAYS, LOG_LEVEL: 'warn' };
-  const rngQuiet = await start('rng', quiet);
-  const hasherQuiet = await start('hasher', quiet);
-  const servers = [bare, rng, hasher, rngQuiet, hasherQuiet];
+  // The same with the access log (LOG_LEVEL=debug, one JSON line per request): what it costs.
+  const verbose = { ...ZERO_DELAYS, LOG_LEVEL: 'debug' };
+  const rngVerbose = await start('rng', verbose);
+  const hasherVerbose = await start('hasher', verbose);
+  const servers = [bare, rng, hasher, rngVerbose, hasherVerbose];
   for (const p of servers) pin(p.child.pid!, String(cpuCount - 1));
   pin(process.pid, '0');
-  const { result: http, peak: httpPeak } = await peakRss([rng, hasher], () =>
+  const { result: http, peak: httpPeak } = await peakRss([bare, rng, hasher], () =>
     interleaved({
       'bare GET': () => load(`${bare.url}/32`),
       'rng GET /32': () => load(`${rng.url}/32`),
-      'rng GET /32, LOG_LEVEL=warn': () => load(`${rngQuiet.url}/32`),
+      'rng GET /32, LOG_LEVEL=debug': () => load(`${rngVerbose.url}/32`),
       'bare POST': () => load(`${bare.url}/`, { method: 'POST' }),
       'hasher POST /': () => load(`${hasher.url}/`, { method: 'POST' }),
-      'hasher POST /, LOG_LEVEL=warn': () => load(`${hasherQuiet.url}/`, { method: 'POST' }),
+      'hasher POST /, LOG_LEVEL=debug': () => load(`${hasherVerbose.url}/`, { method: 'POST' }),
     }),
   );
-  await Promise.all([bare.stop(), rngQuiet.stop(), hasherQuiet.stop()]);
+  await Promise.all([bare.stop(), rngVerbose.stop(), hasherVerbose.stop()]);
   for (const pid of [rng.child.pid!, hasher.child.pid!, process.pid]) pin(pid, ALL_CPUS);
 
   // 3. The whole pipeline, delays 0: ours in both connection modes, and the bare loop on bare
@@ -309,9 +317,10 @@ async function main() {
     pipeline,
     webuiJson: json,
     startupMs: Object.fromEntries(Object.entries(startup).map(([k, v]) => [k, median(v)])),
+    startRssMB: startRss,
     idleRssMB: idleRss,
     idlePrivateMB: idlePrivate,
-    loadedRssMB: { rng: httpPeak.get(rng)!, hasher: httpPeak.get(hasher)!, worker: workerPeak, webui: webuiPeak.get(webui)! },
+    loadedRssMB: { bare: httpPeak.get(bare)!, rng: httpPeak.get(rng)!, hasher: httpPeak.get(hasher)!, worker: workerPeak, webui: webuiPeak.get(webui)! },
   };
   await mkdir(path.join(root, 'bench/results'), { recursive: true });
   const jsonFile = path.join(root, `bench/results/services-${results.date.replace(/[:.]/g, '-')}.json`);
@@ -337,6 +346,7 @@ function render(r: {
   pipeline: PipelineRun[];
   webuiJson: Load;
   startupMs: Record<string, number>;
+  startRssMB: Record<string, number>;
   idleRssMB: Record<string, number>;
   idlePrivateMB: Record<string, number>;
   loadedRssMB: Record<string, number>;
@@ -371,15 +381,18 @@ function render(r: {
   const j = r.webuiJson;
   lines.push('', `webui GET /json, 200 connections, 5 s: ${int(j.reqPerSec)} req/s, p50 ${j.p50} ms, p99 ${j.p99} ms, ${j.errors} errors.`, '');
   lines.push(
-    '| service | start-up to first healthy answer (ms, median of 3) | idle RSS (MB) | of which private (MB) | loaded RSS (MB) |',
-    '|---|---:|---:|---:|---:|',
+    `| service | start-up to first healthy answer (ms, median of 3) | RSS 3 s after start (MB) | idle RSS, ${IDLE_SECONDS} s (MB) | of which private (MB) | loaded RSS (MB) |`,
+    '|---|---:|---:|---:|---:|---:|',
   );
-  for (const name of ['rng', 'hasher', 'worker', 'webui']) {
-    lines.push(`| ${name} | ${int(r.startupMs[name]!)} | ${r.idleRssMB[name]} | ${r.idlePrivateMB[name]} | ${r.loadedRssMB[name]} |`);
+  for (const name of ['bare', 'rng', 'hasher', 'worker', 'webui']) {
+    const label = name === 'bare' ? 'bare node:http (baseline)' : name;
+    lines.push(
+      `| ${label} | ${int(r.startupMs[name]!)} | ${r.startRssMB[name]} | ${r.idleRssMB[name]} | ${r.idlePrivateMB[name]} | ${r.loadedRssMB[name]} |`,
+    );
   }
   lines.push(
     '',
-    "Idle: 3 s after start with the default delays (the worker working at its workshop pace). Private: RssAnon, the resident memory that is this process's own; the rest of RSS is mostly the node binary's pages, shared by every node process on the machine (and every container of the same image). Loaded: peak RSS during the runs above.",
+    `All five run side by side with the default delays, the worker working at its workshop pace against this rng and hasher. Idle: ${IDLE_SECONDS} s after start, once V8 has handed back the garbage of start-up (it does so about 20 s after start). Private: RssAnon, the resident memory that is this process's own; the rest of RSS is mostly the node binary's pages, shared by every node process on the machine (and every container of the same image). Loaded: peak RSS during the runs above (bare: its HTTP rounds).`,
   );
   return lines.join('\n');
 }
