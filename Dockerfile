@@ -42,21 +42,21 @@ STOPSIGNAL SIGTERM
 # which makes every stack trace slower to build. Maps stay in the build stage and in dist/.
 FROM runtime AS rng
 LABEL org.opencontainers.image.title="dockercoins rng"
-COPY --from=build /src/dist/rng.js /src/dist/rng.js.LEGAL.txt /app/
-CMD ["node", "/app/rng.js"]
+COPY --from=build /src/dist/rng.mjs /src/dist/rng.mjs.LEGAL.txt /app/
+CMD ["node", "/app/rng.mjs"]
 
 FROM runtime AS hasher
 LABEL org.opencontainers.image.title="dockercoins hasher"
-COPY --from=build /src/dist/hasher.js /src/dist/hasher.js.LEGAL.txt /app/
-CMD ["node", "/app/hasher.js"]
+COPY --from=build /src/dist/hasher.mjs /src/dist/hasher.mjs.LEGAL.txt /app/
+CMD ["node", "/app/hasher.mjs"]
 
 FROM runtime AS worker
 LABEL org.opencontainers.image.title="dockercoins worker"
-COPY --from=build /src/dist/worker.js /src/dist/worker.js.LEGAL.txt /app/
-CMD ["node", "/app/worker.js"]
+COPY --from=build /src/dist/worker.mjs /src/dist/worker.mjs.LEGAL.txt /app/
+CMD ["node", "/app/worker.mjs"]
 
 FROM runtime AS webui
 LABEL org.opencontainers.image.title="dockercoins webui"
-COPY --from=build /src/dist/webui.js /src/dist/webui.js.LEGAL.txt /app/
+COPY --from=build /src/dist/webui.mjs /src/dist/webui.mjs.LEGAL.txt /app/
 COPY --from=build /src/dist/public /app/public
-CMD ["node", "/app/webui.js"]
+CMD ["node", "/app/webui.mjs"]

@@ -22,7 +22,7 @@ const options: SwarmLabOptions = {
   keep: false,
 };
 
-const dryRun = (...args: string[]) => execa(process.execPath, [path.join(root, 'dist/cli.js'), 'lab', 'swarm', '--dry-run', ...args], { env: { NODE_IMAGE: '' } });
+const dryRun = (...args: string[]) => execa(process.execPath, [path.join(root, 'dist/cli.mjs'), 'lab', 'swarm', '--dry-run', ...args], { env: { NODE_IMAGE: '' } });
 
 test('--dry-run prints the chapter as a cheat sheet, in its order', async () => {
   const { stdout, exitCode } = await dryRun('--tag', 'v2', '--context', '.');
@@ -67,7 +67,7 @@ test('--dry-run --endpoint-mode dnsrr: DNS round robin and host-mode ports; --ke
 });
 
 test('a bad option is refused with a reason', async () => {
-  const result = await execa(process.execPath, [path.join(root, 'dist/cli.js'), 'lab', 'swarm', '--endpoint-mode', 'ipvs'], { reject: false });
+  const result = await execa(process.execPath, [path.join(root, 'dist/cli.mjs'), 'lab', 'swarm', '--endpoint-mode', 'ipvs'], { reject: false });
   assert.notEqual(result.exitCode, 0);
   assert.match(result.stderr, /--endpoint-mode.*ipvs.*vip, dnsrr/s);
 });

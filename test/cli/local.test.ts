@@ -12,7 +12,7 @@ import { root, waitFor } from '../helpers/processes.js';
 
 async function runCli(t: TestContext, args: string[], PATH: string) {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'start', '--port', String(port), ...args], {
+  const child = spawn(process.execPath, [path.join(root, 'dist/cli.mjs'), 'start', '--port', String(port), ...args], {
     env: { PATH, HOME: process.env.HOME },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -55,7 +55,7 @@ describe('dockercoins start', () => {
   });
 
   it('refuses a bad option with a clear message', async () => {
-    const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'start', '--workers', 'many'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(root, 'dist/cli.mjs'), 'start', '--workers', 'many'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
     const [code] = await once(child, 'exit');

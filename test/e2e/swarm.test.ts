@@ -60,7 +60,7 @@ test('the lab runner walks the Swarm chapter on 3 nodes, every step checked', { 
   const started = Date.now();
   const lab = await execa(
     process.execPath,
-    [path.join(root, 'dist/cli.js'), 'lab', 'swarm', '--endpoint-mode', 'dnsrr', '--build-host', hostEngine,
+    [path.join(root, 'dist/cli.mjs'), 'lab', 'swarm', '--endpoint-mode', 'dnsrr', '--build-host', hostEngine,
       '--redis-image', redisImage, '--registry', registry, '--tag', tag, '--health-timeout', '10', '--report', report],
     { env: { DOCKER_HOST: swarmHost }, reject: false, stdout: ['pipe', 'inherit'], stderr: ['pipe', 'inherit'], timeout: minutes(19) },
   );

@@ -1,4 +1,4 @@
-// Runs a service's real bundle (dist/<service>.js, built by `npm test`'s pretest) as its own
+// Runs a service's real bundle (dist/<service>.mjs, built by `npm test`'s pretest) as its own
 // process, on a free port, with its JSON log lines collected.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -60,7 +60,7 @@ export async function startService(
     },
   };
   const launch = async () => {
-    const child = spawn(process.execPath, [path.join(root, 'dist', `${service}.js`)], {
+    const child = spawn(process.execPath, [path.join(root, 'dist', `${service}.mjs`)], {
       env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

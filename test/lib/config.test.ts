@@ -48,7 +48,7 @@ describe('configuration', () => {
     ['webui', 'REDIS_URL', 'nowhere'],
   ] as const) {
     it(`${service} exits 1 with one line when ${name}=${value}`, () => {
-      const run = spawnSync(process.execPath, [path.join(root, 'dist', `${service}.js`)], {
+      const run = spawnSync(process.execPath, [path.join(root, 'dist', `${service}.mjs`)], {
         env: { PATH: process.env.PATH, [name]: value, PORT: '0' },
         encoding: 'utf8',
         timeout: 10_000,
