@@ -21,10 +21,19 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 3);
 const PIPELINE_SECONDS = Number(process.env.BENCH_PIPELINE_SECONDS ?? 10);
-/** 16 fresh processes on 2 cores need seconds before their code is optimised. */
-const PIPELINE_WARMUP_SECONDS = Number(process.env.BENCH_PIPELINE_WARMUP_SECONDS ?? 5);
-/** V8 hands back its start-up garbage some 20 s after start (its memory reducer): idle is later. */
-const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 30);
+/**
+ * Warm-up: until two successive 5 s windows agree within 15 %, at most this long. 16 fresh
+ * processes on 2 cores need about 30 s before their code is optimised (5 s showed a third of
+ * the steady rate).
+ */
+const PIPELINE_WARMUP_MAX_SECONDS = Number(process.env.BENCH_PIPELINE_WARMUP_MAX_SECONDS ?? 90);
+const WARMUP_WINDOW_SECONDS = 5;
+/**
+ * Idle memory: the median of a sample a second from 25 to 35 s after start. V8 hands back the
+ * garbage of start-up some 15-25 s after start (its memory reducer), not always at the same time.
+ */
+const IDLE_FROM_SECONDS = 25;
+const IDLE_TO_SECONDS = 35;
 /** Same load for the bare server and ours. */
 const CONNECTIONS = 10;
 const BODY = Buffer.alloc(32, 7);
@@ -56,7 +65,7 @@ const cleanups: (() => Promise<unknown>)[] = [];
 /** Starts one process on a free port; resolves once it answers (GET /healthz; bare: any path). */
 async function start(name: Name, env: Record<string, string> = {}): Promise<Proc> {
   const port = await freePort();
-  const args = [path.join(bundles, `${name}.js`)];
+  const args = [path.join(bundles, `${name}.mjs`)];
   const started = performance.now();
   const child = spawn(process.execPath, args, {
     cwd: root,
@@ -123,6 +132,7 @@ interface PipelineRun {
   workers: number;
   connections: 'bare' | 'keep-alive' | 'per-call';
   hashesPerSec: number;
+  warmupSeconds: number;
   workerErrors: number;
 }
 
@@ -197,7 +207,7 @@ async function main() {
   const redisEnv = { REDIS_URL: redisServer.url };
 
   // 1. Start-up time and memory, with the workshop's default delays; the bare server beside them.
-  say(`start-up and idle memory (${IDLE_SECONDS} s)...`);
+  say(`start-up and idle memory (${IDLE_TO_SECONDS} s)...`);
   const startup: Record<string, number[]> = { bare: [], rng: [], hasher: [], webui: [], worker: [] };
   const startRss: Record<string, number> = {};
   const idleRss: Record<string, number> = {};
@@ -214,10 +224,18 @@ async function main() {
       const started = performance.now();
       await delay(3000);
       for (const p of all) startRss[p.name] = memoryMB(p);
-      await delay(IDLE_SECONDS * 1000 - (performance.now() - started));
+      const rss = new Map(all.map((p) => [p, [] as number[]]));
+      const anon = new Map(all.map((p) => [p, [] as number[]]));
+      for (let at = IDLE_FROM_SECONDS; at <= IDLE_TO_SECONDS; at++) {
+        await delay(at * 1000 - (performance.now() - started));
+        for (const p of all) {
+          rss.get(p)!.push(memoryMB(p));
+          anon.get(p)!.push(memoryMB(p, 'RssAnon'));
+        }
+      }
       for (const p of all) {
-        idleRss[p.name] = memoryMB(p);
-        idlePrivate[p.name] = memoryMB(p, 'RssAnon');
+        idleRss[p.name] = median(rss.get(p)!);
+        idlePrivate[p.name] = median(anon.get(p)!);
       }
     }
     for (const p of all.reverse()) await p.stop();
@@ -271,19 +289,30 @@ async function main() {
           }),
         ),
       );
-      const { result, peak } = await peakRss([...workers, rng, hasher], async () => {
-        await delay(PIPELINE_WARMUP_SECONDS * 1000);
+      /** Hashes per second counted in Redis over the next `seconds`. */
+      const rateOver = async (seconds: number) => {
         const before = { hashes: Number(await redis.get('hashes')), at: performance.now() };
-        await delay(PIPELINE_SECONDS * 1000);
+        await delay(seconds * 1000);
         const after = { hashes: Number(await redis.get('hashes')), at: performance.now() };
         return ((after.hashes - before.hashes) * 1000) / (after.at - before.at);
+      };
+      const { result, peak } = await peakRss([...workers, rng, hasher], async () => {
+        const started = performance.now();
+        const warmed = () => (performance.now() - started) / 1000;
+        let previous = await rateOver(WARMUP_WINDOW_SECONDS);
+        while (warmed() < PIPELINE_WARMUP_MAX_SECONDS) {
+          const rate = await rateOver(WARMUP_WINDOW_SECONDS);
+          if (previous > 0 && Math.abs(rate - previous) <= 0.15 * previous) break;
+          previous = rate;
+        }
+        return { warmupSeconds: warmed(), hashesPerSec: await rateOver(PIPELINE_SECONDS) };
       });
       const errors = bare ? [0] : await Promise.all(workers.map((w) => workerErrors(w.url)));
       if (!bare) {
         for (const w of workers) workerPeak = Math.max(workerPeak, peak.get(w)!);
         for (const p of [rng, hasher]) httpPeak.set(p, Math.max(httpPeak.get(p)!, peak.get(p)!));
       }
-      pipeline.push({ workers: count, connections, hashesPerSec: result, workerErrors: errors.reduce((a, b) => a + b, 0) });
+      pipeline.push({ workers: count, connections, ...result, workerErrors: errors.reduce((a, b) => a + b, 0) });
       await Promise.all(workers.map((w) => w.stop()));
     }
   }
@@ -307,7 +336,7 @@ async function main() {
       connections: CONNECTIONS,
       pinned: canPin,
       pipelineSeconds: PIPELINE_SECONDS,
-      pipelineWarmupSeconds: PIPELINE_WARMUP_SECONDS,
+      pipelineWarmupMaxSeconds: PIPELINE_WARMUP_MAX_SECONDS,
     },
     http,
     // Each row against the bare server doing the same (GET or POST).
@@ -340,7 +369,7 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 function render(r: {
   date: string;
   machine: string;
-  settings: { rounds: number; roundSeconds: number; connections: number; pinned: boolean; pipelineSeconds: number; pipelineWarmupSeconds: number };
+  settings: { rounds: number; roundSeconds: number; connections: number; pinned: boolean; pipelineSeconds: number; pipelineWarmupMaxSeconds: number };
   http: Record<string, Load>;
   ratios: Record<string, number>;
   pipeline: PipelineRun[];
@@ -365,7 +394,7 @@ function render(r: {
   }
   lines.push(
     '',
-    `Whole pipeline, delays 0 (1 rng, 1 hasher, N worker processes, real Redis), hashes/s over ${r.settings.pipelineSeconds} s after ${r.settings.pipelineWarmupSeconds} s of warm-up; bare: bench/bare-worker.ts on two bare servers:`,
+    `Whole pipeline, delays 0 (1 rng, 1 hasher, N worker processes, real Redis), hashes/s over ${r.settings.pipelineSeconds} s once the rate is steady (two successive ${WARMUP_WINDOW_SECONDS} s windows within 15 %, at most ${r.settings.pipelineWarmupMaxSeconds} s; the warm-up each took is in brackets); bare: bench/bare-worker.ts on two bare servers:`,
     '',
   );
   lines.push('| workers | bare | ours, keep-alive | ours, per-call (default) | keep-alive / bare |', '|---:|---:|---:|---:|---:|');
@@ -373,7 +402,7 @@ function render(r: {
     const run = (mode: PipelineRun['connections']) => r.pipeline.find((x) => x.workers === workers && x.connections === mode)!;
     const rate = (mode: PipelineRun['connections']) => {
       const p = run(mode);
-      return `${int(p.hashesPerSec)}${p.workerErrors ? ` (${p.workerErrors} errors)` : ''}`;
+      return `${int(p.hashesPerSec)} (${Math.round(p.warmupSeconds)} s)${p.workerErrors ? `, ${p.workerErrors} errors` : ''}`;
     };
     const ratio = (run('keep-alive').hashesPerSec / run('bare').hashesPerSec).toFixed(2);
     lines.push(`| ${workers} | ${rate('bare')} | ${rate('keep-alive')} | ${rate('per-call')} | ${ratio} |`);
@@ -381,7 +410,7 @@ function render(r: {
   const j = r.webuiJson;
   lines.push('', `webui GET /json, 200 connections, 5 s: ${int(j.reqPerSec)} req/s, p50 ${j.p50} ms, p99 ${j.p99} ms, ${j.errors} errors.`, '');
   lines.push(
-    `| service | start-up to first healthy answer (ms, median of 3) | RSS 3 s after start (MB) | idle RSS, ${IDLE_SECONDS} s (MB) | of which private (MB) | loaded RSS (MB) |`,
+    `| service | start-up to first healthy answer (ms, median of 3) | RSS 3 s after start (MB) | idle RSS (MB) | of which private (MB) | loaded RSS (MB) |`,
     '|---|---:|---:|---:|---:|---:|',
   );
   for (const name of ['bare', 'rng', 'hasher', 'worker', 'webui']) {
@@ -392,7 +421,7 @@ function render(r: {
   }
   lines.push(
     '',
-    `All five run side by side with the default delays, the worker working at its workshop pace against this rng and hasher. Idle: ${IDLE_SECONDS} s after start, once V8 has handed back the garbage of start-up (it does so about 20 s after start). Private: RssAnon, the resident memory that is this process's own; the rest of RSS is mostly the node binary's pages, shared by every node process on the machine (and every container of the same image). Loaded: peak RSS during the runs above (bare: its HTTP rounds).`,
+    `All five run side by side with the default delays, the worker working at its workshop pace against this rng and hasher. Idle: the median of a sample a second from ${IDLE_FROM_SECONDS} to ${IDLE_TO_SECONDS} s after start, once V8 has handed back the garbage of start-up (it does so 15-25 s after start). Private: RssAnon, the resident memory that is this process's own; the rest of RSS is mostly the node binary's pages, shared by every node process on the machine (and every container of the same image). Loaded: peak RSS during the runs above (bare: its HTTP rounds).`,
   );
   return lines.join('\n');
 }
