@@ -20,7 +20,9 @@ import { machine, median, runBench, updateReadmeSection } from './report.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 3);
-const PIPELINE_SECONDS = Number(process.env.BENCH_PIPELINE_SECONDS ?? 10);
+const PIPELINE_ROUNDS = Number(process.env.BENCH_PIPELINE_ROUNDS ?? 3);
+const PIPELINE_SECONDS = Number(process.env.BENCH_PIPELINE_SECONDS ?? 5);
+const PIPELINE_SETTLE_SECONDS = 2;
 /**
  * Warm-up: until two successive 5 s windows agree within 15 %, at most this long. 16 fresh
  * processes on 2 cores need about 30 s before their code is optimised (5 s showed a third of
@@ -131,7 +133,9 @@ async function peakRss<T>(procs: Proc[], work: () => Promise<T>): Promise<{ resu
 interface PipelineRun {
   workers: number;
   connections: 'bare' | 'keep-alive' | 'per-call';
+  /** The median round. */
   hashesPerSec: number;
+  rounds: number[];
   warmupSeconds: number;
   workerErrors: number;
 }
@@ -200,10 +204,6 @@ async function main() {
   const redisServer = await startRedisServer();
   if (!redisServer) throw new Error('redis-server is needed: apt-get install -y redis-server');
   cleanups.unshift(redisServer.stop);
-  const redis = createClient({ url: redisServer.url });
-  redis.on('error', (err: Error) => say(`redis client: ${err.message}`));
-  await redis.connect();
-  cleanups.unshift(async () => redis.isOpen && redis.destroy());
   const redisEnv = { REDIS_URL: redisServer.url };
 
   // 1. Start-up time and memory, with the workshop's default delays; the bare server beside them.
@@ -267,53 +267,87 @@ async function main() {
   for (const pid of [rng.child.pid!, hasher.child.pid!, process.pid]) pin(pid, ALL_CPUS);
 
   // 3. The whole pipeline, delays 0: ours in both connection modes, and the bare loop on bare
-  // servers (bench/bare-worker.ts) as the ceiling of this machine.
+  // servers (bench/bare-worker.ts) as the ceiling of this machine. The three groups of workers
+  // run in turns (the others stopped with SIGSTOP), round after round, each counting into its own
+  // Redis database: one slow minute of a shared host then weighs on every mode alike.
   const bareRng = await start('bare');
   const bareHasher = await start('bare');
   const pipeline: PipelineRun[] = [];
   let workerPeak = 0;
+  const modes = ['bare', 'keep-alive', 'per-call'] as const;
   for (const count of [1, 4, 16]) {
-    for (const connections of ['bare', 'keep-alive', 'per-call'] as const) {
-      say(`pipeline: ${count} workers, ${connections}...`);
-      await redis.set('hashes', 0);
+    const groups = new Map<(typeof modes)[number], { workers: Proc[]; rateOver: (seconds: number) => Promise<number>; rates: number[]; warmupSeconds: number }>();
+    for (const [index, connections] of modes.entries()) {
+      say(`pipeline: ${count} workers, ${connections}, warm-up...`);
+      const database = `${redisServer.url}/${index + 1}`;
+      const counter = createClient({ url: database });
+      counter.on('error', (err: Error) => say(`redis client: ${err.message}`));
+      await counter.connect();
+      cleanups.unshift(async () => counter.isOpen && counter.destroy());
+      await counter.set('hashes', 0);
       const bare = connections === 'bare';
       const workers = await Promise.all(
         Array.from({ length: count }, (_, i) =>
           start(bare ? 'bare-worker' : 'worker', {
-            ...redisEnv,
+            REDIS_URL: database,
             ...ZERO_DELAYS,
             RNG_URL: (bare ? bareRng : rng).url,
             HASHER_URL: (bare ? bareHasher : hasher).url,
             UPSTREAM_CONNECTIONS: connections,
+            // A call in flight when its worker is stopped must not time out while it waits.
+            CALL_TIMEOUT_MS: '120000',
             INSTANCE_NAME: `bench-worker-${i + 1}`,
           }),
         ),
       );
-      /** Hashes per second counted in Redis over the next `seconds`. */
+      /** Hashes per second counted in this group's database over the next `seconds`. */
       const rateOver = async (seconds: number) => {
-        const before = { hashes: Number(await redis.get('hashes')), at: performance.now() };
+        const before = { hashes: Number(await counter.get('hashes')), at: performance.now() };
         await delay(seconds * 1000);
-        const after = { hashes: Number(await redis.get('hashes')), at: performance.now() };
+        const after = { hashes: Number(await counter.get('hashes')), at: performance.now() };
         return ((after.hashes - before.hashes) * 1000) / (after.at - before.at);
       };
-      const { result, peak } = await peakRss([...workers, rng, hasher], async () => {
-        const started = performance.now();
-        const warmed = () => (performance.now() - started) / 1000;
-        let previous = await rateOver(WARMUP_WINDOW_SECONDS);
-        while (warmed() < PIPELINE_WARMUP_MAX_SECONDS) {
-          const rate = await rateOver(WARMUP_WINDOW_SECONDS);
-          if (previous > 0 && Math.abs(rate - previous) <= 0.15 * previous) break;
-          previous = rate;
+      const started = performance.now();
+      const warmed = () => (performance.now() - started) / 1000;
+      let previous = await rateOver(WARMUP_WINDOW_SECONDS);
+      while (warmed() < PIPELINE_WARMUP_MAX_SECONDS) {
+        const rate = await rateOver(WARMUP_WINDOW_SECONDS);
+        if (previous > 0 && Math.abs(rate - previous) <= 0.15 * previous) break;
+        previous = rate;
+      }
+      for (const w of workers) w.child.kill('SIGSTOP');
+      groups.set(connections, { workers, rateOver, rates: [], warmupSeconds: warmed() });
+    }
+    say(`pipeline: ${count} workers, ${PIPELINE_ROUNDS} rounds of ${PIPELINE_SECONDS} s per mode...`);
+    const { peak } = await peakRss([...[...groups.values()].flatMap((g) => g.workers), rng, hasher], async () => {
+      for (let round = 0; round < PIPELINE_ROUNDS; round++) {
+        for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
+          const group = groups.get(mode)!;
+          for (const w of group.workers) w.child.kill('SIGCONT');
+          // The count held while stopped reaches Redis within its first second back.
+          await delay(PIPELINE_SETTLE_SECONDS * 1000);
+          group.rates.push(await group.rateOver(PIPELINE_SECONDS));
+          for (const w of group.workers) w.child.kill('SIGSTOP');
         }
-        return { warmupSeconds: warmed(), hashesPerSec: await rateOver(PIPELINE_SECONDS) };
-      });
-      const errors = bare ? [0] : await Promise.all(workers.map((w) => workerErrors(w.url)));
+      }
+    });
+    for (const [connections, group] of groups) {
+      for (const w of group.workers) w.child.kill('SIGCONT');
+      const bare = connections === 'bare';
+      const errors = bare ? [0] : await Promise.all(group.workers.map((w) => workerErrors(w.url)));
       if (!bare) {
-        for (const w of workers) workerPeak = Math.max(workerPeak, peak.get(w)!);
+        for (const w of group.workers) workerPeak = Math.max(workerPeak, peak.get(w)!);
         for (const p of [rng, hasher]) httpPeak.set(p, Math.max(httpPeak.get(p)!, peak.get(p)!));
       }
-      pipeline.push({ workers: count, connections, ...result, workerErrors: errors.reduce((a, b) => a + b, 0) });
-      await Promise.all(workers.map((w) => w.stop()));
+      pipeline.push({
+        workers: count,
+        connections,
+        hashesPerSec: median(group.rates),
+        rounds: group.rates,
+        warmupSeconds: group.warmupSeconds,
+        workerErrors: errors.reduce((a, b) => a + b, 0),
+      });
+      await Promise.all(group.workers.map((w) => w.stop()));
     }
   }
   await Promise.all([bareRng.stop(), bareHasher.stop()]);
@@ -335,6 +369,7 @@ async function main() {
       roundSeconds: ROUND_SECONDS,
       connections: CONNECTIONS,
       pinned: canPin,
+      pipelineRounds: PIPELINE_ROUNDS,
       pipelineSeconds: PIPELINE_SECONDS,
       pipelineWarmupMaxSeconds: PIPELINE_WARMUP_MAX_SECONDS,
     },
@@ -369,7 +404,7 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 function render(r: {
   date: string;
   machine: string;
-  settings: { rounds: number; roundSeconds: number; connections: number; pinned: boolean; pipelineSeconds: number; pipelineWarmupMaxSeconds: number };
+  settings: { rounds: number; roundSeconds: number; connections: number; pinned: boolean; pipelineRounds: number; pipelineSeconds: number; pipelineWarmupMaxSeconds: number };
   http: Record<string, Load>;
   ratios: Record<string, number>;
   pipeline: PipelineRun[];
@@ -394,7 +429,7 @@ function render(r: {
   }
   lines.push(
     '',
-    `Whole pipeline, delays 0 (1 rng, 1 hasher, N worker processes, real Redis), hashes/s over ${r.settings.pipelineSeconds} s once the rate is steady (two successive ${WARMUP_WINDOW_SECONDS} s windows within 15 %, at most ${r.settings.pipelineWarmupMaxSeconds} s; the warm-up each took is in brackets); bare: bench/bare-worker.ts on two bare servers:`,
+    `Whole pipeline, delays 0 (1 rng, 1 hasher, N worker processes, real Redis): hashes/s, the median of ${r.settings.pipelineRounds} rounds of ${r.settings.pipelineSeconds} s per mode, the three modes taking turns (the others' workers stopped), each after a warm-up until its rate was steady (two successive ${WARMUP_WINDOW_SECONDS} s windows within 15 %, at most ${r.settings.pipelineWarmupMaxSeconds} s; the time it took is in brackets); bare: bench/bare-worker.ts on two bare servers:`,
     '',
   );
   lines.push('| workers | bare | ours, keep-alive | ours, per-call (default) | keep-alive / bare |', '|---:|---:|---:|---:|---:|');

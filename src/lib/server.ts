@@ -30,6 +30,10 @@ export function createServer(settings: ServerSettings): Service {
     },
     // We write the access-log line ourselves (fastify's default is two lines, at info).
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log is the service's logger itself, not a pino child per request binding a reqId:
+    // the child cost rng and hasher about 6 % of their throughput (A/B), and the two lines we
+    // log per request name their method and URL.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: settings.bodyLimit ?? 1024 * 1024,
     // Keep-alive sockets must not hold a shutdown back.
     forceCloseConnections: true,
@@ -97,7 +101,7 @@ export function createServer(settings: ServerSettings): Service {
 
   app.setNotFoundHandler(notFound);
   app.setErrorHandler((error: HttpError, request, reply) => {
-    if (!(error.statusCode && error.statusCode < 500)) request.log.error({ err: error }, 'request failed');
+    if (!(error.statusCode && error.statusCode < 500)) request.log.error({ method: request.method, url: request.url, err: error }, 'request failed');
     return oneLineError(reply, error);
   });
 
