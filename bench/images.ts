@@ -15,8 +15,11 @@ import { builtServices, composeStack, followEvents, inspectContainers } from '..
 import { benchDir, machine, median, runBench, updateReadmeSection } from './report.js';
 
 const ROUNDS = 3;
-/** How long the stack runs (1 worker, workshop pace) before its memory is read. */
-const IDLE_SECONDS = 10;
+/**
+ * How long the stack runs (1 worker, workshop pace) before its memory is read: V8 hands back
+ * the garbage of start-up 15-25 s after start (npm run bench), so well after that.
+ */
+const IDLE_SECONDS = 30;
 const MB = 1e6;
 
 interface Saved {
