@@ -180,31 +180,35 @@ function pin(pid: number, cpus: string): void {
 }
 
 /**
- * Runs the targets in alternating order, round after round; keeps each one's median round.
- * Only the server being measured runs: the others are stopped (SIGSTOP). A server left running
- * does its deferred work (V8's memory reducer, concurrent GC) after its own round, on the CPU the
- * next one is measured on: that cost hasher a tenth of its rate (0.58 of bare in this order with
- * the others running, 0.66 with them stopped; one run of each).
+ * Runs each target in turn, round after round in alternating order, with only that target's
+ * processes running: the others' are stopped (SIGSTOP). A process left running does its deferred
+ * work (V8's memory reducer, concurrent GC) on the CPU where the next target is measured: that
+ * cost hasher a tenth of its HTTP rate (0.58 of bare in the HTTP order with the others running,
+ * 0.66 with them stopped; one run of each). Returns every target's results, in round order.
  */
-async function interleaved(targets: Record<string, { server: Proc; run: () => Promise<Load> }>): Promise<Record<string, Load>> {
-  const rounds: Record<string, Load[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+async function inTurns<T>(targets: Record<string, { procs: Proc[]; run: () => Promise<T> }>, rounds: number): Promise<Record<string, T[]>> {
   const names = Object.keys(targets);
-  const servers = new Set(Object.values(targets).map((t) => t.server));
-  const only = async (name: string) => {
-    const { server, run } = targets[name]!;
-    for (const other of servers) if (other !== server) other.child.kill('SIGSTOP');
-    server.child.kill('SIGCONT');
-    return run();
-  };
+  const all = new Set(Object.values(targets).flatMap((t) => t.procs));
+  const results: Record<string, T[]> = Object.fromEntries(names.map((name) => [name, []]));
   try {
-    for (const name of names) await only(name); // warm-up (JIT, connections), not kept
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? names : [...names].reverse();
-      for (const name of order) rounds[name]!.push(await only(name));
+    for (let round = 0; round < rounds; round++) {
+      for (const name of round % 2 === 0 ? names : [...names].reverse()) {
+        const { procs, run } = targets[name]!;
+        for (const p of all) if (!procs.includes(p)) p.child.kill('SIGSTOP');
+        for (const p of procs) p.child.kill('SIGCONT');
+        results[name]!.push(await run());
+      }
     }
   } finally {
-    for (const server of servers) server.child.kill('SIGCONT');
+    for (const p of all) p.child.kill('SIGCONT');
   }
+  return results;
+}
+
+/** The HTTP rounds: a warm-up round (JIT, connections) not kept, then each target's median round. */
+async function interleaved(targets: Record<string, { procs: Proc[]; run: () => Promise<Load> }>): Promise<Record<string, Load>> {
+  await inTurns(targets, 1);
+  const rounds = await inTurns(targets, ROUNDS);
   return Object.fromEntries(
     Object.entries(rounds).map(([name, loads]) => {
       const mid = loads.find((l) => l.reqPerSec === median(loads.map((x) => x.reqPerSec)))!;
@@ -272,12 +276,12 @@ async function main() {
   pin(process.pid, '0');
   const { result: http, peak: httpPeak } = await peakRss([bare, rng, hasher], () =>
     interleaved({
-      'bare GET': { server: bare, run: () => load(`${bare.url}/32`) },
-      'rng GET /32': { server: rng, run: () => load(`${rng.url}/32`) },
-      'rng GET /32, LOG_LEVEL=debug': { server: rngVerbose, run: () => load(`${rngVerbose.url}/32`) },
-      'bare POST': { server: bare, run: () => load(`${bare.url}/`, { method: 'POST' }) },
-      'hasher POST /': { server: hasher, run: () => load(`${hasher.url}/`, { method: 'POST' }) },
-      'hasher POST /, LOG_LEVEL=debug': { server: hasherVerbose, run: () => load(`${hasherVerbose.url}/`, { method: 'POST' }) },
+      'bare GET': { procs: [bare], run: () => load(`${bare.url}/32`) },
+      'rng GET /32': { procs: [rng], run: () => load(`${rng.url}/32`) },
+      'rng GET /32, LOG_LEVEL=debug': { procs: [rngVerbose], run: () => load(`${rngVerbose.url}/32`) },
+      'bare POST': { procs: [bare], run: () => load(`${bare.url}/`, { method: 'POST' }) },
+      'hasher POST /': { procs: [hasher], run: () => load(`${hasher.url}/`, { method: 'POST' }) },
+      'hasher POST /, LOG_LEVEL=debug': { procs: [hasherVerbose], run: () => load(`${hasherVerbose.url}/`, { method: 'POST' }) },
     }),
   );
   await Promise.all([bare.stop(), rngVerbose.stop(), hasherVerbose.stop()]);
@@ -293,7 +297,7 @@ async function main() {
   let workerPeak = 0;
   const modes = ['bare', 'keep-alive', 'per-call'] as const;
   for (const count of [1, 4, 16]) {
-    const groups = new Map<(typeof modes)[number], { workers: Proc[]; rateOver: (seconds: number) => Promise<number>; rates: number[]; warmupSeconds: number }>();
+    const groups = new Map<(typeof modes)[number], { workers: Proc[]; rateOver: (seconds: number) => Promise<number>; warmupSeconds: number }>();
     for (const [index, connections] of modes.entries()) {
       say(`pipeline: ${count} workers, ${connections}, warm-up...`);
       const database = `${redisServer.url}/${index + 1}`;
@@ -311,7 +315,8 @@ async function main() {
             RNG_URL: (bare ? bareRng : rng).url,
             HASHER_URL: (bare ? bareHasher : hasher).url,
             UPSTREAM_CONNECTIONS: connections,
-            // A call in flight when its worker is stopped must not time out while it waits.
+            // A response awaited when its worker is stopped must not time out while it waits
+            // (connecting keeps its own 2 s bound).
             CALL_TIMEOUT_MS: '120000',
             INSTANCE_NAME: `bench-worker-${i + 1}`,
           }),
@@ -332,24 +337,28 @@ async function main() {
         if (previous > 0 && Math.abs(rate - previous) <= 0.15 * previous) break;
         previous = rate;
       }
+      // Stopped while the next groups warm up.
       for (const w of workers) w.child.kill('SIGSTOP');
-      groups.set(connections, { workers, rateOver, rates: [], warmupSeconds: warmed() });
+      groups.set(connections, { workers, rateOver, warmupSeconds: warmed() });
     }
     say(`pipeline: ${count} workers, ${PIPELINE_ROUNDS} rounds of ${PIPELINE_SECONDS} s per mode...`);
-    const { peak } = await peakRss([...[...groups.values()].flatMap((g) => g.workers), rng, hasher], async () => {
-      for (let round = 0; round < PIPELINE_ROUNDS; round++) {
-        for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
-          const group = groups.get(mode)!;
-          for (const w of group.workers) w.child.kill('SIGCONT');
-          // The count held while stopped reaches Redis within its first second back.
-          await delay(PIPELINE_SETTLE_SECONDS * 1000);
-          group.rates.push(await group.rateOver(PIPELINE_SECONDS));
-          for (const w of group.workers) w.child.kill('SIGSTOP');
-        }
-      }
-    });
+    const turns = Object.fromEntries(
+      [...groups].map(([mode, group]) => [
+        mode,
+        {
+          procs: group.workers,
+          run: async () => {
+            // The count held while stopped reaches Redis within its first second back.
+            await delay(PIPELINE_SETTLE_SECONDS * 1000);
+            return group.rateOver(PIPELINE_SECONDS);
+          },
+        },
+      ]),
+    );
+    const { result: rates, peak } = await peakRss([...[...groups.values()].flatMap((g) => g.workers), rng, hasher], () =>
+      inTurns(turns, PIPELINE_ROUNDS),
+    );
     for (const [connections, group] of groups) {
-      for (const w of group.workers) w.child.kill('SIGCONT');
       const bare = connections === 'bare';
       const errors = bare ? [0] : await Promise.all(group.workers.map((w) => workerErrors(w.url)));
       if (!bare) {
@@ -359,8 +368,8 @@ async function main() {
       pipeline.push({
         workers: count,
         connections,
-        hashesPerSec: median(group.rates),
-        rounds: group.rates,
+        hashesPerSec: median(rates[connections]!),
+        rounds: rates[connections]!,
         warmupSeconds: group.warmupSeconds,
         workerErrors: errors.reduce((a, b) => a + b, 0),
       });
