@@ -1,6 +1,6 @@
 // hasher: the sha256 of whatever is POSTed, after a delay; fully concurrent.
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { millis, serverEnv } from '../lib/config.js';
 import { createServer, notFound, sleep, type Service } from '../lib/server.js';
 

@@ -1,7 +1,7 @@
 // Configuration comes only from environment variables, validated once at start.
 // A wrong value ends the process with one line naming the variable and what it expects.
 import os from 'node:os';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A non-negative whole number of milliseconds, given as a string in the environment. */
 export const millis = (fallback: number) =>

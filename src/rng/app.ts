@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import { Gauge, Histogram } from 'prom-client';
-import { z } from 'zod';
+import * as z from 'zod';
 import { millis, serverEnv } from '../lib/config.js';
 import { createServer, notFound, sleep, type Service } from '../lib/server.js';
 

@@ -4,11 +4,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import { Gauge } from 'prom-client';
-import { z } from 'zod';
+import * as z from 'zod';
 import { redisUrl, serverEnv } from '../lib/config.js';
 import { createServer, type Service } from '../lib/server.js';
 import type { Store, Totals } from '../lib/store.js';
-import { describe } from '../worker/upstream.js';
+import { describeError } from '../lib/errors.js';
 import { EventStream, sseFrame } from './events.js';
 import { Sampler } from './sampler.js';
 
@@ -45,7 +45,7 @@ export function buildWebui(config: WebuiConfig, store: Store): Service {
     try {
       totals = await store.readTotals();
     } catch (err) {
-      return reply.code(503).send({ error: `Redis is unavailable: ${describe(err)}` });
+      return reply.code(503).send({ error: `Redis is unavailable: ${describeError(err)}` });
     }
     return reply.send({ coins: totals.coins, hashes: totals.hashes, now: Date.now() / 1000 });
   };

@@ -2,7 +2,7 @@
 // open pages, and hands each new dashboard to whoever listens (the event stream). It runs
 // even with no page open: two cheap reads a second, and a page that opens finds the last
 // minutes of the chart already there.
-import { describe } from '../worker/upstream.js';
+import { describeError } from '../lib/errors.js';
 import type { Store } from '../lib/store.js';
 import { buildDashboard, LONG_WINDOW_MS, type Dashboard, type SeenReport } from './dashboard.js';
 
@@ -80,7 +80,7 @@ export class Sampler {
       this.coins = totals.coins;
       this.recentCoins = recentCoins;
     } catch (err) {
-      error = `Redis is unavailable: ${describe(err)}`;
+      error = `Redis is unavailable: ${describeError(err)}`;
     }
     for (const [key, seen] of this.seen) if (seen.seenAt <= now - LONG_WINDOW_MS) this.seen.delete(key);
 

@@ -1,5 +1,5 @@
 // The worker process: the loop, plus a small HTTP server for /healthz and /metrics.
-import { z } from 'zod';
+import * as z from 'zod';
 import { httpUrl, millis, redisUrl, serverEnv } from '../lib/config.js';
 import { createServer, type Service } from '../lib/server.js';
 import type { Store } from '../lib/store.js';

@@ -11,6 +11,7 @@
 // it pins each worker to one replica.
 import { lookup } from 'node:dns/promises';
 import { Agent, request } from 'undici';
+import { describeError } from '../lib/errors.js';
 
 export type ConnectionMode = 'per-call' | 'keep-alive';
 export type Resolver = (hostname: string) => Promise<string[]>;
@@ -108,7 +109,7 @@ export class Upstream {
       };
     } catch (err) {
       if (err instanceof UpstreamError) throw err;
-      throw new UpstreamError(this.name, `${this.name} at ${target.origin}${path}: ${describe(err)}`);
+      throw new UpstreamError(this.name, `${this.name} at ${target.origin}${path}: ${describeError(err)}`);
     }
   }
 
@@ -130,7 +131,7 @@ export class Upstream {
         try {
           addresses = await this.resolve(hostname);
         } catch (err) {
-          throw new UpstreamError(this.name, `${this.name}: cannot resolve ${hostname}: ${describe(err)}`);
+          throw new UpstreamError(this.name, `${this.name}: cannot resolve ${hostname}: ${describeError(err)}`);
         }
         return addresses.map((address) => ({
           origin: `${base.protocol}//${address.includes(':') ? `[${address}]` : address}:${port}`,
@@ -145,15 +146,4 @@ export class Upstream {
     this.resolvedAt = performance.now();
     return this.targets;
   }
-}
-
-/** One short phrase for a network error: its code and message, without the stack. */
-export function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code;
-    if (err.name === 'TimeoutError' || /^UND_ERR_(CONNECT|HEADERS|BODY)_TIMEOUT$/.test(code ?? '')) return 'timed out';
-    if (err.name === 'AbortError') return 'aborted';
-    return code && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
-  }
-  return String(err);
 }

@@ -6,7 +6,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { FastifyBaseLogger } from 'fastify';
 import { sleep } from '../lib/server.js';
 import type { CallStats, Coin, Store, WorkerReport } from '../lib/store.js';
-import { describe, Upstream, UpstreamError } from './upstream.js';
+import { describeError } from '../lib/errors.js';
+import { Upstream, UpstreamError } from './upstream.js';
 
 export interface WorkerOptions {
   name: string;
@@ -178,7 +179,7 @@ export class Worker {
       return;
     }
     this.failing.set(dependency, { since: Date.now(), count: 1 });
-    const message = err instanceof UpstreamError ? err.message : `${dependency}: ${describe(err)}`;
+    const message = err instanceof UpstreamError ? err.message : `${dependency}: ${describeError(err)}`;
     this.o.log.warn({ dependency }, `${message}; retrying (work is kept, nothing is lost)`);
   }
 
