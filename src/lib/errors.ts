@@ -4,7 +4,7 @@
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code;
-    if (err.name === 'TimeoutError' || /^UND_ERR_(CONNECT|HEADERS|BODY)_TIMEOUT$/.test(code ?? '')) return 'timed out';
+    if (err.name === 'TimeoutError') return 'timed out';
     if (err.name === 'AbortError') return 'aborted';
     return code && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
   }
