@@ -9,6 +9,12 @@ export interface ServerSettings {
   service: string;
   INSTANCE_NAME: string;
   LOG_LEVEL: string;
+  /**
+   * The service's first look at every request, before its body is read: it answers (a 404, a
+   * 405) and returns the reply, or returns undefined to let the request go on. It runs in the
+   * server's one onRequest hook: each hook is a cost on every request.
+   */
+  onRequest?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
   /** Largest request body accepted, in bytes (413 above). */
   bodyLimit?: number;
   /** Extra fastify options (tests use them rarely). */
@@ -66,9 +72,9 @@ export function createServer(settings: ServerSettings): Service {
   const series = new Map<string, { observe(seconds: number): void }>();
 
   // Callback hooks, not async ones: they run on every request and a promise each costs.
-  app.addHook('onRequest', (_request, reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-instance', settings.INSTANCE_NAME);
-    done();
+    if (!settings.onRequest?.(request, reply)) done();
   });
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -118,6 +124,11 @@ export function createServer(settings: ServerSettings): Service {
 interface HttpError {
   statusCode?: number;
   message: string;
+}
+
+/** An error answered with `statusCode` and its message as the one-line text body. */
+export function httpError(statusCode: number, message: string): Error & HttpError {
+  return Object.assign(new Error(message), { statusCode });
 }
 
 function oneLineError(reply: FastifyReply, error: HttpError) {

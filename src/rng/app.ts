@@ -5,7 +5,7 @@ import pLimit from 'p-limit';
 import { Gauge, Histogram } from 'prom-client';
 import * as z from 'zod';
 import { millis, serverEnv } from '../lib/config.js';
-import { createServer, notFound, sleep, type Service } from '../lib/server.js';
+import { createServer, httpError, notFound, sleep, type Service } from '../lib/server.js';
 
 export const MAX_BYTES = 1024 * 1024;
 
@@ -16,7 +16,22 @@ export const rngEnv = {
 export type RngConfig = z.output<z.ZodObject<typeof rngEnv>>;
 
 export function buildRng(config: RngConfig): Service {
-  const service = createServer({ service: 'rng', ...config });
+  const service = createServer({
+    service: 'rng',
+    ...config,
+    // Decide the method before any body is read: 405 on our paths, 404 elsewhere.
+    onRequest: (request, reply) => {
+      if (request.method === 'GET' || request.method === 'HEAD') return undefined;
+      const path = request.url.split('?')[0]!;
+      if (!/^\/\d*$/.test(path)) return notFound(request, reply);
+      if (request.method === 'OPTIONS') return reply.header('allow', 'HEAD, OPTIONS, GET').send();
+      return reply
+        .code(405)
+        .header('allow', 'HEAD, OPTIONS, GET')
+        .type('text/plain; charset=utf-8')
+        .send(`Method Not Allowed: ${request.method}; use GET\n`);
+    },
+  });
   const { app, metrics } = service;
   // One at a time per instance, GET / included (the original runs `flask run --without-threads`).
   const queue = pLimit(1);
@@ -59,41 +74,32 @@ export function buildRng(config: RngConfig): Service {
     closing = true;
   });
 
-  // Decide the method before any body is read: 405 on our paths, 404 elsewhere.
-  // A callback hook: it runs on every request, and an async one costs a promise each time.
-  app.addHook('onRequest', (request, reply, done) => {
-    if (request.method === 'GET' || request.method === 'HEAD') return done();
-    const path = request.url.split('?')[0]!;
-    if (!/^\/\d*$/.test(path)) return notFound(request, reply);
-    if (request.method === 'OPTIONS') return reply.header('allow', 'HEAD, OPTIONS, GET').send();
-    return reply
-      .code(405)
-      .header('allow', 'HEAD, OPTIONS, GET')
-      .type('text/plain; charset=utf-8')
-      .send(`Method Not Allowed: ${request.method}; use GET\n`);
-  });
-
   app.get('/', async (request, reply) => {
     const body = await inTurn(request.socket, () => `RNG running on ${config.INSTANCE_NAME}\n`);
     return reply.type('text/plain; charset=utf-8').send(body);
   });
 
-  app.get<{ Params: { n: string } }>('/:n', async (request, reply) => {
-    const { n } = request.params;
-    if (!/^\d+$/.test(n)) {
-      return reply.code(404).type('text/plain; charset=utf-8').send(`Not Found: expected /<number of bytes>, got /${n}\n`);
-    }
-    // Leading zeros are fine (/007 is 7); the bound is checked on the digits, never allocated.
-    const digits = n.replace(/^0+(?=\d)/, '');
-    if (digits.length > 7 || Number(digits) > MAX_BYTES) {
-      return reply
-        .code(400)
-        .type('text/plain; charset=utf-8')
-        .send(`Bad Request: at most ${MAX_BYTES} bytes per request, asked for ${n}\n`);
-    }
-    const bytes = await inTurn(request.socket, () => randomBytes(Number(digits)));
-    return reply.type('application/octet-stream').send(bytes);
+  app.get<{ Params: { n: string } }>('/:n', (request, reply) => {
+    const count = byteCount(request.params.n);
+    const answer = (bytes: Buffer | undefined) => reply.type('application/octet-stream').send(bytes);
+    const bytes = inTurn(request.socket, () => randomBytes(count));
+    if (bytes instanceof Promise) return bytes.then(answer);
+    // Served at once (delay 0, nobody queued: the bench), the answer goes without a promise:
+    // one per request costs. A synchronous handler that has answered returns nothing.
+    answer(bytes);
+    return undefined;
   });
 
   return service;
+}
+
+/** The number of bytes /:n asks for; throws the 404 or 400 answer for anything else. */
+function byteCount(n: string): number {
+  if (!/^\d+$/.test(n)) throw httpError(404, `Not Found: expected /<number of bytes>, got /${n}`);
+  // Leading zeros are fine (/007 is 7); the bound is checked on the digits, never allocated.
+  const digits = n.replace(/^0+(?=\d)/, '');
+  if (digits.length > 7 || Number(digits) > MAX_BYTES) {
+    throw httpError(400, `Bad Request: at most ${MAX_BYTES} bytes per request, asked for ${n}`);
+  }
+  return Number(digits);
 }

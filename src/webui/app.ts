@@ -32,11 +32,15 @@ const SECURITY_HEADERS = {
 };
 
 export function buildWebui(config: WebuiConfig, store: Store): Service {
-  const service = createServer({ service: 'webui', ...config });
-  const { app, metrics } = service;
-  app.addHook('onRequest', async (_request, reply) => {
-    reply.headers(SECURITY_HEADERS);
+  const service = createServer({
+    service: 'webui',
+    ...config,
+    onRequest: (_request, reply) => {
+      reply.headers(SECURITY_HEADERS);
+      return undefined;
+    },
   });
+  const { app, metrics } = service;
 
   app.get('/', async (_request, reply) => reply.redirect('/index.html', 302));
 
