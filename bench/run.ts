@@ -463,7 +463,7 @@ function render(r: {
     const run = (mode: PipelineRun['connections']) => r.pipeline.find((x) => x.workers === workers && x.connections === mode)!;
     const rate = (mode: PipelineRun['connections']) => {
       const p = run(mode);
-      return `${int(p.hashesPerSec)} (${Math.round(p.warmupSeconds)} s)${p.workerErrors ? `, ${p.workerErrors} errors` : ''}`;
+      return `${int(p.hashesPerSec)} (${Math.round(p.warmupSeconds)} s)${p.workerErrors ? `, ${p.workerErrors} error${p.workerErrors === 1 ? '' : 's'}` : ''}`;
     };
     const ratio = (run('keep-alive').hashesPerSec / run('bare').hashesPerSec).toFixed(2);
     lines.push(`| ${workers} | ${rate('bare')} | ${rate('keep-alive')} | ${rate('per-call')} | ${ratio} |`);
