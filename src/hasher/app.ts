@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { millis, serverEnv } from '../lib/config.js';
-import { createServer, notFound, sleep, type Service } from '../lib/server.js';
+import { answerWhenReady, createServer, notFound, sleep, type Service } from '../lib/server.js';
 
 export const hasherEnv = {
   ...serverEnv,
@@ -40,12 +40,9 @@ export function buildHasher(config: HasherConfig): Service {
 
   app.post('/', (request, reply) => {
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const answer = () => reply.type('text/plain;charset=utf-8').send(createHash('sha256').update(body).digest('hex'));
-    if (config.HASHER_DELAY_MS > 0) return sleep(config.HASHER_DELAY_MS).then(answer);
-    // At delay 0 (the bench) no promise at all: one per request costs. A synchronous handler
-    // that has sent its answer returns nothing.
-    answer();
-    return undefined;
+    // At delay 0 (the bench) the answer goes at once.
+    const delayed = config.HASHER_DELAY_MS > 0 ? sleep(config.HASHER_DELAY_MS) : undefined;
+    return answerWhenReady(delayed, () => reply.type('text/plain;charset=utf-8').send(createHash('sha256').update(body).digest('hex')));
   });
 
   return service;

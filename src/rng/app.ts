@@ -5,7 +5,7 @@ import pLimit from 'p-limit';
 import { Gauge, Histogram } from 'prom-client';
 import * as z from 'zod';
 import { millis, serverEnv } from '../lib/config.js';
-import { createServer, httpError, notFound, sleep, type Service } from '../lib/server.js';
+import { answerWhenReady, createServer, httpError, notFound, sleep, type Service } from '../lib/server.js';
 
 export const MAX_BYTES = 1024 * 1024;
 
@@ -81,13 +81,9 @@ export function buildRng(config: RngConfig): Service {
 
   app.get<{ Params: { n: string } }>('/:n', (request, reply) => {
     const count = byteCount(request.params.n);
-    const answer = (bytes: Buffer | undefined) => reply.type('application/octet-stream').send(bytes);
+    // Served at once (delay 0, nobody queued: the bench), the answer goes at once.
     const bytes = inTurn(request.socket, () => randomBytes(count));
-    if (bytes instanceof Promise) return bytes.then(answer);
-    // Served at once (delay 0, nobody queued: the bench), the answer goes without a promise:
-    // one per request costs. A synchronous handler that has answered returns nothing.
-    answer(bytes);
-    return undefined;
+    return answerWhenReady(bytes, (ready) => reply.type('application/octet-stream').send(ready));
   });
 
   return service;
