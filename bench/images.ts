@@ -10,7 +10,7 @@ import { Writable, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { execa } from 'execa';
 import { dockerCli, waitUntil } from '../src/cli/swarm.js';
-import { sleep } from '../src/lib/server.js';
+import { sleep } from '../src/lib/sleep.js';
 import { builtServices, composeStack, followEvents, inspectContainers } from '../test/helpers/compose.js';
 import { benchDir, machine, median, runBench, updateReadmeSection } from './report.js';
 

@@ -24,7 +24,7 @@ import {
   isRunning,
   type Docker,
 } from './swarm.js';
-import { sleep } from '../lib/server.js';
+import { sleep } from '../lib/sleep.js';
 
 /** The chapter's order. */
 export const appServices = ['hasher', 'rng', 'webui', 'worker'] as const;

@@ -2,7 +2,7 @@
 // Swarm chapter talks about: tasks running, nodes, hashes/s read from the web UI's /json.
 // Used by `dockercoins lab swarm` and by the Swarm end-to-end test.
 import { execa } from 'execa';
-import { sleep } from '../lib/server.js';
+import { sleep } from '../lib/sleep.js';
 
 /** A docker command failed. */
 export class DockerError extends Error {}

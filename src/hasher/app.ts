@@ -2,7 +2,8 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { millis, serverEnv } from '../lib/config.js';
-import { answerWhenReady, createServer, notFound, sleep, type Service } from '../lib/server.js';
+import { answerWhenReady, createServer, notFound, type Service } from '../lib/server.js';
+import { sleep } from '../lib/sleep.js';
 
 export const hasherEnv = {
   ...serverEnv,

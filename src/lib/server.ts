@@ -193,19 +193,6 @@ export function answerWhenReady<T>(value: T | Promise<T>, answer: (value: T) => 
   return undefined;
 }
 
-export const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    // No timer for 0 ms: a timer costs at least 1 ms, which would cap rng at 1,000 req/s.
-    if (signal?.aborted || ms <= 0) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-
 /**
  * stdout in batches of 4 KB or 100 ms, whichever comes first: a system call per request line
  * cost rng and hasher about a fifth of their CPU under load (measured by npm run bench); at

@@ -5,7 +5,8 @@ import pLimit from 'p-limit';
 import { Gauge, Histogram } from 'prom-client';
 import * as z from 'zod';
 import { millis, serverEnv } from '../lib/config.js';
-import { answerWhenReady, createServer, httpError, notFound, sleep, type Service } from '../lib/server.js';
+import { answerWhenReady, createServer, httpError, notFound, type Service } from '../lib/server.js';
+import { sleep } from '../lib/sleep.js';
 
 export const MAX_BYTES = 1024 * 1024;
 

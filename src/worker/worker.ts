@@ -4,7 +4,7 @@
 // On stop it abandons the unit in flight, flushes what it has counted, and returns.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { FastifyBaseLogger } from 'fastify';
-import { sleep } from '../lib/server.js';
+import { sleep } from '../lib/sleep.js';
 import type { CallStats, Coin, Store, WorkerReport } from '../lib/store.js';
 import { describeError } from '../lib/errors.js';
 import { Upstream, UpstreamError } from './upstream.js';

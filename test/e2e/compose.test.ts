@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { expectedPlateau } from '../../src/cli/lab.js';
 import { measureRate, readCounters, waitUntil } from '../../src/cli/swarm.js';
 import { composeStack, followEvents, inspectContainers, stopTimes, type ComposeStack } from '../helpers/compose.js';
-import { sleep } from '../../src/lib/server.js';
+import { sleep } from '../../src/lib/sleep.js';
 import type { LogLine } from '../helpers/processes.js';
 
 const minutes = (n: number) => n * 60_000;

@@ -22,7 +22,7 @@ import {
   waitUntil,
   type Docker,
 } from '../../src/cli/swarm.js';
-import { sleep } from '../../src/lib/server.js';
+import { sleep } from '../../src/lib/sleep.js';
 import { root } from '../helpers/processes.js';
 
 const shared = process.env.SHARED ?? path.resolve(root, '../shared');
