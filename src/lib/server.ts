@@ -3,6 +3,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import pino from 'pino';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { batchedStdout, isoTime } from './log-output.js';
 
 export interface ServerSettings {
   /** Service name: rng, hasher, worker, webui. */
@@ -191,30 +192,4 @@ export function answerWhenReady<T>(value: T | Promise<T>, answer: (value: T) => 
   if (value instanceof Promise) return value.then(answer);
   answer(value);
   return undefined;
-}
-
-/**
- * stdout in batches of 4 KB or 100 ms, whichever comes first: a system call per request line
- * cost rng and hasher about a fifth of their CPU under load (measured by npm run bench); at
- * the workshop's pace a line waits at most 100 ms. pino writes what is left on exit.
- */
-function batchedStdout() {
-  const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  setInterval(() => stdout.flush(), 100).unref();
-  return stdout;
-}
-
-/**
- * pino's timestamp, as ISO 8601 for people reading `docker logs`. Under load many lines share
- * a millisecond, so the string is made once per millisecond.
- */
-let lastMs = 0;
-let lastTime = '';
-function isoTime() {
-  const now = Date.now();
-  if (now !== lastMs) {
-    lastMs = now;
-    lastTime = `,"time":"${new Date(now).toISOString()}"`;
-  }
-  return lastTime;
 }
