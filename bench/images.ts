@@ -9,8 +9,9 @@ import { pipeline } from 'node:stream/promises';
 import { Writable, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { execa } from 'execa';
-import { dockerCli, waitUntil } from '../src/cli/swarm.js';
+import { dockerCli } from '../src/cli/swarm.js';
 import { sleep } from '../src/lib/sleep.js';
+import { waitUntil } from '../src/lib/wait.js';
 import { builtServices, composeStack, followEvents, inspectContainers } from '../test/helpers/compose.js';
 import { benchDir, machine, median, runBench, updateReadmeSection } from './report.js';
 

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { freePort, startLocal } from '../src/cli/local.js';
+import { startLocal } from '../src/cli/local.js';
+import { freePort } from '../src/lib/redis-server.js';
 import { testRedis } from './helpers/redis.js';
 
 const D = 40;

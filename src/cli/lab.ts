@@ -5,13 +5,11 @@
 // `--dry-run` prints them as a cheat sheet and tests can check them; runLab runs them.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Listr } from 'listr2';
-import { Command as CliCommand, InvalidArgumentError, Option } from 'commander';
+import { Command as CliCommand, Option } from 'commander';
 import {
   dockerCli,
   existing,
-  Failure,
   measureRate,
   publishedUrl,
   readCounters,
@@ -20,11 +18,13 @@ import {
   swarmNodes,
   waitForTasks,
   waitForUpdate,
-  waitUntil,
   isRunning,
   type Docker,
 } from './swarm.js';
+import { numberOption } from './number-option.js';
+import { repositoryRoot } from '../lib/paths.js';
 import { sleep } from '../lib/sleep.js';
+import { Failure, waitUntil } from '../lib/wait.js';
 
 /** The chapter's order. */
 export const appServices = ['hasher', 'rng', 'webui', 'worker'] as const;
@@ -466,12 +466,6 @@ function stepContext(
 
 const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
 
-/** The repository root (the build context), whether we run from dist/ or from src/ with tsx. */
-export function repositoryRoot(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  return path.basename(here) === 'dist' ? path.dirname(here) : path.resolve(here, '../..');
-}
-
 /** The CLI: `dockercoins lab swarm`. Exits 1 with the reason when a step fails, 130 on Ctrl-C. */
 export async function labSwarm(o: SwarmLabOptions & { dryRun: boolean; report?: string }): Promise<void> {
   const steps = swarmLabSteps(o);
@@ -497,12 +491,6 @@ export async function labSwarm(o: SwarmLabOptions & { dryRun: boolean; report?: 
   process.exitCode = interrupt.signal.aborted ? 130 : 1;
 }
 
-const number = (min: number, max: number) => (value: string) => {
-  const n = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected a number from ${min} to ${max}`);
-  return n;
-};
-
 /** `dockercoins lab swarm [options]`, for the CLI. */
 export function labCommand(): CliCommand {
   const lab = new CliCommand('lab').description("the workshop's chapters, run and checked step by step");
@@ -514,14 +502,14 @@ export function labCommand(): CliCommand {
     .option('--redis-image <image>', 'image of the redis service', 'redis')
     .option('--node-image <image>', 'build argument NODE_IMAGE (default: the Dockerfile\'s)', process.env.NODE_IMAGE)
     .addOption(new Option('--endpoint-mode <mode>', 'vip (standard) or dnsrr with host-mode ports (engines without IPVS)').choices(['vip', 'dnsrr']).default('vip'))
-    .option('--port <port>', "the web UI's published port", number(1, 65535), 8000)
+    .option('--port <port>', "the web UI's published port", numberOption(1, 65535), 8000)
     .option('--webui-url <url>', 'where to read the web UI (default: localhost, or the node running webui in host mode)')
     .option('--build-host <docker-host>', 'Docker engine that builds and pushes the images (default: DOCKER_HOST)')
-    .option('--context <dir>', 'build context: the repository', repositoryRoot())
-    .option('--window <seconds>', 'length of each hashes/s measurement', number(10, 600), 15)
-    .option('--health-timeout <seconds>', "give our services' health checks this long, this often (default: the images' 3 s, every 5 s)", number(1, 300))
-    .option('--timeout <seconds>', 'longest wait for a service to converge', number(10, 3600), 180)
-    .option('--min-gain <x>', 'global rng must reach this multiple of the plateau', number(1, 10), 1.5)
+    .option('--context <dir>', 'build context: the repository', repositoryRoot)
+    .option('--window <seconds>', 'length of each hashes/s measurement', numberOption(10, 600), 15)
+    .option('--health-timeout <seconds>', "give our services' health checks this long, this often (default: the images' 3 s, every 5 s)", numberOption(1, 300))
+    .option('--timeout <seconds>', 'longest wait for a service to converge', numberOption(10, 3600), 180)
+    .option('--min-gain <x>', 'global rng must reach this multiple of the plateau', numberOption(1, 10, { fractions: true }), 1.5)
     .option('--keep', 'leave the app running at the end (and after a failure)', false)
     .option('--dry-run', 'print the commands only, as a cheat sheet', false)
     .option('--report <file>', 'also write the results as JSON')

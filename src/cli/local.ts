@@ -2,13 +2,11 @@
 // webui on 8000, rng on 8001, hasher on 8002 (the workshop's Compose ports); extra rng
 // instances on 8101, 8102... Redis: REDIS_URL if set, else a throwaway redis-server if one
 // is on PATH, else an in-process store.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../lib/config.js';
 import { listen, exitOnSignals } from '../lib/server.js';
-import { sleep } from '../lib/sleep.js';
+import { distDir } from '../lib/paths.js';
+import { startRedisServer } from '../lib/redis-server.js';
 import { memoryStore, redisStore, type Store } from '../lib/store.js';
 import { buildHasher, hasherEnv } from '../hasher/app.js';
 import { buildRng, rngEnv } from '../rng/app.js';
@@ -84,7 +82,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
       ...common,
       PORT: String(options.webuiPort),
       INSTANCE_NAME: 'webui-1',
-      WEBUI_PUBLIC_DIR: env.WEBUI_PUBLIC_DIR ?? publicDir(),
+      WEBUI_PUBLIC_DIR: env.WEBUI_PUBLIC_DIR ?? path.join(distDir, 'public'),
     }),
     stores(),
   );
@@ -100,12 +98,6 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
       for (const stop of stops) await stop();
     },
   };
-}
-
-/** The bundled page (dist/public) whether we run from dist/ or from src/ with tsx. */
-function publicDir(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  return path.basename(here) === 'dist' ? path.join(here, 'public') : path.join(here, '../../dist/public');
 }
 
 function hostFor(host: string): string {
@@ -128,51 +120,8 @@ async function storeFor(env: Record<string, string | undefined>, say: (line: str
   return { redis: 'in-process', stores: () => store, stopRedis: async () => {} };
 }
 
-/** Starts redis-server (on a free port unless told) with no persistence; undefined when it is not installed. */
-export async function startRedisServer(
-  port?: number,
-): Promise<{ url: string; port: number; process: ChildProcess; stop: () => Promise<void> } | undefined> {
-  port ??= await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const started = await new Promise<boolean>((resolve) => {
-    child.once('error', () => resolve(false));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('Ready to accept connections')) resolve(true);
-    });
-    child.once('exit', () => resolve(false));
-    setTimeout(() => resolve(false), 5000).unref();
-  });
-  if (!started) {
-    child.kill('SIGKILL');
-    return undefined;
-  }
-  child.stdout!.resume();
-  child.stderr!.resume();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    process: child,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(2000)]);
-    },
-  };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+// Their old home, until bench imports them from src/lib/redis-server.ts.
+export { freePort, startRedisServer } from '../lib/redis-server.js';
 
 /** For the CLI: start, print where to look, stop cleanly on Ctrl-C. */
 export async function runLocal(options: LocalOptions): Promise<void> {

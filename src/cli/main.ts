@@ -1,25 +1,20 @@
 #!/usr/bin/env node
 // The project's command line: `dockercoins start` runs the app locally; `dockercoins lab swarm`
 // runs the workshop's Swarm chapter on a Swarm.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { labCommand } from './lab.js';
 import { runLocal } from './local.js';
-
-const whole = (min: number, max: number) => (value: string) => {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
-  return n;
-};
+import { numberOption } from './number-option.js';
 
 const program = new Command('dockercoins').description('DockerCoins, the container.training demo app');
 
 program
   .command('start', { isDefault: true })
   .description('run the whole app on this machine (no Docker needed)')
-  .option('-w, --workers <n>', 'number of workers', whole(0, 200), 1)
-  .option('-r, --rng <n>', 'number of rng instances', whole(1, 20), 1)
+  .option('-w, --workers <n>', 'number of workers', numberOption(0, 200), 1)
+  .option('-r, --rng <n>', 'number of rng instances', numberOption(1, 20), 1)
   .option('--host <address>', 'address to listen on', '127.0.0.1')
-  .option('--port <port>', 'webui port (rng and hasher use the next two)', whole(1, 65533), 8000)
+  .option('--port <port>', 'webui port (rng and hasher use the next two)', numberOption(1, 65533), 8000)
   .action(async (opts: { workers: number; rng: number; host: string; port: number }) => {
     await runLocal({
       workers: opts.workers,

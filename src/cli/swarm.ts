@@ -3,13 +3,10 @@
 // Used by `dockercoins lab swarm` and by the Swarm end-to-end test.
 import { execa } from 'execa';
 import { sleep } from '../lib/sleep.js';
+import { Failure, Interrupted, waitUntil, type WaitOptions } from '../lib/wait.js';
 
 /** A docker command failed. */
 export class DockerError extends Error {}
-/** An expectation failed: the reason says which and by how much. */
-export class Failure extends Error {}
-/** Ctrl-C (or the caller's signal) stopped the wait. */
-export class Interrupted extends Error {}
 
 /** Runs `docker ...args` (on `host` when given, else on DOCKER_HOST) and resolves with its stdout. */
 export type Docker = (args: string[], options?: { host?: string; signal?: AbortSignal }) => Promise<string>;
@@ -87,40 +84,12 @@ export async function existing(docker: Docker, kind: 'service' | 'network', name
   return names.filter((name) => all.includes(name));
 }
 
-/**
- * Calls `check` every `everyMs` until it returns something other than undefined. An error
- * thrown by `check` is the reason it is not done yet (given on timeout), unless it is a Failure.
- */
-export async function waitUntil<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  o: { timeoutMs: number; signal?: AbortSignal; everyMs?: number; progress?: (line: string) => void },
-): Promise<T> {
-  const started = Date.now();
-  let last = 'no answer yet';
-  while (!o.signal?.aborted) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      if (o.signal?.aborted) break;
-      if (err instanceof Failure) throw err;
-      last = (err as Error).message;
-    }
-    const waited = Date.now() - started;
-    if (waited >= o.timeoutMs) throw new Failure(`${what}: not done after ${Math.round(waited / 1000)} s (${last})`);
-    o.progress?.(`waiting for ${what} (${Math.round(waited / 1000)} s)`);
-    await sleep(o.everyMs ?? 1000, o.signal);
-  }
-  throw new Interrupted(`interrupted while waiting for ${what}`);
-}
-
 /** Waits until `service` has `count` tasks running (one per node, for `perNode`), and returns them. */
 export async function waitForTasks(
   docker: Docker,
   service: string,
   count: number,
-  o: { timeoutMs: number; signal?: AbortSignal; progress?: (line: string) => void; perNode?: boolean },
+  o: WaitOptions & { perNode?: boolean },
 ): Promise<Task[]> {
   let summary = '';
   return waitUntil(
@@ -144,7 +113,7 @@ export async function waitForTasks(
 export async function waitForUpdate(
   docker: Docker,
   service: string,
-  o: { timeoutMs: number; signal?: AbortSignal; progress?: (line: string) => void },
+  o: WaitOptions,
 ): Promise<void> {
   await waitUntil(
     `the update of ${service}`,

@@ -6,8 +6,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { runLab, swarmLabSteps, type LabStep, type SwarmLabOptions } from '../../src/cli/lab.js';
-import { Failure, isRunning, parseTasks, rateBetween, shellLine, type Docker } from '../../src/cli/swarm.js';
-import { root } from '../helpers/processes.js';
+import { isRunning, parseTasks, rateBetween, shellLine, type Docker } from '../../src/cli/swarm.js';
+import { Failure } from '../../src/lib/wait.js';
+import { repositoryRoot as root } from '../../src/lib/paths.js';
 
 const options: SwarmLabOptions = {
   registry: '127.0.0.1:5000',

@@ -6,9 +6,10 @@ import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { freePort } from '../../src/cli/local.js';
+import { freePort } from '../../src/lib/redis-server.js';
 import { hasRedisServer } from '../helpers/redis.js';
-import { root, waitFor } from '../helpers/processes.js';
+import { waitFor } from '../helpers/processes.js';
+import { repositoryRoot as root } from '../../src/lib/paths.js';
 
 async function runCli(t: TestContext, args: string[], PATH: string) {
   const port = await freePort();

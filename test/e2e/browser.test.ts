@@ -10,7 +10,8 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { freePort, startLocal, type LocalApp } from '../../src/cli/local.js';
-import { root, waitFor } from '../helpers/processes.js';
+import { waitFor } from '../helpers/processes.js';
+import { repositoryRoot as root } from '../../src/lib/paths.js';
 import { testRedis, type TestRedis } from '../helpers/redis.js';
 
 const CHROMIUM = '/usr/bin/chromium';

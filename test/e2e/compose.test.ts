@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import { expectedPlateau } from '../../src/cli/lab.js';
-import { measureRate, readCounters, waitUntil } from '../../src/cli/swarm.js';
+import { measureRate, readCounters } from '../../src/cli/swarm.js';
 import { composeStack, followEvents, inspectContainers, stopTimes, type ComposeStack } from '../helpers/compose.js';
 import { sleep } from '../../src/lib/sleep.js';
+import { waitUntil } from '../../src/lib/wait.js';
 import type { LogLine } from '../helpers/processes.js';
 
 const minutes = (n: number) => n * 60_000;

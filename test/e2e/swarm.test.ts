@@ -19,11 +19,11 @@ import {
   serviceTasks,
   waitForTasks,
   waitForUpdate,
-  waitUntil,
   type Docker,
 } from '../../src/cli/swarm.js';
 import { sleep } from '../../src/lib/sleep.js';
-import { root } from '../helpers/processes.js';
+import { waitUntil } from '../../src/lib/wait.js';
+import { repositoryRoot as root } from '../../src/lib/paths.js';
 
 const shared = process.env.SHARED ?? path.resolve(root, '../shared');
 const clusterScript = path.join(shared, 'tools/swarm-cluster.sh');

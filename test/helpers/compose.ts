@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
-import { freePort } from '../../src/cli/local.js';
+import { freePort } from '../../src/lib/redis-server.js';
 import { dockerCli } from '../../src/cli/swarm.js';
-import { root } from './processes.js';
+import { repositoryRoot as root } from '../../src/lib/paths.js';
 
 export const builtServices = ['rng', 'hasher', 'worker', 'webui'] as const;
 

@@ -6,10 +6,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { freePort } from '../../src/cli/local.js';
-
-export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { distDir } from '../../src/lib/paths.js';
+import { freePort } from '../../src/lib/redis-server.js';
+import { Failure, waitUntil } from '../../src/lib/wait.js';
 
 export interface LogLine {
   msg: string;
@@ -60,7 +59,7 @@ export async function startService(
     },
   };
   const launch = async () => {
-    const child = spawn(process.execPath, [path.join(root, 'dist', `${service}.mjs`)], {
+    const child = spawn(process.execPath, [path.join(distDir, `${service}.mjs`)], {
       env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -83,32 +82,16 @@ export async function startService(
 }
 
 export async function waitHealthy(proc: ServiceProcess, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited with ${proc.child.exitCode}: ${proc.stderr.join('\n')}`);
-    try {
-      const res = await fetch(`${proc.url}/healthz`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await delay(50);
-  }
-  throw new Error(`${proc.name} was not healthy within ${timeoutMs} ms`);
+  await waitFor(
+    `${proc.name} to answer /healthz`,
+    async () => {
+      if (proc.child.exitCode !== null) throw new Failure(`${proc.name} exited with ${proc.child.exitCode}: ${proc.stderr.join('\n')}`);
+      return (await fetch(`${proc.url}/healthz`)).ok || undefined;
+    },
+    timeoutMs,
+  );
 }
 
-/** Polls `check` every 50 ms until it returns a value other than undefined, or throws after the timeout. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await delay(50);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+/** waitUntil at the tests' pace: every 50 ms, 10 s at most unless told. */
+export const waitFor = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> =>
+  waitUntil(what, check, { timeoutMs, everyMs: 50 });

@@ -5,7 +5,7 @@ import type { TestContext } from 'node:test';
 import { createClient } from '@redis/client';
 
 const newClient = (url: string) => createClient({ url, socket: { reconnectStrategy: 100 } });
-import { startRedisServer } from '../../src/cli/local.js';
+import { startRedisServer } from '../../src/lib/redis-server.js';
 
 export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 

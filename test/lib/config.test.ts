@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/lib/config.js';
 import { workerEnv } from '../../src/worker/app.js';
-import { root } from '../helpers/processes.js';
+import { repositoryRoot as root } from '../../src/lib/paths.js';
 
 describe('configuration', () => {
   it('defaults reproduce the workshop', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
-import { freePort } from '../../src/cli/local.js';
+import { freePort } from '../../src/lib/redis-server.js';
 import { Upstream } from '../../src/worker/upstream.js';
 import { rngOn } from '../helpers/services.js';
 

@@ -1,0 +1,58 @@
+// A throwaway redis-server on this machine, and free ports to run things on: for `dockercoins
+// start`, the tests and bench alike.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
+import { sleep } from './sleep.js';
+
+export interface RedisServer {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop: () => Promise<void>;
+}
+
+/** Starts redis-server (on a free port unless told) with no persistence; undefined when it is not installed. */
+export async function startRedisServer(port?: number): Promise<RedisServer | undefined> {
+  port ??= await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const started = await new Promise<boolean>((resolve) => {
+    child.once('error', () => resolve(false));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('Ready to accept connections')) resolve(true);
+    });
+    child.once('exit', () => resolve(false));
+    setTimeout(() => resolve(false), 5000).unref();
+  });
+  if (!started) {
+    child.kill('SIGKILL');
+    return undefined;
+  }
+  child.stdout!.resume();
+  child.stderr!.resume();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    process: child,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(2000)]);
+    },
+  };
+}
+
+/** A TCP port free on 127.0.0.1 now (the system's pick), for a server started next. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
