@@ -4,7 +4,8 @@
 // is on PATH, else an in-process store.
 import path from 'node:path';
 import { parseConfig } from '../lib/config.js';
-import { listen, exitOnSignals } from '../lib/server.js';
+import { listen } from '../lib/server.js';
+import { exitOnSignals } from '../lib/signals.js';
 import { distDir } from '../lib/paths.js';
 import { startRedisServer } from '../lib/redis-server.js';
 import { memoryStore, redisStore, type Store } from '../lib/store.js';
@@ -12,6 +13,7 @@ import { buildHasher, hasherEnv } from '../hasher/app.js';
 import { buildRng, rngEnv } from '../rng/app.js';
 import { buildWebui, webuiEnv } from '../webui/app.js';
 import { buildWorker, workerEnv, type WorkerService } from '../worker/app.js';
+import type { WorkerSummary } from '../worker/worker.js';
 
 export interface LocalOptions {
   workers: number;
@@ -29,7 +31,8 @@ export interface LocalApp {
   rngUrls: string[];
   hasherUrl: string;
   redis: string;
-  stop(): Promise<void>;
+  /** Stops the workers first (their counts saved), the services, and the throwaway Redis last. */
+  stop(): Promise<WorkerSummary>;
 }
 
 export const rngPorts = (first: number, count: number) =>
@@ -42,7 +45,6 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
   const stops: (() => Promise<unknown>)[] = [];
 
   const { redis, stores, stopRedis } = await storeFor(env, say);
-  stops.push(stopRedis);
 
   const rngUrls: string[] = [];
   for (const [i, port] of rngPorts(options.rngPort, options.rng).entries()) {
@@ -73,8 +75,6 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
     worker.worker.start();
     workers.push(worker);
   }
-  // Workers first, so that their last counts are flushed while the store is still there.
-  stops.unshift(() => Promise.all(workers.map((w) => w.stop())));
 
   const webui = buildWebui(
     parseConfig(webuiEnv, {
@@ -95,7 +95,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
     hasherUrl,
     redis,
     async stop() {
+      // Workers first, so that their last counts are saved while the store is still there.
+      const summaries = await Promise.all(workers.map((w) => w.stop()));
       for (const stop of stops) await stop();
+      await stopRedis();
+      const total = (key: keyof WorkerSummary) => summaries.reduce((sum, s) => sum + s[key], 0);
+      return { units: total('units'), saved: total('saved'), notSaved: total('notSaved'), unknown: total('unknown') };
     },
   };
 }
@@ -129,5 +134,14 @@ export async function runLocal(options: LocalOptions): Promise<void> {
   const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
   say(`rng: ${app.rngUrls.join(', ')}   hasher: ${app.hasherUrl}   workers: ${options.workers}`);
   say(`DockerCoins is mining: open ${app.url}   (Ctrl-C to stop)`);
-  exitOnSignals(() => app.stop(), { info: say, error: (_o, msg) => say(msg) }, 3000);
+  exitOnSignals(
+    async () => {
+      const { units, saved, notSaved, unknown } = await app.stop();
+      const unknownPart = unknown > 0 ? `, ${unknown} may or may not be` : '';
+      say(`stopped: ${units} units done, ${saved} saved, ${notSaved} not saved${unknownPart}`);
+      return notSaved + unknown > 0 ? 1 : 0;
+    },
+    { info: say, error: (_o, msg) => say(msg) },
+    3000,
+  );
 }

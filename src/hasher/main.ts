@@ -1,5 +1,6 @@
 import { loadConfig } from '../lib/config.js';
-import { exitOnSignals, listen } from '../lib/server.js';
+import { listen } from '../lib/server.js';
+import { exitOnSignals } from '../lib/signals.js';
 import { buildHasher, hasherEnv } from './app.js';
 
 const config = loadConfig('hasher', hasherEnv);

@@ -11,12 +11,21 @@ export interface RedisServer {
   stop: () => Promise<void>;
 }
 
-/** Starts redis-server (on a free port unless told) with no persistence; undefined when it is not installed. */
-export async function startRedisServer(port?: number): Promise<RedisServer | undefined> {
+/**
+ * Starts redis-server (on a free port unless told) with no persistence, and `args`; undefined
+ * when it is not installed. It runs in its own process group, so that a Ctrl-C in the terminal
+ * reaches only us: `dockercoins start` stops it last, after the workers have saved their counts.
+ */
+export async function startRedisServer(port?: number, args: string[] = []): Promise<RedisServer | undefined> {
   port ??= await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
+  // Detached, it would outlive us if we exited without stopping it.
+  const orphaned = () => child.kill('SIGKILL');
+  process.once('exit', orphaned);
+  child.once('exit', () => process.off('exit', orphaned));
   const started = await new Promise<boolean>((resolve) => {
     child.once('error', () => resolve(false));
     child.stdout!.on('data', (chunk: Buffer) => {

@@ -1,8 +1,9 @@
 // The HTTP server every service is built on: JSON logs (a line per request at debug), /healthz,
-// /metrics, an X-Instance header naming the instance, one-line text errors, graceful close.
+// /readyz, /metrics, an X-Instance header naming the instance, one-line text errors, graceful close.
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import pino from 'pino';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { describeError } from './errors.js';
 import { batchedStdout, isoTime } from './log-output.js';
 
 export interface ServerSettings {
@@ -16,6 +17,11 @@ export interface ServerSettings {
    * server's one onRequest hook: each hook is a cost on every request.
    */
   onRequest?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
+  /**
+   * Whether the service can do its job now, for /readyz: resolves if so, throws the reason if
+   * not (worker and webui: Redis answers). Without it the service is ready until shutdown.
+   */
+  ready?: () => Promise<void>;
   /** Largest request body accepted, in bytes (413 above). */
   bodyLimit?: number;
   /** Extra fastify options (tests use them rarely). */
@@ -25,6 +31,8 @@ export interface ServerSettings {
 export interface Service {
   app: FastifyInstance;
   metrics: Registry;
+  /** Shutdown has begun: /readyz answers 503 from now on (closing the app does it too). */
+  notReady(): void;
 }
 
 export function createServer(settings: ServerSettings): Service {
@@ -113,13 +121,23 @@ export function createServer(settings: ServerSettings): Service {
     return oneLineError(reply, error);
   });
 
-  // Health answers at once: it never waits behind rng's one-at-a-time queue.
+  // Health answers at once: it never waits behind rng's one-at-a-time queue. It says the
+  // process is alive; /readyz says whether it can do its job (podinfo's pair).
   app.get('/healthz', async (_request, reply) => reply.type('text/plain; charset=utf-8').send('ok\n'));
+  let shuttingDown = false;
+  const notReady = () => void (shuttingDown = true);
+  app.addHook('preClose', async () => notReady());
+  app.get('/readyz', async (_request, reply) => {
+    let reason = shuttingDown ? 'shutting down' : undefined;
+    if (!reason) await settings.ready?.().catch((err: unknown) => (reason = describeError(err)));
+    reply.type('text/plain; charset=utf-8');
+    return reason ? reply.code(503).send(`not ready: ${reason}\n`) : reply.send('ready\n');
+  });
   app.get('/metrics', async (_request, reply) =>
     reply.type(metrics.contentType).send(await metrics.metrics()),
   );
 
-  return { app, metrics };
+  return { app, metrics, notReady };
 }
 
 interface HttpError {
@@ -146,41 +164,6 @@ export function notFound(request: FastifyRequest, reply: FastifyReply) {
 /** Listens, then logs the address. */
 export async function listen(app: FastifyInstance, port: number, host: string): Promise<string> {
   return app.listen({ port, host, listenTextResolver: (address) => `listening on ${address}` });
-}
-
-/**
- * Ends the process cleanly on SIGTERM or SIGINT: runs `close`, then exits 0.
- * Docker waits 10 s before killing; we give ourselves less than 1 s.
- */
-export function exitOnSignals(
-  close: () => Promise<void>,
-  // flush: pino's (fastify's logger type leaves it out); the local runner's console has none.
-  log: { info: (msg: string) => void; error: (o: object, msg: string) => void; flush?: (done: () => void) => void },
-  deadlineMs = 900,
-): void {
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal} received, shutting down`);
-    const force = setTimeout(() => {
-      log.error({}, `shutdown took more than ${deadlineMs} ms, exiting anyway`);
-      process.exit(1);
-    }, deadlineMs);
-    force.unref();
-    // Exit once the batched logs are written: the last lines (the worker's "worker stopped"
-    // with its count) are the ones that matter most.
-    const exit = (code: number) => (log.flush ? log.flush(() => process.exit(code)) : process.exit(code));
-    close().then(
-      () => exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
 }
 
 /**

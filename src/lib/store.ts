@@ -1,6 +1,6 @@
 // Where the worker records its work and the webui reads it: Redis (the workshop's keys),
 // or, for a local run without any Redis, an in-process store with the same behaviour.
-import { createClient } from '@redis/client';
+import { ClientClosedError, ClientOfflineError, ErrorReply, createClient } from '@redis/client';
 
 /** Redis keys. `hashes` and `wallet` are the original's; the rest are ours. */
 export const KEYS = {
@@ -8,6 +8,7 @@ export const KEYS = {
   wallet: 'wallet', // hash: hex digest -> the 32 random bytes
   recentCoins: 'dockercoins:recent-coins', // list of the newest coins' hex, newest first
   workerPrefix: 'dockercoins:worker:', // one report per worker, expiring
+  flushPrefix: 'dockercoins:flush:', // per worker process: the seq of its last applied flush
 } as const;
 
 export const RECENT_COINS = 20;
@@ -35,6 +36,8 @@ export interface WorkerReport {
   units: number;
   rng: Record<string, CallStats>;
   hasher: Record<string, CallStats>;
+  /** The worker's last report: it is stopping. */
+  final?: boolean;
 }
 
 export interface Totals {
@@ -42,64 +45,148 @@ export interface Totals {
   hashes: string | null;
 }
 
+/**
+ * Names one flush: `writer` is unique to a worker process (a restarted worker of the same name
+ * is a new writer), `seq` counts its flushes 1, 2, 3... A flush is applied at most once,
+ * however often it is sent: a flush whose answer was lost can be sent again safely.
+ */
+export interface FlushId {
+  writer: string;
+  seq: number;
+}
+
 export interface Store {
-  /** Adds units to the counter, the coins to the wallet and stores the report, all at once. */
-  recordWork(units: number, coins: Coin[], report: WorkerReport): Promise<void>;
+  /** Adds units to the counter, the coins to the wallet and stores the report, all at once, once per flush id. */
+  recordWork(units: number, coins: Coin[], report: WorkerReport, flush: FlushId): Promise<void>;
   readTotals(): Promise<Totals>;
   readReports(): Promise<WorkerReport[]>;
   readRecentCoins(): Promise<string[]>;
+  /** Resolves when the store answers, within the deadline; throws the reason otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
+/**
+ * Every store operation gets an answer or fails within this time. Redis answers in well under a
+ * millisecond: 1 s means it is stalled or gone, and with the worker's flush each second a stall
+ * is reported within 2 s. A false alarm costs a log line and a retry, never a count.
+ */
+export const STORE_DEADLINE_MS = 1000;
+/** How long Redis remembers a writer's last applied flush: longer than any retry. */
+const FLUSH_ID_TTL_SECONDS = 24 * 3600;
+
+/** The operation got no answer in time; it may still be applied later. */
+export class StoreTimeoutError extends Error {
+  override name = 'StoreTimeoutError';
+}
+
+/** Whether a failed write may still have reached Redis (so its outcome is unknown) or surely did not. */
+export function mayHaveBeenApplied(err: unknown): boolean {
+  return !(err instanceof ClientOfflineError || err instanceof ClientClosedError || err instanceof ErrorReply);
+}
+
+// One flush, atomically and at most once per (writer, seq): KEYS hashes, wallet, recent coins,
+// the worker's report, the writer's last applied seq; ARGV seq, units, report, report TTL,
+// recent coins kept, seq TTL, then hex and bytes of each coin.
+const RECORD_WORK = `
+if tonumber(redis.call('GET', KEYS[5]) or '0') >= tonumber(ARGV[1]) then return 0 end
+redis.call('INCRBY', KEYS[1], ARGV[2])
+for i = 7, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  redis.call('LPUSH', KEYS[3], ARGV[i])
+end
+if #ARGV > 6 then redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1) end
+redis.call('SET', KEYS[4], ARGV[3], 'EX', ARGV[4])
+redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[6])
+return 1`;
+
 export interface RedisStoreOptions {
   url: string;
-  /** A command that gets no answer within this time fails (Redis paused or unreachable). */
-  commandTimeoutMs?: number;
+  /** An operation that gets no answer within this time fails (Redis stalled or unreachable). */
+  deadlineMs?: number;
   onError?: (err: Error) => void;
 }
 
-export function redisStore({ url, commandTimeoutMs = 2000, onError }: RedisStoreOptions): Store {
-  const client = createClient({
-    url,
-    // Fail at once while disconnected instead of queueing: callers decide what to do.
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: 2000,
-      reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 500),
-    },
-  }).withCommandOptions({ timeout: commandTimeoutMs });
-  client.on('error', (err: Error) => onError?.(err));
-  // Connects in the background and keeps reconnecting; commands fail fast until it is up.
-  client.connect().catch((err: Error) => onError?.(err));
+export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: RedisStoreOptions): Store {
+  const connect = () => {
+    const client = createClient({
+      url,
+      // Fail at once while disconnected instead of queueing: callers decide what to do.
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: deadlineMs,
+        reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 500),
+      },
+    });
+    client.on('error', (err: Error) => onError?.(err));
+    // Connects in the background and keeps reconnecting; commands fail fast until it is up.
+    client.connect().catch((err: Error) => onError?.(err));
+    return client;
+  };
+  let client = connect();
+  let closed = false;
+
+  /**
+   * Runs `operation` within the deadline. The client's own timeout stops at a command that has
+   * been written, so a stalled Redis would hold every caller: past the deadline the connection
+   * is taken as broken and replaced, and later commands do not queue behind the stalled ones.
+   */
+  async function withDeadline<T>(operation: (redis: typeof client) => Promise<T>): Promise<T> {
+    const used = client;
+    const answer = operation(used);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreTimeoutError(`no answer within ${deadlineMs} ms`)), deadlineMs);
+    });
+    try {
+      return await Promise.race([answer, late]);
+    } catch (err) {
+      if (err instanceof StoreTimeoutError && used === client && !closed) {
+        answer.catch(() => {}); // fails once its connection is destroyed
+        used.destroy();
+        client = connect();
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   return {
-    async recordWork(units, coins, report) {
-      const multi = client.multi().incrBy(KEYS.hashes, units);
-      for (const coin of coins) {
-        multi.hSet(KEYS.wallet, coin.hex, coin.bytes);
-        multi.lPush(KEYS.recentCoins, coin.hex);
-      }
-      if (coins.length > 0) multi.lTrim(KEYS.recentCoins, 0, RECENT_COINS - 1);
-      multi.set(KEYS.workerPrefix + report.worker, JSON.stringify(report), { EX: REPORT_TTL_SECONDS });
-      await multi.exec();
-    },
-    async readTotals() {
-      const [coins, hashes] = await Promise.all([client.hLen(KEYS.wallet), client.get(KEYS.hashes)]);
-      return { coins, hashes };
-    },
-    async readReports() {
-      const keys: string[] = [];
-      for await (const batch of client.scanIterator({ MATCH: `${KEYS.workerPrefix}*`, COUNT: 500 })) {
-        keys.push(...batch);
-      }
-      if (keys.length === 0) return [];
-      const values = await client.mGet(keys);
-      return values.flatMap((v) => (v ? [JSON.parse(v) as WorkerReport] : []));
-    },
-    async readRecentCoins() {
-      return client.lRange(KEYS.recentCoins, 0, RECENT_COINS - 1);
-    },
+    recordWork: (units, coins, report, flush) =>
+      withDeadline(async (redis) => {
+        await redis.eval(RECORD_WORK, {
+          keys: [KEYS.hashes, KEYS.wallet, KEYS.recentCoins, KEYS.workerPrefix + report.worker, KEYS.flushPrefix + flush.writer],
+          arguments: [
+            String(flush.seq),
+            String(units),
+            JSON.stringify(report),
+            String(REPORT_TTL_SECONDS),
+            String(RECENT_COINS),
+            String(FLUSH_ID_TTL_SECONDS),
+            ...coins.flatMap((coin) => [coin.hex, coin.bytes]),
+          ],
+        });
+      }),
+    readTotals: () =>
+      withDeadline(async (redis) => {
+        const [coins, hashes] = await Promise.all([redis.hLen(KEYS.wallet), redis.get(KEYS.hashes)]);
+        return { coins, hashes };
+      }),
+    readReports: () =>
+      withDeadline(async (redis) => {
+        const keys: string[] = [];
+        for await (const batch of redis.scanIterator({ MATCH: `${KEYS.workerPrefix}*`, COUNT: 500 })) {
+          keys.push(...batch);
+        }
+        if (keys.length === 0) return [];
+        const values = await redis.mGet(keys);
+        return values.flatMap((v) => (v ? [JSON.parse(v) as WorkerReport] : []));
+      }),
+    readRecentCoins: () => withDeadline((redis) => redis.lRange(KEYS.recentCoins, 0, RECENT_COINS - 1)),
+    ping: () => withDeadline(async (redis) => void (await redis.ping())),
     async close() {
+      closed = true;
       if (client.isOpen) client.destroy();
     },
   };
@@ -111,9 +198,12 @@ export function memoryStore(now: () => number = Date.now): Store {
   const wallet = new Map<string, Buffer>();
   let recent: string[] = [];
   const reports = new Map<string, { report: WorkerReport; expires: number }>();
+  const applied = new Map<string, number>();
 
   return {
-    async recordWork(units, coins, report) {
+    async recordWork(units, coins, report, flush) {
+      if ((applied.get(flush.writer) ?? 0) >= flush.seq) return;
+      applied.set(flush.writer, flush.seq);
       hashes = (hashes ?? 0) + units;
       for (const coin of coins) wallet.set(coin.hex, coin.bytes);
       recent = [...coins.map((c) => c.hex).reverse(), ...recent].slice(0, RECENT_COINS);
@@ -130,6 +220,7 @@ export function memoryStore(now: () => number = Date.now): Store {
     async readRecentCoins() {
       return recent;
     },
+    async ping() {},
     async close() {},
   };
 }

@@ -35,6 +35,7 @@ export function buildWebui(config: WebuiConfig, store: Store): Service {
   const service = createServer({
     service: 'webui',
     ...config,
+    ready: () => store.ping(),
     onRequest: (_request, reply) => {
       reply.headers(SECURITY_HEADERS);
       return undefined;

@@ -1,5 +1,6 @@
 import { loadConfig } from '../lib/config.js';
-import { exitOnSignals, listen } from '../lib/server.js';
+import { listen } from '../lib/server.js';
+import { exitOnSignals } from '../lib/signals.js';
 import { redisStore } from '../lib/store.js';
 import { buildWebui, webuiEnv } from './app.js';
 

@@ -2,9 +2,10 @@
 import * as z from 'zod';
 import { httpUrl, millis, redisUrl, serverEnv } from '../lib/config.js';
 import { createServer, type Service } from '../lib/server.js';
+import { sleep } from '../lib/sleep.js';
 import type { Store } from '../lib/store.js';
 import { Upstream } from './upstream.js';
-import { Worker } from './worker.js';
+import { Worker, type WorkerSummary } from './worker.js';
 
 export const workerEnv = {
   ...serverEnv,
@@ -23,12 +24,13 @@ export type WorkerConfig = z.output<z.ZodObject<typeof workerEnv>>;
 
 export interface WorkerService extends Service {
   worker: Worker;
-  /** Stops the loop (closing the connections to rng and hasher), flushes, closes the server and Redis. */
-  stop(): Promise<void>;
+  /** Stops the loop (closing the connections to rng and hasher), saves, closes the server and Redis. */
+  stop(): Promise<WorkerSummary>;
 }
 
 export function buildWorker(config: WorkerConfig, store: Store): WorkerService {
-  const service = createServer({ service: 'worker', ...config });
+  // Ready while Redis answers: without it no work is saved.
+  const service = createServer({ service: 'worker', ...config, ready: () => store.ping() });
   const upstream = (name: string, urls: string) =>
     new Upstream({ name, urls, connections: config.UPSTREAM_CONNECTIONS, timeoutMs: config.CALL_TIMEOUT_MS });
   const rng = upstream('rng', config.RNG_URL);
@@ -48,8 +50,11 @@ export function buildWorker(config: WorkerConfig, store: Store): WorkerService {
     ...service,
     worker,
     async stop() {
-      await worker.stop();
-      await Promise.all([service.app.close(), store.close()]);
+      service.notReady();
+      const summary = await worker.stop();
+      // Bounded: the process must exit within its shutdown deadline (src/lib/signals.ts).
+      await Promise.race([Promise.all([service.app.close(), store.close()]), sleep(100)]);
+      return summary;
     },
   };
 }

@@ -1,5 +1,6 @@
 import { loadConfig } from '../lib/config.js';
-import { exitOnSignals, listen } from '../lib/server.js';
+import { listen } from '../lib/server.js';
+import { exitOnSignals } from '../lib/signals.js';
 import { redisStore } from '../lib/store.js';
 import { buildWorker, workerEnv } from './app.js';
 
@@ -8,6 +9,10 @@ const config = loadConfig('worker', workerEnv);
 // (one per reconnection attempt) would only repeat them.
 const store = redisStore({ url: config.REDIS_URL, onError: () => {} });
 const service = buildWorker(config, store);
-exitOnSignals(() => service.stop(), service.app.log);
+// Exit 1 when some units were not saved (or may not have been).
+exitOnSignals(async () => {
+  const { notSaved, unknown } = await service.stop();
+  return notSaved + unknown > 0 ? 1 : 0;
+}, service.app.log);
 await listen(service.app, config.PORT, config.HOST);
 service.worker.start();

@@ -1,12 +1,16 @@
 // The worker's loop (the contract's): sleep, bytes from rng, their hash from hasher, a coin
 // when the hash starts with 0; the count goes to the store once a second. Faults never kill
 // it: it logs one line per failure streak, backs off (at most 1 s) and resumes by itself.
-// On stop it abandons the unit in flight, flushes what it has counted, and returns.
+// Each flush is applied at most once (see FlushId), so a flush whose answer was lost is sent
+// again as it was. On stop it abandons the unit in flight, saves what it has counted within a
+// deadline, and says how many units were saved, not saved, or may have been.
+import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { FastifyBaseLogger } from 'fastify';
 import { sleep } from '../lib/sleep.js';
-import type { CallStats, Coin, Store, WorkerReport } from '../lib/store.js';
+import { mayHaveBeenApplied, type CallStats, type Coin, type FlushId, type Store, type WorkerReport } from '../lib/store.js';
 import { describeError } from '../lib/errors.js';
+import { InstanceLabels } from './instances.js';
 import { Upstream, UpstreamError } from './upstream.js';
 
 export interface WorkerOptions {
@@ -25,11 +29,35 @@ export interface WorkerOptions {
 
 type Dependency = 'rng' | 'hasher' | 'redis';
 
+/** One flush: sent again unchanged until the store confirms it. */
+interface Batch {
+  flush: FlushId;
+  units: number;
+  coins: Coin[];
+  report: WorkerReport;
+  /** A send of it may have reached Redis: if never confirmed, its outcome is unknown. */
+  maybeApplied: boolean;
+}
+
+/** What the worker says when it stops: done = saved + notSaved + unknown. */
+export interface WorkerSummary {
+  units: number;
+  saved: number;
+  notSaved: number;
+  /** Sent, but Redis did not answer: they may be counted or not. */
+  unknown: number;
+}
+
 export class Worker {
-  /** Units done since start (flushed or not). */
+  /** Units done since start (saved or not). */
   unitsDone = 0;
-  /** Units written to the store since start. */
-  unitsFlushed = 0;
+  /** Units the store has confirmed since start. */
+  unitsSaved = 0;
+  private readonly writer = randomUUID();
+  private seq = 0;
+  /** The batch being saved, or that failed to be: it goes first at the next flush. */
+  private unconfirmed?: Batch;
+  private finalSaved = false;
   private pendingUnits = 0;
   private pendingCoins: Coin[] = [];
   private callStats: { rng: Record<string, CallStats>; hasher: Record<string, CallStats> } = { rng: {}, hasher: {} };
@@ -43,6 +71,7 @@ export class Worker {
   private readonly coins: Counter;
   private readonly errors: Counter<'dependency'>;
   private readonly calls: Histogram<'dependency' | 'instance'>;
+  private readonly instances: InstanceLabels;
 
   constructor(private readonly o: WorkerOptions) {
     const registers = [o.metrics];
@@ -61,6 +90,7 @@ export class Worker {
       buckets: [0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
       registers,
     });
+    this.instances = new InstanceLabels({ onDrop: (dependency, instance) => this.calls.remove({ dependency, instance }) });
     const pending: Gauge = new Gauge({
       name: 'worker_pending_units',
       help: 'Units done but not yet written to the store',
@@ -75,23 +105,36 @@ export class Worker {
     this.flushTimer = setInterval(() => void this.flush(), this.o.flushEveryMs);
   }
 
-  /** Abandons the unit in flight, flushes the count (retrying until `deadlineMs`), returns. */
-  async stop(deadlineMs = 700): Promise<void> {
-    const deadline = Date.now() + deadlineMs;
+  /**
+   * Abandons the unit in flight and saves what is counted, trying until `deadlineMs` whatever
+   * Redis does; then logs the final line and returns it.
+   */
+  async stop(deadlineMs = 700): Promise<WorkerSummary> {
+    const deadline = performance.now() + deadlineMs;
+    const remaining = () => deadline - performance.now();
     this.stopping.abort();
     clearInterval(this.flushTimer);
     // Closing the upstreams fails the call in flight at once: its unit is abandoned.
-    await Promise.all([this.o.rng.close(), this.o.hasher.close()]);
-    await this.loopDone;
-    while (true) {
-      await this.flush();
-      if (this.pendingUnits === 0 || Date.now() + 100 > deadline) break;
+    await Promise.race([Promise.all([this.o.rng.close(), this.o.hasher.close(), this.loopDone]), sleep(remaining())]);
+    while (remaining() > 0) {
+      await Promise.race([this.flush(true), sleep(remaining())]);
+      if ((this.finalSaved && !this.unconfirmed && this.pendingUnits === 0) || remaining() < 100) break;
       await sleep(100);
     }
-    const lost = this.pendingUnits;
-    const summary = { units: this.unitsDone, flushed: this.unitsFlushed, lost };
-    if (lost > 0) this.o.log.error(summary, `worker stopped; ${lost} units could not be saved`);
-    else this.o.log.info(summary, 'worker stopped');
+    const summary = this.summary();
+    const unsaved = summary.notSaved + summary.unknown;
+    if (unsaved === 0) this.o.log.info(summary, 'worker stopped');
+    else {
+      const unknown = summary.unknown > 0 ? `; ${summary.unknown} units may or may not be counted (Redis did not answer)` : '';
+      this.o.log.error(summary, `worker stopped; ${summary.notSaved} units could not be saved${unknown}`);
+    }
+    return summary;
+  }
+
+  summary(): WorkerSummary {
+    const unconfirmed = this.unconfirmed?.units ?? 0;
+    const unknown = this.unconfirmed?.maybeApplied ? unconfirmed : 0;
+    return { units: this.unitsDone, saved: this.unitsSaved, notSaved: this.pendingUnits + unconfirmed - unknown, unknown };
   }
 
   private async loop(): Promise<void> {
@@ -129,46 +172,62 @@ export class Worker {
   private async timed(upstream: Upstream, call: () => ReturnType<Upstream['call']>) {
     const response = await call();
     this.recovered(upstream.name as Dependency);
+    const instance = this.instances.label(upstream.name, response.instance);
     const byInstance = this.callStats[upstream.name as 'rng' | 'hasher'];
-    const stats = (byInstance[response.instance] ??= { calls: 0, totalMs: 0, maxMs: 0 });
+    const stats = (byInstance[instance] ??= { calls: 0, totalMs: 0, maxMs: 0 });
     stats.calls += 1;
     stats.totalMs += response.ms;
     stats.maxMs = Math.max(stats.maxMs, response.ms);
-    this.calls.observe({ dependency: upstream.name, instance: response.instance }, response.ms / 1000);
+    this.calls.observe({ dependency: upstream.name, instance }, response.ms / 1000);
     return response;
   }
 
-  /** Writes the pending count, coins and report; on failure keeps them for the next flush. */
-  private flush(): Promise<void> {
+  /** Saves the unconfirmed batch, then what is pending; on failure keeps them for the next flush. */
+  private flush(final = false): Promise<void> {
     // One flush at a time: the timer and stop() may both ask.
-    this.flushing ??= this.writePending().finally(() => (this.flushing = undefined));
+    this.flushing ??= this.writePending(final).finally(() => (this.flushing = undefined));
     return this.flushing;
   }
 
-  private async writePending(): Promise<void> {
-    const units = this.pendingUnits;
-    const coins = this.pendingCoins;
+  private async writePending(final: boolean): Promise<void> {
+    if (this.unconfirmed && !(await this.save(this.unconfirmed))) return;
     const now = Date.now();
+    const units = this.pendingUnits;
     const report: WorkerReport = {
       worker: this.o.name,
       at: now,
       intervalMs: now - this.lastFlushAt,
       units,
       ...this.callStats,
+      ...(final ? { final } : {}),
     };
-    try {
-      await this.o.store.recordWork(units, coins, report);
-    } catch (err) {
-      this.failed('redis', err);
-      return;
-    }
-    this.recovered('redis');
-    this.pendingUnits -= units;
-    this.pendingCoins = this.pendingCoins.slice(coins.length);
-    this.unitsFlushed += units;
+    const batch: Batch = { flush: { writer: this.writer, seq: ++this.seq }, units, coins: this.pendingCoins, report, maybeApplied: false };
+    this.pendingUnits = 0;
+    this.pendingCoins = [];
     this.callStats = { rng: {}, hasher: {} };
     this.lastFlushAt = now;
-    this.o.log.info({ units }, `${units} units of work done, updating hash counter`);
+    await this.save(batch);
+  }
+
+  /** Sends `batch`; true once the store has it (now or from an earlier send). */
+  private async save(batch: Batch): Promise<boolean> {
+    this.unconfirmed = batch;
+    const sentBefore = batch.maybeApplied;
+    batch.maybeApplied = true; // until the store says otherwise: stop() may not wait for the answer
+    try {
+      await this.o.store.recordWork(batch.units, batch.coins, batch.report, batch.flush);
+    } catch (err) {
+      batch.maybeApplied = sentBefore || mayHaveBeenApplied(err);
+      this.failed('redis', err);
+      return false;
+    }
+    this.unconfirmed = undefined;
+    this.unitsSaved += batch.units;
+    if (batch.report.final) this.finalSaved = true;
+    this.recovered('redis');
+    // The original's line; none when there is nothing to say (an outage of rng or hasher).
+    if (batch.units > 0) this.o.log.info({ units: batch.units }, `${batch.units} units of work done, updating hash counter`);
+    return true;
   }
 
   private failed(dependency: Dependency, err: unknown): void {

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -16,19 +17,42 @@ async function runCli(t: TestContext, args: string[], PATH: string) {
   const child = spawn(process.execPath, [path.join(root, 'dist/cli.mjs'), 'start', '--port', String(port), ...args], {
     env: { PATH, HOME: process.env.HOME },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, as in a terminal: Ctrl-C goes to the whole group.
+    detached: true,
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk));
-  t.after(() => child.kill('SIGKILL'));
-  await waitFor('the URL line', () => (output.includes('open http://localhost:') ? true : undefined));
+  t.after(() => {
+    if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+  });
+  // A loaded machine may take a while to start it all.
+  await waitFor('the URL line', () => (output.includes('open http://localhost:') ? true : undefined), 30_000).catch((err: Error) => {
+    throw new Error(`${err.message}; output: ${output}`);
+  });
   const json = async () => (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { hashes: string | null };
   const first = Number((await waitFor('a first count', async () => (await json()).hashes ?? undefined)) ?? 0);
   await waitFor('the count to climb', async () => (Number((await json()).hashes) > first ? true : undefined), 5000);
+  const redisPort = /Redis: a throwaway redis-server on redis:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
+  // Outside the CLI's process group, so that the terminal's Ctrl-C does not stop it early.
+  const redisGroup = redisPort ? await processGroupOf(`redis-server 127.0.0.1:${redisPort}\0`) : undefined;
+  if (redisGroup !== undefined) assert.notEqual(redisGroup, child.pid, 'the redis-server is in a process group of its own');
   const started = performance.now();
-  child.kill('SIGINT');
+  process.kill(-child.pid!, 'SIGINT');
   const [code] = await once(child, 'exit');
   return { output, port, code: code as number, stopMs: performance.now() - started };
+}
+
+/** The process group of the process whose command line (as redis-server sets it) starts with `title` (Linux /proc). */
+async function processGroupOf(title: string): Promise<number> {
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.startsWith(title)) continue;
+    // Field 5 of /proc/<pid>/stat, after the parenthesised command name.
+    return Number((await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[2]);
+  }
+  throw new Error(`no process ${title} found`);
 }
 
 describe('dockercoins start', () => {
@@ -52,7 +76,16 @@ describe('dockercoins start', () => {
     const { output, code } = await runCli(t, ['--workers', '3', '--rng', '2'], process.env.PATH!);
     assert.match(output, /Redis: a throwaway redis-server on redis:\/\/127\.0\.0\.1:\d+/);
     assert.match(output, /rng: http:\/\/127\.0\.0\.1:\d+, http:\/\/127\.0\.0\.1:\d+ {3}hasher/);
+    // Ctrl-C reached the whole group, the CLI's redis-server excepted: stopped last, it lost nothing.
+    const [, units, saved] = /stopped: (\d+) units done, (\d+) saved, 0 not saved\n/.exec(output) ?? [];
+    assert.ok(Number(units) > 0 && saved === units, output);
     assert.equal(code, 0);
+    const redisPort = Number(/redis:\/\/127\.0\.0\.1:(\d+)/.exec(output)![1]);
+    await waitFor('the redis-server gone', () => new Promise<true | undefined>((resolve) => {
+      const socket = connect(redisPort, '127.0.0.1');
+      socket.on('connect', () => resolve(socket.destroy() && undefined));
+      socket.on('error', () => resolve(true));
+    }));
   });
 
   it('refuses a bad option with a clear message', async () => {

@@ -45,7 +45,7 @@ async function startApp(t: TestContext, redis: TestRedis, workers: number, rng: 
     env: { ...process.env, REDIS_URL: redis.url, LOG_LEVEL: 'warn' },
     say: () => {},
   });
-  let stopping: Promise<void> | undefined;
+  let stopping: ReturnType<LocalApp['stop']> | undefined;
   const stop = () => (stopping ??= app.stop());
   t.after(stop);
   return { ...app, stop };

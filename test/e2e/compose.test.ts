@@ -120,7 +120,7 @@ test('scale back to 1 worker, then stop every container: no unit lost, each ends
   }
 });
 
-/** What a worker's log says about its end: units counted, lost, and the time from SIGTERM to its last line. */
+/** What a worker's log says about its end: units counted, not saved (surely or maybe), and the time from SIGTERM to its last line. */
 function workerShutdown(stdout: string): { units: number; lost: number; ms: number } {
   const lines = stdout
     .split('\n')
@@ -129,5 +129,5 @@ function workerShutdown(stdout: string): { units: number; lost: number; ms: numb
   const signal = lines.find((l) => l.msg.startsWith('SIGTERM received'));
   const stopped = lines.findLast((l) => l.msg.startsWith('worker stopped'));
   assert.ok(signal && stopped, `a worker ended without its "SIGTERM received" and "worker stopped" lines: ${stdout.slice(-300)}`);
-  return { units: Number(stopped.units), lost: Number(stopped.lost), ms: Date.parse(stopped.time) - Date.parse(signal.time) };
+  return { units: Number(stopped.units), lost: Number(stopped.notSaved) + Number(stopped.unknown), ms: Date.parse(stopped.time) - Date.parse(signal.time) };
 }

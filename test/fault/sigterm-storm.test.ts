@@ -57,7 +57,7 @@ it(`SIGTERM storm: ${KILLS} random worker kills and restarts; counter == units r
 
   const lines = finalLines(workers);
   assert.equal(lines.length, KILLS + WORKERS, 'one final line per worker process');
-  assert.deepEqual(lines.filter((l) => l.lost !== 0), [], 'no process lost units');
+  assert.deepEqual(lines.filter((l) => l.notSaved !== 0 || l.unknown !== 0), [], 'no process lost units');
   const reported = lines.reduce((sum, l) => sum + (l.units as number), 0);
   assert.ok(reported > 1000, `the workers did ${reported} units`);
   assert.equal(Number(await redis.client.get('hashes')), reported, 'Redis counter == sum of the units reported');

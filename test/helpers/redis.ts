@@ -17,18 +17,22 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port, empty. */
   start(): Promise<void>;
+  /** SIGSTOP: connections stay open, nothing answers. */
+  pause(): void;
+  /** SIGCONT. */
+  resume(): void;
   close(): Promise<void>;
 }
 
 /** Returns undefined (and marks the test skipped) when there is no redis-server outside CI. */
-export async function testRedis(t: TestContext): Promise<TestRedis | undefined> {
+export async function testRedis(t: TestContext, args: string[] = []): Promise<TestRedis | undefined> {
   if (!hasRedisServer) {
     if (process.env.CI === 'true') throw new Error('redis-server is not installed (CI=true): apt-get install -y redis-server');
     console.warn('\n!!! SKIPPING: redis-server is not installed; apt-get install -y redis-server to run this test !!!\n');
     t.skip('redis-server is not installed');
     return undefined;
   }
-  let server = await startRedisServer();
+  let server = await startRedisServer(undefined, args);
   if (!server) throw new Error('redis-server did not start');
   const port = server.port;
   const client = newClient(server.url);
@@ -43,10 +47,13 @@ export async function testRedis(t: TestContext): Promise<TestRedis | undefined> 
       server = undefined;
     },
     async start() {
-      server = await startRedisServer(port);
+      server = await startRedisServer(port, args);
       if (!server) throw new Error(`redis-server did not restart on port ${port}`);
     },
+    pause: () => void server?.process.kill('SIGSTOP'),
+    resume: () => void server?.process.kill('SIGCONT'),
     async close() {
+      server?.process.kill('SIGCONT');
       client.destroy();
       await server?.stop();
     },

@@ -71,7 +71,8 @@ describe('webui /events (real redis-server)', () => {
     const writer = redisStore({ url: redis.url });
     t.after(() => writer.close());
     await waitFor('writer connected', async () => ((await writer.readTotals().catch(() => undefined)) ? true : undefined));
-    const flushes = setInterval(() => void writer.recordWork(3, [], report('worker-a', Date.now())).catch(() => {}), 1000);
+    let seq = 0;
+    const flushes = setInterval(() => void writer.recordWork(3, [], report('worker-a', Date.now()), { writer: 'test', seq: ++seq }).catch(() => {}), 1000);
     t.after(() => clearInterval(flushes));
 
     const client = subscribe(url);

@@ -92,7 +92,8 @@ describe('worker shutdown', () => {
     const reported = workers.map((w) => {
       const last = w.logs.find((l) => l.msg === 'worker stopped');
       assert.ok(last, `${w.name} logged its final count`);
-      assert.equal(last.lost, 0);
+      assert.equal(last.notSaved, 0);
+      assert.equal(last.unknown, 0);
       return last.units as number;
     });
     const total = reported.reduce((a, b) => a + b, 0);

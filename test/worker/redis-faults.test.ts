@@ -1,0 +1,164 @@
+// The worker and the web UI against a Redis that stalls (DEBUG SLEEP, SIGSTOP) or closes its port,
+// and a SIGTERM in the middle: every store operation ends within its deadline, the fault is
+// reported, both resume by themselves, and the final line accounts for every unit done.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { describe, it, type TestContext } from 'node:test';
+import { createClient } from '@redis/client';
+import { STORE_DEADLINE_MS } from '../../src/lib/store.js';
+import { metricValue } from '../helpers/metrics.js';
+import { tcpProxy } from '../helpers/proxy.js';
+import { startService, waitFor, type LogLine, type ServiceProcess } from '../helpers/processes.js';
+import { testRedis, type TestRedis } from '../helpers/redis.js';
+
+const fast = { RNG_DELAY_MS: '20', HASHER_DELAY_MS: '20', WORK_DELAY_MS: '20' };
+
+async function startApp(t: TestContext, redis: TestRedis, redisUrl = redis.url) {
+  const rng = await startService(t, 'rng', fast);
+  const hasher = await startService(t, 'hasher', fast);
+  const worker = await startService(t, 'worker', { ...fast, RNG_URL: rng.url, HASHER_URL: hasher.url, REDIS_URL: redisUrl });
+  const webui = await startService(t, 'webui', { REDIS_URL: redis.url });
+  await waitFor('a first flush', async () => ((await redis.client.get('hashes')) ? true : undefined));
+  return { worker, webui };
+}
+
+/** The first log line after `from` that matches. */
+const logLine = (proc: ServiceProcess, what: string, match: (l: LogLine) => boolean, from = 0) =>
+  waitFor(`${proc.name}: ${what}`, () => proc.logs.slice(from).find(match), 15_000);
+const redisWarning = (l: LogLine) => l.level === 40 && l.dependency === 'redis';
+const redisBack = (l: LogLine) => l.dependency === 'redis' && /is back after/.test(l.msg);
+const msSince = (line: LogLine, since: number) => Date.parse(line.time as string) - since;
+const status = async (url: string) => (await fetch(url)).status;
+
+/** A client of its own to stall the server with: DEBUG SLEEP holds the connection that sends it. */
+async function stallFor(t: TestContext, redis: TestRedis, seconds: number): Promise<{ at: number; over: Promise<unknown> }> {
+  const client = createClient({ url: redis.url });
+  client.on('error', () => {});
+  await client.connect();
+  t.after(() => client.destroy());
+  const at = Date.now();
+  return { at, over: client.sendCommand(['DEBUG', 'SLEEP', String(seconds)]) };
+}
+
+/** SIGTERM, then the final line; checks that it accounts for every unit. */
+async function stopWorker(worker: ServiceProcess) {
+  const from = worker.logs.length;
+  const { code } = await worker.stop('SIGTERM');
+  const final = await logLine(worker, 'its final line', (l) => l.msg.startsWith('worker stopped'), from);
+  const [units, saved, notSaved, unknown] = [final.units, final.saved, final.notSaved, final.unknown] as number[];
+  assert.equal(units, saved! + notSaved! + unknown!, `done = saved + not saved + unknown: ${JSON.stringify(final)}`);
+  assert.equal(code, notSaved! + unknown! > 0 ? 1 : 0, 'exit status says whether all was saved');
+  assert.ok(!worker.logs.some((l) => /exiting anyway/.test(l.msg)), 'the worker stopped within its deadline');
+  return { code, units: units!, saved: saved!, notSaved: notSaved!, unknown: unknown!, final };
+}
+
+describe('worker and web UI against a stalled or closed Redis (real processes)', () => {
+  it('DEBUG SLEEP: worker warns within 2 s, /json and /readyz answer 503 within the deadline, both resume; a SIGTERM in a stall accounts for every unit', async (t) => {
+    const redis = await testRedis(t, ['--enable-debug-command', 'local']);
+    if (!redis) return;
+    const { worker, webui } = await startApp(t, redis);
+    for (const url of [worker.url, webui.url]) await waitFor(`${url} ready`, async () => ((await status(`${url}/readyz`)) === 200 ? true : undefined));
+
+    // Long enough for the checks below on a loaded machine; the worker resumes once it is over.
+    const stall = await stallFor(t, redis, 6);
+    // Asked at once, before anything noticed the stall: the one that waits the longest.
+    const firstJson = status(`${webui.url}/json`);
+    const warning = await logLine(worker, 'a Redis warning', redisWarning);
+    const warnMs = msSince(warning, stall.at);
+    assert.match(warning.msg, /^redis: no answer within \d+ ms/);
+    assert.ok((await metricValue(worker.url, 'worker_errors_total', { dependency: 'redis' })) >= 1, 'the error metric counts it');
+    assert.equal(await firstJson, 503);
+    assert.equal(await status(`${webui.url}/json`), 503);
+    assert.equal(await status(`${worker.url}/readyz`), 503);
+    assert.equal(await status(`${webui.url}/readyz`), 503);
+    // By the web UI's own clock: how long its /json took to answer 503 (logs are batched: wait for both lines).
+    await waitFor('two 503 lines', () => (webui.logs.filter((l) => l.url === '/json' && l.status === 503).length >= 2 ? true : undefined));
+    const jsonMs = Math.max(...webui.logs.filter((l) => l.url === '/json' && l.status === 503).map((l) => l.ms as number));
+    assert.ok(jsonMs < 2000, `/json answered 503 after ${jsonMs} ms`);
+    t.diagnostic(`DEBUG SLEEP: worker warned ${warnMs} ms after the stall began; /json answered 503 in ${jsonMs} ms (webui's clock; deadline ${STORE_DEADLINE_MS} ms)`);
+
+    await stall.over;
+    await logLine(worker, 'Redis back', redisBack);
+    await waitFor('/json 200 again', async () => ((await status(`${webui.url}/json`)) === 200 ? true : undefined));
+    for (const url of [worker.url, webui.url]) await waitFor('ready again', async () => ((await status(`${url}/readyz`)) === 200 ? true : undefined));
+
+    // A SIGTERM while Redis is stalled: the flush in flight has an unknown outcome, the rest is not saved.
+    const second = await stallFor(t, redis, 3);
+    await logLine(worker, 'a second Redis warning', redisWarning, worker.logs.indexOf(warning) + 1);
+    const stopped = await stopWorker(worker);
+    await second.over;
+    const counted = Number(await redis.client.get('hashes'));
+    assert.ok(counted >= stopped.saved && counted <= stopped.saved + stopped.unknown, `Redis counted ${counted}: ${JSON.stringify(stopped.final)}`);
+    assert.ok(stopped.notSaved + stopped.unknown > 0, 'some units were done during the stall');
+    t.diagnostic(`SIGTERM in a DEBUG SLEEP: ${stopped.units} done, ${stopped.saved} saved, ${stopped.notSaved} reported not saved, ${stopped.unknown} unknown; counter short by ${stopped.units - counted}`);
+  });
+
+  it('SIGSTOP: the worker warns, keeps working, and a SIGTERM during the pause accounts for every unit', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const { worker, webui } = await startApp(t, redis);
+    const pausedAt = Date.now();
+    redis.pause();
+    const warning = await logLine(worker, 'a Redis warning', redisWarning);
+    assert.equal(await status(`${webui.url}/json`), 503);
+    const stopped = await stopWorker(worker);
+    redis.resume();
+    // What was sent before the pause and not answered may be applied now: wait for Redis to settle.
+    await waitFor('Redis answering', async () => ((await redis.client.ping()) === 'PONG' ? true : undefined));
+    const counted = Number(await redis.client.get('hashes'));
+    assert.ok(counted >= stopped.saved && counted <= stopped.saved + stopped.unknown, `Redis counted ${counted}: ${JSON.stringify(stopped.final)}`);
+    t.diagnostic(`SIGSTOP: worker warned ${msSince(warning, pausedAt)} ms after the pause; SIGTERM: ${stopped.units} done, ${stopped.saved} saved, ${stopped.notSaved} not saved, ${stopped.unknown} unknown; counter short by ${stopped.units - counted}`);
+  });
+
+  it('closed Redis port: the SIGTERM stays within its deadline and the units not saved are exactly the counter\'s shortfall', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const proxy = await tcpProxy(t, redis.port);
+    const { worker } = await startApp(t, redis, `redis://127.0.0.1:${proxy.port}`);
+    await proxy.close();
+    await logLine(worker, 'a Redis warning', redisWarning);
+    // Work done with nowhere to save it.
+    const before = await metricValue(worker.url, 'worker_units_total');
+    await waitFor('more units', async () => ((await metricValue(worker.url, 'worker_units_total')) > before ? true : undefined));
+    const stopped = await stopWorker(worker);
+    const counted = Number(await redis.client.get('hashes'));
+    assert.equal(stopped.code, 1);
+    assert.equal(counted, stopped.saved, 'the counter has exactly the units reported saved');
+    assert.equal(stopped.units - counted, stopped.notSaved + stopped.unknown, 'the shortfall is what the final line reports');
+    t.diagnostic(`closed port: ${stopped.units} done, ${stopped.saved} saved, ${stopped.notSaved} not saved, ${stopped.unknown} unknown; counter short by ${stopped.units - counted}`);
+  });
+});
+
+describe('worker: repeated signals', () => {
+  it('SIGTERM twice, SIGTERM then SIGINT, SIGINT three times: one final line each, exit 0, nothing lost', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const rng = await startService(t, 'rng', fast);
+    const hasher = await startService(t, 'hasher', fast);
+    const env = { ...fast, RNG_URL: rng.url, HASHER_URL: hasher.url, REDIS_URL: redis.url };
+    const sequences: NodeJS.Signals[][] = [['SIGTERM', 'SIGTERM'], ['SIGTERM', 'SIGINT'], ['SIGINT', 'SIGINT', 'SIGINT']];
+    const workers = await Promise.all(sequences.map((_, i) => startService(t, 'worker', { ...env, INSTANCE_NAME: `twice-${i + 1}` })));
+    await waitFor('every worker counting', async () => {
+      const values = await Promise.all(workers.map((w) => metricValue(w.url, 'worker_units_total')));
+      return values.every((v) => v > 5) ? true : undefined;
+    });
+    const codes = await Promise.all(
+      workers.map(async (worker, i) => {
+        const exited = once(worker.child, 'exit');
+        for (const signal of sequences[i]!) worker.child.kill(signal);
+        return ((await exited) as [number | null])[0];
+      }),
+    );
+    assert.deepEqual(codes, [0, 0, 0]);
+    let total = 0;
+    for (const worker of workers) {
+      const finals = worker.logs.filter((l) => l.msg.startsWith('worker stopped'));
+      assert.equal(finals.length, 1, `${worker.name}: one final line`);
+      assert.equal(finals[0]!.notSaved, 0);
+      assert.equal(finals[0]!.unknown, 0);
+      total += finals[0]!.units as number;
+    }
+    assert.equal(Number(await redis.client.get('hashes')), total, 'the counter equals the units the workers report');
+    t.diagnostic(`3 workers, repeated signals: ${total} units reported, all counted`);
+  });
+});
