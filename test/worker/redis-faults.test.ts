@@ -61,18 +61,20 @@ describe('worker and web UI against a stalled or closed Redis (real processes)',
 
     // Long enough for the checks below on a loaded machine; the worker resumes once it is over.
     const stall = await stallFor(t, redis, 6);
-    // Asked at once, before anything noticed the stall: the one that waits the longest.
+    // Asked at once, before anything noticed the stall: the one that waits the longest (or a 200,
+    // if it beat the DEBUG SLEEP to Redis).
     const firstJson = status(`${webui.url}/json`);
     const warning = await logLine(worker, 'a Redis warning', redisWarning);
     const warnMs = msSince(warning, stall.at);
     assert.match(warning.msg, /^redis: no answer within \d+ ms/);
     assert.ok((await metricValue(worker.url, 'worker_errors_total', { dependency: 'redis' })) >= 1, 'the error metric counts it');
-    assert.equal(await firstJson, 503);
+    const firstStatus = await firstJson;
+    assert.ok([200, 503].includes(firstStatus));
     assert.equal(await status(`${webui.url}/json`), 503);
     assert.equal(await status(`${worker.url}/readyz`), 503);
     assert.equal(await status(`${webui.url}/readyz`), 503);
-    // By the web UI's own clock: how long its /json took to answer 503 (logs are batched: wait for both lines).
-    await waitFor('two 503 lines', () => (webui.logs.filter((l) => l.url === '/json' && l.status === 503).length >= 2 ? true : undefined));
+    // By the web UI's own clock: how long its /json took to answer 503 (logs are batched: wait for the lines).
+    await waitFor('the 503 lines', () => (webui.logs.filter((l) => l.url === '/json' && l.status === 503).length >= (firstStatus === 503 ? 2 : 1) ? true : undefined));
     const jsonMs = Math.max(...webui.logs.filter((l) => l.url === '/json' && l.status === 503).map((l) => l.ms as number));
     assert.ok(jsonMs < 2000, `/json answered 503 after ${jsonMs} ms`);
     t.diagnostic(`DEBUG SLEEP: worker warned ${warnMs} ms after the stall began; /json answered 503 in ${jsonMs} ms (webui's clock; deadline ${STORE_DEADLINE_MS} ms)`);
