@@ -95,7 +95,7 @@ export class Worker {
       name: 'worker_pending_units',
       help: 'Units done but not yet written to the store',
       registers,
-      collect: () => pending.set(this.pendingUnits),
+      collect: () => pending.set(this.pendingUnits + (this.unconfirmed?.units ?? 0)),
     });
     for (const dependency of ['rng', 'hasher', 'redis']) this.errors.inc({ dependency }, 0);
   }
