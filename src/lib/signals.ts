@@ -3,7 +3,7 @@
 // kill the process halfway through saving); the process exits once `close` is done or the
 // deadline has passed, after its last log lines have reached stdout.
 
-export interface ShutdownLog {
+interface ShutdownLog {
   info: (msg: string) => void;
   error: (o: object, msg: string) => void;
   /** pino's (fastify's logger type leaves it out); the local runner's console has none. */

@@ -76,7 +76,7 @@ export const STORE_DEADLINE_MS = 1000;
 const FLUSH_ID_TTL_SECONDS = 24 * 3600;
 
 /** The operation got no answer in time; it may still be applied later. */
-export class StoreTimeoutError extends Error {
+class StoreTimeoutError extends Error {
   override name = 'StoreTimeoutError';
 }
 

@@ -5,12 +5,12 @@
 // dropped, its series with it.
 
 export const MAX_INSTANCES = 32;
-export const IDLE_MS = 60_000;
+const IDLE_MS = 60_000;
 export const OTHER = 'other';
 /** Longest name kept (INSTANCE_NAME's own limit); a longer header is cut. */
 const MAX_NAME_LENGTH = 100;
 
-export interface InstanceLabelsOptions {
+interface InstanceLabelsOptions {
   max?: number;
   idleMs?: number;
   /** Called for each name dropped, to remove its series. */
