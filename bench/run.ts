@@ -15,6 +15,7 @@ import { build } from 'esbuild';
 import { createClient } from '@redis/client';
 import { nodeBundle } from '../scripts/node-bundle.js';
 import { freePort, startRedisServer } from '../src/cli/local.js';
+import { CONNECTION_MODES, type ConnectionMode } from '../src/worker/upstream.js';
 import { machine, median, runBench, updateReadmeSection } from './report.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -132,7 +133,7 @@ async function peakRss<T>(procs: Proc[], work: () => Promise<T>): Promise<{ resu
 
 interface PipelineRun {
   workers: number;
-  connections: 'bare' | 'keep-alive' | 'per-call';
+  connections: 'bare' | ConnectionMode;
   /** The median round. */
   hashesPerSec: number;
   rounds: number[];
@@ -287,15 +288,15 @@ async function main() {
   await Promise.all([bare.stop(), rngVerbose.stop(), hasherVerbose.stop()]);
   for (const pid of [rng.child.pid!, hasher.child.pid!, process.pid]) pin(pid, ALL_CPUS);
 
-  // 3. The whole pipeline, delays 0: ours in both connection modes, and the bare loop on bare
-  // servers (bench/bare-worker.ts) as the ceiling of this machine. The three groups of workers
+  // 3. The whole pipeline, delays 0: ours in each connection mode, and the bare loop on bare
+  // servers (bench/bare-worker.ts) as the ceiling of this machine. The groups of workers
   // run in turns (the others stopped with SIGSTOP), round after round, each counting into its own
   // Redis database: one slow minute of a shared host then weighs on every mode alike.
   const bareRng = await start('bare');
   const bareHasher = await start('bare');
   const pipeline: PipelineRun[] = [];
   let workerPeak = 0;
-  const modes = ['bare', 'keep-alive', 'per-call'] as const;
+  const modes = ['bare', ...CONNECTION_MODES] as const;
   for (const count of [1, 4, 16]) {
     const groups = new Map<(typeof modes)[number], { workers: Proc[]; rateOver: (seconds: number) => Promise<number>; warmupSeconds: number }>();
     for (const [index, connections] of modes.entries()) {
@@ -455,18 +456,18 @@ function render(r: {
   }
   lines.push(
     '',
-    `Whole pipeline, delays 0 (1 rng, 1 hasher, N worker processes, real Redis): hashes/s, the median of ${r.settings.pipelineRounds} rounds of ${r.settings.pipelineSeconds} s per mode, the three modes taking turns (the others' workers stopped), each after a warm-up until its rate was steady (two successive ${WARMUP_WINDOW_SECONDS} s windows within 15 %, at most ${r.settings.pipelineWarmupMaxSeconds} s; the time it took is in brackets); bare: bench/bare-worker.ts on two bare servers:`,
+    `Whole pipeline, delays 0 (1 rng, 1 hasher, N worker processes, real Redis): hashes/s, the median of ${r.settings.pipelineRounds} rounds of ${r.settings.pipelineSeconds} s per mode, the modes taking turns (the others' workers stopped), each after a warm-up until its rate was steady (two successive ${WARMUP_WINDOW_SECONDS} s windows within 15 %, at most ${r.settings.pipelineWarmupMaxSeconds} s; the time it took is in brackets); bare: bench/bare-worker.ts on two bare servers:`,
     '',
   );
-  lines.push('| workers | bare | ours, keep-alive | ours, per-call (default) | keep-alive / bare |', '|---:|---:|---:|---:|---:|');
+  lines.push('| workers | bare | ours, balanced (default) | ours, keep-alive | ours, per-call | balanced / bare | keep-alive / bare |', '|---:|---:|---:|---:|---:|---:|---:|');
   for (const workers of [...new Set(r.pipeline.map((p) => p.workers))]) {
     const run = (mode: PipelineRun['connections']) => r.pipeline.find((x) => x.workers === workers && x.connections === mode)!;
     const rate = (mode: PipelineRun['connections']) => {
       const p = run(mode);
       return `${int(p.hashesPerSec)} (${Math.round(p.warmupSeconds)} s)${p.workerErrors ? `, ${p.workerErrors} error${p.workerErrors === 1 ? '' : 's'}` : ''}`;
     };
-    const ratio = (run('keep-alive').hashesPerSec / run('bare').hashesPerSec).toFixed(2);
-    lines.push(`| ${workers} | ${rate('bare')} | ${rate('keep-alive')} | ${rate('per-call')} | ${ratio} |`);
+    const ratio = (mode: PipelineRun['connections']) => (run(mode).hashesPerSec / run('bare').hashesPerSec).toFixed(2);
+    lines.push(`| ${workers} | ${rate('bare')} | ${rate('balanced')} | ${rate('keep-alive')} | ${rate('per-call')} | ${ratio('balanced')} | ${ratio('keep-alive')} |`);
   }
   const j = r.webuiJson;
   lines.push('', `webui GET /json, 200 connections, 5 s: ${int(j.reqPerSec)} req/s, p50 ${j.p50} ms, p99 ${j.p99} ms, ${j.errors} errors.`, '');

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseConfig } from '../lib/config.js';
 import { listen } from '../lib/server.js';
 import { exitOnSignals } from '../lib/signals.js';
+import { urlHost } from '../lib/address.js';
 import { distDir } from '../lib/paths.js';
 import { startRedisServer } from '../lib/redis-server.js';
 import { memoryStore, redisStore, type Store } from '../lib/store.js';
@@ -105,8 +106,9 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
   };
 }
 
+/** The host part of a URL reaching a service that listens on `host`. */
 function hostFor(host: string): string {
-  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : urlHost(host);
 }
 
 async function storeFor(env: Record<string, string | undefined>, say: (line: string) => void) {

@@ -13,7 +13,8 @@ program
   .description('run the whole app on this machine (no Docker needed)')
   .option('-w, --workers <n>', 'number of workers', numberOption(0, 200), 1)
   .option('-r, --rng <n>', 'number of rng instances', numberOption(1, 20), 1)
-  .option('--host <address>', 'address to listen on', '127.0.0.1')
+  // localhost: fastify listens on each of its addresses, ::1 and 127.0.0.1 where it has both.
+  .option('--host <address>', 'address to listen on', 'localhost')
   .option('--port <port>', 'webui port (rng and hasher use the next two)', numberOption(1, 65533), 8000)
   .action(async (opts: { workers: number; rng: number; host: string; port: number }) => {
     await runLocal({

@@ -50,7 +50,8 @@ export const boolean = (fallback: boolean) => flag.prefault(fallback ? 'true' : 
 /** Settings shared by every HTTP service. */
 export const serverEnv = {
   PORT: port(80),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  // Both families; listen() falls back to 0.0.0.0 where the kernel has no IPv6.
+  HOST: z.string().min(1).default('::'),
   LOG_LEVEL: logLevel,
   // The name this instance gives itself in logs, metrics and the X-Instance header.
   INSTANCE_NAME: z.string().min(1).max(100).default(os.hostname()),

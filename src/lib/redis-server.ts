@@ -2,6 +2,7 @@
 // start`, the tests and bench alike.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createNetServer } from 'node:net';
+import { urlHost } from './address.js';
 import { sleep } from './sleep.js';
 
 export interface RedisServer {
@@ -12,13 +13,13 @@ export interface RedisServer {
 }
 
 /**
- * Starts redis-server (on a free port unless told) with no persistence, and `args`; undefined
+ * Starts redis-server (on a free port and 127.0.0.1 unless told) with no persistence, and `args`; undefined
  * when it is not installed. It runs in its own process group, so that a Ctrl-C in the terminal
  * reaches only us: `dockercoins start` stops it last, after the workers have saved their counts.
  */
-export async function startRedisServer(port?: number, args: string[] = []): Promise<RedisServer | undefined> {
+export async function startRedisServer(port?: number, args: string[] = [], bind = '127.0.0.1'): Promise<RedisServer | undefined> {
   port ??= await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', bind, '--save', '', '--appendonly', 'no', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -41,7 +42,7 @@ export async function startRedisServer(port?: number, args: string[] = []): Prom
   child.stdout!.resume();
   child.stderr!.resume();
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${urlHost(bind)}:${port}`,
     port,
     process: child,
     stop: async () => {

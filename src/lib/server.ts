@@ -161,9 +161,23 @@ export function notFound(request: FastifyRequest, reply: FastifyReply) {
   return reply.code(404).type('text/plain; charset=utf-8').send(`Not Found: ${request.method} ${request.url}\n`);
 }
 
-/** Listens, then logs the address. */
+/** Where every service listens by default: both families (on Linux, `::` also accepts IPv4). */
+const ANY_ADDRESS = '::';
+
+/**
+ * Listens, then logs the address. On `::` where the kernel has no IPv6 (EAFNOSUPPORT, or
+ * EADDRNOTAVAIL when it is disabled), listens on 0.0.0.0 instead.
+ */
 export async function listen(app: FastifyInstance, port: number, host: string): Promise<string> {
-  return app.listen({ port, host, listenTextResolver: (address) => `listening on ${address}` });
+  const options = { port, listenTextResolver: (address: string) => `listening on ${address}` };
+  try {
+    return await app.listen({ ...options, host });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (host !== ANY_ADDRESS || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
+    app.log.warn(`no IPv6 here (${code} on ::): listening on IPv4 only`);
+    return app.listen({ ...options, host: '0.0.0.0' });
+  }
 }
 
 /**

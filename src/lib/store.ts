@@ -110,7 +110,7 @@ export interface RedisStoreOptions {
 export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: RedisStoreOptions): Store {
   const connect = () => {
     const client = createClient({
-      url,
+      ...redisAddress(url),
       // Fail at once while disconnected instead of queueing: callers decide what to do.
       disableOfflineQueue: true,
       socket: {
@@ -190,6 +190,15 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
       if (client.isOpen) client.destroy();
     },
   };
+}
+
+/**
+ * Where the client connects. The client's "maintenance notifications" (a Redis Enterprise
+ * feature we do not use) look up the URL's hostname with its brackets, so `redis://[::1]` failed
+ * with getaddrinfo ENOTFOUND [::1]. A name is looked up in both families (node's family 0).
+ */
+function redisAddress(url: string) {
+  return { url, maintNotifications: 'disabled' as const };
 }
 
 /** The same store in this process's memory, for a local run with no Redis at hand. */

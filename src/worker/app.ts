@@ -1,10 +1,11 @@
 // The worker process: the loop, plus a small HTTP server for /healthz and /metrics.
+import { Counter } from 'prom-client';
 import * as z from 'zod';
 import { httpUrl, millis, redisUrl, serverEnv } from '../lib/config.js';
 import { createServer, type Service } from '../lib/server.js';
 import { sleep } from '../lib/sleep.js';
 import type { Store } from '../lib/store.js';
-import { Upstream } from './upstream.js';
+import { CONNECTION_MODES, Upstream } from './upstream.js';
 import { Worker, type WorkerSummary } from './worker.js';
 
 export const workerEnv = {
@@ -17,8 +18,8 @@ export const workerEnv = {
   FLUSH_INTERVAL_MS: millis(1000).refine((n) => n >= 10, 'expected at least 10 ms'),
   MAX_BACKOFF_MS: millis(1000).refine((n) => n <= 2000, 'expected at most 2000 ms'),
   UPSTREAM_CONNECTIONS: z
-    .enum(['per-call', 'keep-alive'], { error: 'expected per-call or keep-alive' })
-    .default('per-call'),
+    .enum(CONNECTION_MODES, { error: `expected one of ${CONNECTION_MODES.join(', ')}` })
+    .default('balanced'),
 };
 export type WorkerConfig = z.output<z.ZodObject<typeof workerEnv>>;
 
@@ -35,6 +36,19 @@ export function buildWorker(config: WorkerConfig, store: Store): WorkerService {
     new Upstream({ name, urls, connections: config.UPSTREAM_CONNECTIONS, timeoutMs: config.CALL_TIMEOUT_MS });
   const rng = upstream('rng', config.RNG_URL);
   const hasher = upstream('hasher', config.HASHER_URL);
+  // Counted by the upstreams (a metric update per call costs), read when scraped.
+  const calls: Counter<'dependency' | 'family'> = new Counter({
+    name: 'worker_calls_total',
+    help: 'Calls to rng and hasher answered, by the address family used (4 or 6)',
+    labelNames: ['dependency', 'family'] as const,
+    registers: [service.metrics],
+    collect() {
+      calls.reset();
+      for (const { name, callsByFamily } of [rng, hasher]) {
+        for (const family of [4, 6] as const) calls.inc({ dependency: name, family }, callsByFamily[family]);
+      }
+    },
+  });
   const worker = new Worker({
     name: config.INSTANCE_NAME,
     rng,

@@ -5,9 +5,12 @@
 //   worker to one replica: the original opened a new connection for every call;
 // - with DNS round robin (endpoint_mode: dnsrr), glibc's getaddrinfo sorts the addresses, so
 //   dns.lookup keeps returning the same first one.
-// So each call goes to the next address, in turn, of every address the name resolves to
-// (re-resolved every second, to follow scaling), and by default on a fresh connection
-// (UPSTREAM_CONNECTIONS=per-call). keep-alive reuses connections: faster, but behind a VIP
+// So each call goes to the next address, in turn, of every address the name resolves to, of
+// either family (re-resolved every second, to follow scaling). By default
+// (UPSTREAM_CONNECTIONS=balanced) connections are kept alive but each is replaced after
+// RECYCLE.calls calls or RECYCLE.ms, so a balancer that picks a replica per connection keeps
+// spreading a worker's calls, at close to keep-alive's speed (bench/README.md). per-call opens
+// a connection for every call, like the original; keep-alive never replaces one: behind a VIP
 // it pins each worker to one replica.
 //
 // The calls go through node:http, not undici: undici's parser is WebAssembly, and it cost the
@@ -16,9 +19,16 @@
 import { lookup } from 'node:dns/promises';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
+import { isIPv6 } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { urlHost } from '../lib/address.js';
 import { describeError } from '../lib/errors.js';
 
-export type ConnectionMode = 'per-call' | 'keep-alive';
+export const CONNECTION_MODES = ['balanced', 'per-call', 'keep-alive'] as const;
+export type ConnectionMode = (typeof CONNECTION_MODES)[number];
+
+/** balanced: a kept-alive connection serves at most this many calls, for at most this long. */
+export const RECYCLE = { calls: 100, ms: 1000 };
 export type Resolver = (hostname: string) => Promise<string[]>;
 
 export interface UpstreamResponse {
@@ -54,6 +64,7 @@ export interface UpstreamOptions {
 
 interface Target {
   origin: string; // http://address:port
+  family: 4 | 6;
   protocol: 'http:' | 'https:';
   address: string;
   port: number;
@@ -75,14 +86,17 @@ export class Upstream {
   private resolvedAt = -Infinity;
   private nextIndex = 0;
   private closed?: Promise<void>;
+  /** Calls answered, by the family of the address called. */
+  readonly callsByFamily = { 4: 0, 6: 0 };
 
   constructor(private readonly options: UpstreamOptions) {
     this.name = options.name;
     this.bases = options.urls.split(',').map((u) => new URL(u.trim()));
     this.resolve = options.resolve ?? systemResolver;
     // per-call: no keep-alive, so every call opens a connection and asks for it to be closed.
-    const keepAlive = options.connections === 'keep-alive';
+    const keepAlive = options.connections !== 'per-call';
     this.agents = { 'http:': new http.Agent({ keepAlive }), 'https:': new https.Agent({ keepAlive }) };
+    if (options.connections === 'balanced') Object.values(this.agents).forEach(recycleConnections);
   }
 
   /** Every address currently known, in the order calls rotate through them. */
@@ -99,6 +113,7 @@ export class Upstream {
       if (res.status !== 200) {
         throw new UpstreamError(this.name, `${this.name} answered ${res.status}: ${res.body.toString('utf8', 0, 200).trim()}`);
       }
+      this.callsByFamily[target.family] += 1;
       const instance = res.headers['x-instance'];
       return {
         body: res.body,
@@ -183,7 +198,8 @@ export class Upstream {
           throw new UpstreamError(this.name, `${this.name}: cannot resolve ${hostname}: ${describeError(err)}`);
         }
         return addresses.map((address) => ({
-          origin: `${base.protocol}//${address.includes(':') ? `[${address}]` : address}:${port}`,
+          origin: `${base.protocol}//${urlHost(address)}:${port}`,
+          family: isIPv6(address) ? (6 as const) : (4 as const),
           protocol: base.protocol as Target['protocol'],
           address,
           port: Number(port),
@@ -198,4 +214,17 @@ export class Upstream {
     this.resolvedAt = performance.now();
     return this.targets;
   }
+}
+
+/** Makes a keep-alive agent close each connection once it has served RECYCLE.calls calls or RECYCLE.ms. */
+function recycleConnections(agent: http.Agent): void {
+  const served = new WeakMap<Duplex, { calls: number; since: number }>();
+  // Typed void by @types/node, but node reads its answer: false closes the connection.
+  const keepAlive = agent.keepSocketAlive.bind(agent) as unknown as (socket: Duplex) => boolean;
+  agent.keepSocketAlive = (socket) => {
+    const use = served.get(socket) ?? { calls: 0, since: performance.now() };
+    use.calls += 1;
+    served.set(socket, use);
+    return use.calls < RECYCLE.calls && performance.now() - use.since < RECYCLE.ms && keepAlive(socket);
+  };
 }

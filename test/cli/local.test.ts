@@ -9,13 +9,13 @@ import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { freePort } from '../../src/lib/redis-server.js';
 import { hasRedisServer } from '../helpers/redis.js';
-import { waitFor } from '../helpers/processes.js';
+import { waitFor, withHosts } from '../helpers/processes.js';
 import { repositoryRoot as root } from '../../src/lib/paths.js';
 
-async function runCli(t: TestContext, args: string[], PATH: string) {
+async function runCli(t: TestContext, args: string[], PATH: string, env: Record<string, string> = {}, host = '127.0.0.1') {
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(root, 'dist/cli.mjs'), 'start', '--port', String(port), ...args], {
-    env: { PATH, HOME: process.env.HOME },
+    env: { PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, as in a terminal: Ctrl-C goes to the whole group.
     detached: true,
@@ -30,7 +30,7 @@ async function runCli(t: TestContext, args: string[], PATH: string) {
   await waitFor('the URL line', () => (output.includes('open http://localhost:') ? true : undefined), 30_000).catch((err: Error) => {
     throw new Error(`${err.message}; output: ${output}`);
   });
-  const json = async () => (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { hashes: string | null };
+  const json = async () => (await (await fetch(`http://${host}:${port}/json`)).json()) as { hashes: string | null };
   const first = Number((await waitFor('a first count', async () => (await json()).hashes ?? undefined)) ?? 0);
   await waitFor('the count to climb', async () => (Number((await json()).hashes) > first ? true : undefined), 5000);
   const redisPort = /Redis: a throwaway redis-server on redis:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
@@ -75,7 +75,7 @@ describe('dockercoins start', () => {
     }
     const { output, code } = await runCli(t, ['--workers', '3', '--rng', '2'], process.env.PATH!);
     assert.match(output, /Redis: a throwaway redis-server on redis:\/\/127\.0\.0\.1:\d+/);
-    assert.match(output, /rng: http:\/\/127\.0\.0\.1:\d+, http:\/\/127\.0\.0\.1:\d+ {3}hasher/);
+    assert.match(output, /rng: http:\/\/localhost:\d+, http:\/\/localhost:\d+ {3}hasher/);
     // Ctrl-C reached the whole group, the CLI's redis-server excepted: stopped last, it lost nothing.
     const [, units, saved] = /stopped: (\d+) units done, (\d+) saved, 0 not saved\n/.exec(output) ?? [];
     assert.ok(Number(units) > 0 && saved === units, output);
@@ -87,6 +87,14 @@ describe('dockercoins start', () => {
       socket.on('error', () => resolve(true));
     }));
   });
+
+  for (const host of ['[::1]', '127.0.0.1']) {
+    it(`where localhost resolves to ::1 first: the app counts, and answers on ${host}`, async (t) => {
+      const { output, code } = await runCli(t, ['--workers', '2', '--rng', '2'], process.env.PATH!, withHosts({ localhost: ['::1', '127.0.0.1'] }), host);
+      assert.match(output, /rng: http:\/\/localhost:\d+, http:\/\/localhost:\d+ {3}hasher/);
+      assert.equal(code, 0);
+    });
+  }
 
   it('refuses a bad option with a clear message', async () => {
     const child = spawn(process.execPath, [path.join(root, 'dist/cli.mjs'), 'start', '--workers', 'many'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -29,15 +29,18 @@ export interface ComposeStack {
   down(): Promise<void>;
 }
 
-export async function composeStack(project: string): Promise<ComposeStack> {
+/** `files`: Compose files layered over docker-compose.yml; `env`: variables they read. */
+export async function composeStack(project: string, o: { files?: string[]; env?: Record<string, string> } = {}): Promise<ComposeStack> {
   const [command, ...prefix] = await composeCommand();
+  const files = [path.join(root, 'docker-compose.yml'), ...(o.files ?? [])].flatMap((f) => ['-f', f]);
   const env = {
+    ...o.env,
     WEBUI_PORT: String(await freePort()),
     RNG_PORT: String(await freePort()),
     HASHER_PORT: String(await freePort()),
   };
   const compose = async (...args: string[]) => {
-    const result = await execa(command, [...prefix, '-f', path.join(root, 'docker-compose.yml'), '-p', project, ...args], {
+    const result = await execa(command, [...prefix, ...files, '-p', project, ...args], {
       cwd: root,
       env,
       reject: false,

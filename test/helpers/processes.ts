@@ -6,9 +6,21 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { distDir } from '../../src/lib/paths.js';
+import { urlHost } from '../../src/lib/address.js';
+import { distDir, repositoryRoot } from '../../src/lib/paths.js';
 import { freePort } from '../../src/lib/redis-server.js';
 import { Failure, waitUntil } from '../../src/lib/wait.js';
+
+/**
+ * NODE_OPTIONS for a service whose lookups of these names answer these addresses, in order
+ * (test/helpers/hosts.mjs): `{ 'rng.v6': ['::1'] }` gives the name AAAA records only.
+ */
+export function withHosts(hosts: Record<string, string[]>): Record<string, string> {
+  return {
+    NODE_OPTIONS: `--import ${path.join(repositoryRoot, 'test/helpers/hosts.mjs')}`,
+    TEST_HOSTS: Object.entries(hosts).map(([name, addresses]) => `${name}=${addresses.join(',')}`).join(';'),
+  };
+}
 
 export interface LogLine {
   msg: string;
@@ -33,12 +45,13 @@ export async function startService(
   t: TestContext | undefined,
   service: 'rng' | 'hasher' | 'worker' | 'webui',
   env: Record<string, string>,
-  options: { port?: number; waitHealthy?: boolean } = {},
+  options: { port?: number; waitHealthy?: boolean; host?: string } = {},
 ): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort());
+  const host = options.host ?? '127.0.0.1';
   const proc: ServiceProcess = {
     name: service,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${urlHost(host)}:${port}`,
     port,
     child: undefined as unknown as ChildProcess,
     logs: [],
@@ -60,7 +73,7 @@ export async function startService(
   };
   const launch = async () => {
     const child = spawn(process.execPath, [path.join(distDir, `${service}.mjs`)], {
-      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
+      env: { PATH: process.env.PATH, HOST: host, PORT: String(port), LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.child = child;
@@ -74,10 +87,11 @@ export async function startService(
     createInterface({ input: child.stderr! }).on('line', (line) => proc.stderr.push(line));
     if (options.waitHealthy ?? true) await waitHealthy(proc);
   };
-  await launch();
+  // Registered first: a service that never gets healthy is still ended with the test.
   t?.after(async () => {
     await proc.stop('SIGKILL');
   });
+  await launch();
   return proc;
 }
 

@@ -1,5 +1,6 @@
 // A TCP proxy in front of a server, that a test can close: the clients behind it then find the
-// port closed (connections dropped and refused) while the server keeps its data.
+// port closed (connections dropped and refused) while the server keeps its data. In front of
+// several, it sends each new connection to the next in turn, as IPVS does for a Swarm VIP.
 import { once } from 'node:events';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
@@ -10,10 +11,13 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function tcpProxy(t: TestContext, targetPort: number): Promise<TcpProxy> {
+/** `targets`: a port on 127.0.0.1, or several servers taking connections in turn. */
+export async function tcpProxy(t: TestContext, targets: number | { host: string; port: number }[]): Promise<TcpProxy> {
+  const servers = typeof targets === 'number' ? [{ host: '127.0.0.1', port: targets }] : targets;
+  let next = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
+    const upstream = net.connect(servers[next++ % servers.length]!);
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('error', () => {});

@@ -14,7 +14,18 @@ describe('configuration', () => {
     assert.equal(config.HASHER_URL, 'http://hasher');
     assert.equal(config.REDIS_URL, 'redis://redis:6379');
     assert.equal(config.WORK_DELAY_MS, 100);
-    assert.equal(config.UPSTREAM_CONNECTIONS, 'per-call');
+    assert.equal(config.UPSTREAM_CONNECTIONS, 'balanced');
+    assert.equal(config.HOST, '::');
+  });
+
+  it('accepts IPv6 literals in URLs', () => {
+    const config = parseConfig(workerEnv, {
+      RNG_URL: 'http://[fd00::5],http://[fd00::6]:8001',
+      HASHER_URL: 'http://[::1]:8002',
+      REDIS_URL: 'redis://[::1]:6379',
+    });
+    assert.equal(config.RNG_URL, 'http://[fd00::5],http://[fd00::6]:8001');
+    assert.equal(config.REDIS_URL, 'redis://[::1]:6379');
   });
 
   it('treats empty variables as unset', () => {
@@ -28,7 +39,11 @@ describe('configuration', () => {
     ['PORT', '99999', /PORT="99999": expected a TCP port number/],
     ['REDIS_URL', 'localhost:6379', /REDIS_URL="localhost:6379": expected a redis:\/\/ URL/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud": expected one of/],
-    ['UPSTREAM_CONNECTIONS', 'sometimes', /expected per-call or keep-alive/],
+    ['UPSTREAM_CONNECTIONS', 'sometimes', /expected one of balanced, per-call, keep-alive/],
+    ['RNG_URL', 'http://[fd00::5', /RNG_URL="http:\/\/\[fd00::5": expected an http:\/\/ URL/],
+    ['HASHER_URL', 'http://fd00::5:8002', /HASHER_URL="http:\/\/fd00::5:8002": expected an http:\/\/ URL/],
+    ['REDIS_URL', 'redis://[::1:6379', /REDIS_URL="redis:\/\/\[::1:6379": expected a redis:\/\/ URL/],
+    ['REDIS_URL', 'redis://[fd00::zz]:6379', /expected a redis:\/\/ URL/],
     ['MAX_BACKOFF_MS', '10000', /expected at most 2000 ms/],
   ] as const) {
     it(`rejects ${name}=${value} naming the variable`, () => {

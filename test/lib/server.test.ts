@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import Fastify from 'fastify';
+import { listen } from '../../src/lib/server.js';
 import { startService, waitFor, type LogLine } from '../helpers/processes.js';
 
 const pino = { debug: 20, info: 30 };
@@ -43,5 +45,30 @@ describe('access log (real rng process, its stdout)', () => {
       assert.equal(l.remote, '127.0.0.1');
       assert.match(String(l.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     }
+  });
+});
+
+describe('listen', () => {
+  it('on ::, falls back to 0.0.0.0 where the kernel has no IPv6 (EAFNOSUPPORT)', async (t) => {
+    const app = Fastify();
+    t.after(() => app.close());
+    // A kernel without IPv6 refuses the socket; this one is made to.
+    const serverListen = app.server.listen.bind(app.server);
+    app.server.listen = ((options: { host?: string }, ...rest: unknown[]) => {
+      if (options.host === '::') {
+        process.nextTick(() => app.server.emit('error', Object.assign(new Error('listen EAFNOSUPPORT ::'), { code: 'EAFNOSUPPORT' })));
+        return app.server;
+      }
+      return (serverListen as (...args: unknown[]) => unknown)(options, ...rest);
+    }) as typeof app.server.listen;
+    const address = await listen(app, 0, '::');
+    assert.equal((app.server.address() as { address: string }).address, '0.0.0.0');
+    assert.equal((await fetch(`${address}/nope`)).status, 404);
+  });
+
+  it('does not fall back when HOST names an address', async (t) => {
+    const app = Fastify();
+    t.after(() => app.close());
+    await assert.rejects(listen(app, 0, '192.0.2.1'), /EADDRNOTAVAIL/);
   });
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
 import { freePort } from '../../src/lib/redis-server.js';
-import { Upstream } from '../../src/worker/upstream.js';
+import { CONNECTION_MODES, RECYCLE, Upstream } from '../../src/worker/upstream.js';
+import { tcpProxy } from '../helpers/proxy.js';
 import { rngOn } from '../helpers/services.js';
 
 /** Three rng instances on one port of three loopback addresses, like three tasks behind one name. */
@@ -26,7 +27,7 @@ async function servedBy(upstream: Upstream, calls: number) {
 }
 
 describe('load spreading over rng replicas', () => {
-  for (const connections of ['per-call', 'keep-alive'] as const) {
+  for (const connections of CONNECTION_MODES) {
     it(`one name resolving to 3 addresses (dnsrr): calls rotate over all of them (${connections})`, async (t) => {
       const { port, addresses } = await threeRngs(t);
       // What Docker's DNS answers for a dnsrr service; glibc would sort it and always pick the first.
@@ -72,9 +73,10 @@ describe('load spreading over rng replicas', () => {
     assert.deepEqual(await servedBy(upstream, 30), { 'rng-1': 10, 'rng-2': 10, 'rng-3': 10 });
   });
 
-  it('per-call opens a new connection for every call (so a Swarm VIP balances each one); keep-alive reuses one', async (t) => {
+  it('per-call opens a new connection for every call (so a Swarm VIP balances each one); keep-alive reuses one; balanced one per RECYCLE.calls', async (t) => {
     const connections: Record<string, number> = {};
-    for (const mode of ['per-call', 'keep-alive'] as const) {
+    const calls = RECYCLE.calls * 3;
+    for (const mode of CONNECTION_MODES) {
       let opened = 0;
       const server = createServer((_req, res) => res.end('x'.repeat(32)));
       server.on('connection', () => (opened += 1));
@@ -82,12 +84,34 @@ describe('load spreading over rng replicas', () => {
       t.after(() => server.close());
       const { port } = server.address() as { port: number };
       const upstream = new Upstream({ name: 'rng', urls: `http://127.0.0.1:${port}`, connections: mode, timeoutMs: 2000 });
-      for (let i = 0; i < 10; i++) await upstream.call('/32');
+      for (let i = 0; i < calls; i++) await upstream.call('/32');
       await upstream.close();
       connections[mode] = opened;
     }
-    assert.equal(connections['per-call'], 10);
-    assert.ok(connections['keep-alive']! <= 2, `keep-alive opened ${connections['keep-alive']} connections for 10 calls`);
+    assert.equal(connections['per-call'], calls);
+    assert.ok(connections['keep-alive']! <= 2, `keep-alive opened ${connections['keep-alive']} connections for ${calls} calls`);
+    // 3 by the count of calls; more only if the calls took longer than RECYCLE.ms each 100.
+    const balanced = connections.balanced!;
+    assert.ok(balanced >= 3 && balanced <= calls / 10, `balanced opened ${balanced} connections for ${calls} calls`);
+  });
+
+  it('balanced, behind a balancer that picks a replica per connection (a VIP): 4 workers spread their calls evenly', async (t) => {
+    const { port, addresses } = await threeRngs(t);
+    const proxy = await tcpProxy(t, addresses.map((host) => ({ host, port })));
+    const workers = Array.from({ length: 4 }, () => {
+      const upstream = new Upstream({ name: 'rng', urls: `http://127.0.0.1:${proxy.port}`, connections: 'balanced', timeoutMs: 2000 });
+      t.after(() => upstream.close());
+      return upstream;
+    });
+    const started = performance.now();
+    const counts: Record<string, number> = {};
+    for (const worker of await Promise.all(workers.map((w) => servedBy(w, RECYCLE.calls * 6)))) {
+      for (const [instance, n] of Object.entries(worker)) counts[instance] = (counts[instance] ?? 0) + n;
+    }
+    const fair = (workers.length * RECYCLE.calls * 6) / 3;
+    t.diagnostic(`calls per replica: ${JSON.stringify(counts)} in ${Math.round(performance.now() - started)} ms`);
+    assert.deepEqual(Object.keys(counts).sort(), ['rng-1', 'rng-2', 'rng-3']);
+    for (const [instance, n] of Object.entries(counts)) assert.ok(Math.abs(n - fair) <= fair * 0.2, `${instance}: ${n} calls, fair share ${fair}`);
   });
 
   it('a failure names the dependency, the address and the cause', async (t) => {
