@@ -1,4 +1,5 @@
-// In-process services on free ports, for tests that need real HTTP but not a separate process.
+// rng and hasher built in this process, closed when the test ends (fastify/demo's build(t)):
+// as an app for inject(), or listening on a port for tests that need real HTTP.
 import type { TestContext } from 'node:test';
 import { parseConfig } from '../../src/lib/config.js';
 import { listen } from '../../src/lib/server.js';
@@ -7,16 +8,24 @@ import { buildRng, rngEnv } from '../../src/rng/app.js';
 
 const quiet = { LOG_LEVEL: 'silent', HOST: '127.0.0.1' };
 
+export function rngApp(t: TestContext, env: Record<string, string> = {}) {
+  const service = buildRng(parseConfig(rngEnv, { ...quiet, ...env }));
+  t.after(() => service.app.close());
+  return service;
+}
+
+export function hasherApp(t: TestContext, env: Record<string, string> = {}) {
+  const service = buildHasher(parseConfig(hasherEnv, { ...quiet, ...env }));
+  t.after(() => service.app.close());
+  return service;
+}
+
 export async function rngOn(t: TestContext, env: Record<string, string> = {}, host = '127.0.0.1', port = 0) {
-  const { app, metrics } = buildRng(parseConfig(rngEnv, { ...quiet, ...env }));
-  const address = await listen(app, port, host);
-  t.after(() => app.close());
-  return { app, metrics, url: address };
+  const service = rngApp(t, env);
+  return { ...service, url: await listen(service.app, port, host) };
 }
 
 export async function hasherOn(t: TestContext, env: Record<string, string> = {}) {
-  const { app, metrics } = buildHasher(parseConfig(hasherEnv, { ...quiet, ...env }));
-  const address = await listen(app, 0, '127.0.0.1');
-  t.after(() => app.close());
-  return { app, metrics, url: address };
+  const service = hasherApp(t, env);
+  return { ...service, url: await listen(service.app, 0, '127.0.0.1') };
 }

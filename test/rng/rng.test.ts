@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { request } from 'undici';
-import { parseConfig } from '../../src/lib/config.js';
-import { buildRng, MAX_BYTES, rngEnv } from '../../src/rng/app.js';
-import { rngOn } from '../helpers/services.js';
+import { MAX_BYTES } from '../../src/rng/app.js';
+import { metricValue } from '../helpers/metrics.js';
+import { waitFor } from '../helpers/processes.js';
+import { rngApp, rngOn } from '../helpers/services.js';
 
-const rng = () => buildRng(parseConfig(rngEnv, { LOG_LEVEL: 'silent', INSTANCE_NAME: 'rng-test', RNG_DELAY_MS: '5' })).app;
+const rng = (t: TestContext) => rngApp(t, { INSTANCE_NAME: 'rng-test', RNG_DELAY_MS: '5' }).app;
 
 describe('rng contract', () => {
-  it('GET / names the instance', async () => {
-    const res = await rng().inject('/');
+  it('GET / names the instance', async (t) => {
+    const res = await rng(t).inject('/');
     assert.equal(res.statusCode, 200);
     assert.match(res.headers['content-type'] as string, /^text\/plain/);
     assert.equal(res.body, 'RNG running on rng-test\n');
@@ -17,8 +18,8 @@ describe('rng contract', () => {
   });
 
   for (const [path, length] of [['/32', 32], ['/0', 0], ['/007', 7], ['/1024', 1024]] as const) {
-    it(`GET ${path} returns ${length} random bytes`, async () => {
-      const app = rng();
+    it(`GET ${path} returns ${length} random bytes`, async (t) => {
+      const app = rng(t);
       const [a, b] = await Promise.all([app.inject(path), app.inject(path)]);
       assert.equal(a.statusCode, 200);
       assert.equal(a.headers['content-type'], 'application/octet-stream');
@@ -27,16 +28,16 @@ describe('rng contract', () => {
     });
   }
 
-  it('HEAD /32 answers 200 with Content-Length 32', async () => {
-    const res = await rng().inject({ method: 'HEAD', url: '/32' });
+  it('HEAD /32 answers 200 with Content-Length 32', async (t) => {
+    const res = await rng(t).inject({ method: 'HEAD', url: '/32' });
     assert.equal(res.statusCode, 200);
     assert.equal(res.headers['content-length'], '32');
     assert.equal(res.rawPayload.length, 0);
   });
 
   for (const path of ['/abc', '/-1', '/32/', '/1.5', '/32/x']) {
-    it(`GET ${path} is 404 with a one-line reason`, async () => {
-      const res = await rng().inject(path);
+    it(`GET ${path} is 404 with a one-line reason`, async (t) => {
+      const res = await rng(t).inject(path);
       assert.equal(res.statusCode, 404);
       assert.match(res.headers['content-type'] as string, /^text\/plain/);
       assert.match(res.body, /^Not Found: [^\n]+\n$/);
@@ -44,28 +45,28 @@ describe('rng contract', () => {
   }
 
   for (const path of ['/99999999999999999999', `/${MAX_BYTES + 1}`, '/1' + '0'.repeat(60)]) {
-    it(`GET ${path.slice(0, 24)} is refused with 400, nothing allocated`, async () => {
-      const res = await rng().inject(path);
+    it(`GET ${path.slice(0, 24)} is refused with 400, nothing allocated`, async (t) => {
+      const res = await rng(t).inject(path);
       assert.equal(res.statusCode, 400);
       assert.match(res.body, /^Bad Request: at most 1048576 bytes per request, asked for \d+\n$/);
     });
   }
 
-  it('a very long path is 414 with a one-line reason', async () => {
-    const res = await rng().inject('/1' + '0'.repeat(400));
+  it('a very long path is 414 with a one-line reason', async (t) => {
+    const res = await rng(t).inject('/1' + '0'.repeat(400));
     assert.equal(res.statusCode, 414);
     assert.match(res.body, /^[^\n]+\n$/);
   });
 
-  it(`GET /${MAX_BYTES} is the largest answer`, async () => {
-    const res = await rng().inject(`/${MAX_BYTES}`);
+  it(`GET /${MAX_BYTES} is the largest answer`, async (t) => {
+    const res = await rng(t).inject(`/${MAX_BYTES}`);
     assert.equal(res.statusCode, 200);
     assert.equal(res.rawPayload.length, MAX_BYTES);
   });
 
   for (const method of ['POST', 'PUT', 'DELETE', 'PATCH'] as const) {
-    it(`${method} /32 is 405 with Allow`, async () => {
-      const res = await rng().inject({
+    it(`${method} /32 is 405 with Allow`, async (t) => {
+      const res = await rng(t).inject({
         method,
         url: '/32',
         headers: { 'content-type': 'application/octet-stream' },
@@ -77,51 +78,68 @@ describe('rng contract', () => {
     });
   }
 
-  it('POST to an unknown path is 404', async () => {
-    const res = await rng().inject({ method: 'POST', url: '/abc', payload: 'x' });
+  it('POST to an unknown path is 404', async (t) => {
+    const res = await rng(t).inject({ method: 'POST', url: '/abc', payload: 'x' });
     assert.equal(res.statusCode, 404);
   });
 
-  it('OPTIONS lists the allowed methods', async () => {
-    const res = await rng().inject({ method: 'OPTIONS', url: '/32' });
+  it('OPTIONS lists the allowed methods', async (t) => {
+    const res = await rng(t).inject({ method: 'OPTIONS', url: '/32' });
     assert.equal(res.statusCode, 200);
     assert.equal(res.headers.allow, 'HEAD, OPTIONS, GET');
   });
 });
 
 describe('rng queue: one request at a time', () => {
+  /** Waits until rng's own gauge counts `n` requests waiting for or holding the lock. */
+  const queued = (url: string, n: number) =>
+    waitFor(`rng_queue_depth ${n}`, async () => {
+      const depth = await metricValue(url, 'rng_queue_depth');
+      if (depth !== n) throw new Error(`rng_queue_depth is ${depth}`);
+      return depth;
+    });
+
   it('serves concurrent requests one after the other, GET / included; /healthz skips the queue', async (t) => {
-    const { url } = await rngOn(t, { RNG_DELAY_MS: '100' });
-    const started = performance.now();
-    const timed = async (path: string) => {
+    const DELAY = 500;
+    const { url } = await rngOn(t, { RNG_DELAY_MS: String(DELAY) });
+    const order: string[] = [];
+    const timed = async (path: string, started: number) => {
       const res = await request(url + path, { reset: true });
       await res.body.arrayBuffer();
+      order.push(path);
       return performance.now() - started;
     };
-    const bytes = [timed('/32'), timed('/32'), timed('/32')];
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const [root, health] = await Promise.all([timed('/'), timed('/healthz')]);
+    const started = performance.now();
+    const bytes = [timed('/32', started), timed('/32', started), timed('/32', started)];
+    await queued(url, 3);
+    const rootStarted = performance.now();
+    const [root] = await Promise.all([timed('/', rootStarted), timed('/healthz', started)]);
     const done = await Promise.all(bytes);
-    // Queued, /healthz would come after all three; skipping the queue, it beats the second.
-    const secondAnswer = [...done].sort((a, b) => a - b)[1]!;
-    assert.ok(health < secondAnswer, `healthz answered at ${health} ms, after the second queued request (${secondAnswer} ms)`);
-    assert.ok(Math.max(...done) >= 290, `three 100 ms requests took ${Math.max(...done)} ms in all`);
-    assert.ok(root >= 390, `GET / queued behind three requests answered after ${root} ms`);
+    // Queued, /healthz would come after all three; skipping the queue, it comes before the
+    // second (which ends at least one delay after the first, and the first was still queued).
+    assert.ok(order.indexOf('/healthz') < 2, `answers in order ${order.join(', ')}`);
+    // Lower bounds: a slow machine only makes them longer; serving at once breaks them.
+    assert.ok(Math.max(...done) >= 3 * DELAY - 10, `three ${DELAY} ms requests took ${Math.max(...done)} ms in all`);
+    assert.ok(root >= 3 * DELAY - 10, `GET /, queued behind three requests, answered after ${root} ms`);
   });
 
   it('skips queued requests whose client gave up, and reports the queue depth', async (t) => {
-    const { url } = await rngOn(t, { RNG_DELAY_MS: '200' });
+    const DELAY = 2000;
+    const { url } = await rngOn(t, { RNG_DELAY_MS: String(DELAY) });
+    const giveUp = new AbortController();
     const abandoned = Array.from({ length: 10 }, () =>
-      request(`${url}/32`, { signal: AbortSignal.timeout(100), reset: true }).catch((err: Error) => err.name),
+      request(`${url}/32`, { signal: giveUp.signal, reset: true }).catch((err: Error) => err.name),
     );
-    const metricsDuring = await (await request(`${url}/metrics`)).body.text();
-    assert.match(metricsDuring, /^rng_queue_depth\{[^}]*\} 10$/m);
-    assert.deepEqual(new Set(await Promise.all(abandoned)), new Set(['TimeoutError']));
-    // Nine abandoned requests are skipped: a new one waits for at most the one in progress.
+    // One in progress and nine waiting, as counted by rng (the delay outlasts their arrival).
+    await queued(url, 10);
+    giveUp.abort();
+    assert.deepEqual(new Set(await Promise.all(abandoned)), new Set(['AbortError']));
+    // Nine abandoned requests are skipped: a new one waits for at most the one in progress,
+    // then its own turn (2 delays); served in turn, the nine would cost 9 more.
     const started = performance.now();
     const res = await request(`${url}/32`);
     assert.equal((await res.body.arrayBuffer()).byteLength, 32);
     const waited = performance.now() - started;
-    assert.ok(waited < 550, `a request after 10 abandoned ones waited ${waited} ms`);
+    assert.ok(waited < 5 * DELAY, `a request after 10 abandoned ones waited ${waited} ms (${(waited / DELAY).toFixed(1)} delays)`);
   });
 });
