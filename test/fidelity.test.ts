@@ -1,16 +1,18 @@
 // The workshop's model, with delays shortened to D ms: one unit is a sleep, an rng call and a
 // hasher call, so 1 worker does 1/(3D) hashes/s; one rng serves 1/D requests/s, the plateau
-// of N workers; 2 rng instances double it. Measured on the real services with a real Redis.
+// of N workers; 2 rng instances double it. Measured on the real services with a real Redis,
+// by the web UI's counter and clock (its /json), as the workshop reads it.
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { startLocal } from '../src/cli/local.js';
+import { measureRate, readCounters } from '../src/cli/swarm.js';
 import { freePort } from '../src/lib/redis-server.js';
+import { waitFor } from './helpers/processes.js';
 import { testRedis } from './helpers/redis.js';
 
 const D = 40;
 
-async function measureRate(t: TestContext, workers: number, rng: number): Promise<number | undefined> {
+async function rateOf(t: TestContext, workers: number, rng: number): Promise<number | undefined> {
   const redis = await testRedis(t);
   if (!redis) return undefined;
   const [webuiPort, rngPort, hasherPort] = [await freePort(), await freePort(), await freePort()];
@@ -32,11 +34,10 @@ async function measureRate(t: TestContext, workers: number, rng: number): Promis
     say: () => {},
   });
   t.after(() => app.stop());
-  await delay(1500); // warm-up: every worker in its steady rhythm
-  const hashes = async () => Number(await redis.client.get('hashes'));
-  const [h0, t0] = [await hashes(), performance.now()];
-  await delay(5000);
-  const rate = ((await hashes()) - h0) / ((performance.now() - t0) / 1000);
+  const webui = `http://127.0.0.1:${webuiPort}`;
+  // From the first flush on, every worker is in its rhythm.
+  await waitFor('the first flush', async () => ((await readCounters(webui)).hashes > 0 ? true : undefined));
+  const { rate } = await measureRate(webui, 5);
   t.diagnostic(`${workers} workers, ${rng} rng, delays ${D} ms: ${rate.toFixed(1)} hashes/s`);
   return rate;
 }
@@ -46,15 +47,15 @@ const within = (actual: number, expected: number, tolerance = 0.2) =>
 
 describe(`fidelity to the workshop's rates (delays ${D} ms)`, () => {
   it('1 worker ≈ 1/(3·delay)', async (t) => {
-    const rate = await measureRate(t, 1, 1);
+    const rate = await rateOf(t, 1, 1);
     if (rate !== undefined) within(rate, 1000 / (3 * D));
   });
   it('10 workers on 1 rng plateau at 1/delay', async (t) => {
-    const rate = await measureRate(t, 10, 1);
+    const rate = await rateOf(t, 10, 1);
     if (rate !== undefined) within(rate, 1000 / D);
   });
   it('10 workers on 2 rng instances double the plateau', async (t) => {
-    const rate = await measureRate(t, 10, 2);
+    const rate = await rateOf(t, 10, 2);
     if (rate !== undefined) within(rate, 2000 / D);
   });
 });

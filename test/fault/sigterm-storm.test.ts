@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
-import { startService, waitFor, type ServiceProcess } from '../helpers/processes.js';
+import { startService, workerShutdownMs, type ServiceProcess } from '../helpers/processes.js';
 import { testRedis } from '../helpers/redis.js';
 
 const WORKERS = 4;
@@ -13,14 +13,8 @@ const fast = { RNG_DELAY_MS: '0', HASHER_DELAY_MS: '0', WORK_DELAY_MS: '0' };
 // rng and hasher log every request: at full speed, parsing those would load the test itself.
 const quiet = { ...fast, LOG_LEVEL: 'warn' };
 
-/** From "SIGTERM received" to "worker stopped", by the worker's own clock (the machine may be busy). */
 async function shutdownDuration(proc: ServiceProcess): Promise<number> {
-  const [received, stopped] = await waitFor(`${proc.name}'s final log line`, () => {
-    const received = proc.logs.findLast((l) => l.msg === 'SIGTERM received, shutting down');
-    const stopped = proc.logs.findLast((l) => l.msg.startsWith('worker stopped'));
-    return received && stopped && String(stopped.time) > String(received.time) ? [received, stopped] : undefined;
-  });
-  const ms = Date.parse(stopped.time as string) - Date.parse(received.time as string);
+  const ms = await workerShutdownMs(proc);
   assert.ok(ms < 1000, `the worker took ${ms} ms to stop`);
   return ms;
 }

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { metricValue } from '../helpers/metrics.js';
+import { freePort } from '../../src/lib/redis-server.js';
 import { startService, waitFor } from '../helpers/processes.js';
-import { testRedis } from '../helpers/redis.js';
 
 const WORKERS = 8;
 const RNG_DELAY_MS = 2000;
@@ -14,8 +14,6 @@ const CALL_TIMEOUT_MS = 500;
 const RUN_MS = 8000;
 
 it('slow rng: workers time out after CALL_TIMEOUT_MS and back off; rng_queue_depth stays bounded and drains', { timeout: 60_000 }, async (t) => {
-  const redis = await testRedis(t);
-  if (!redis) return;
   const rng = await startService(t, 'rng', { RNG_DELAY_MS: String(RNG_DELAY_MS), LOG_LEVEL: 'warn' });
   const hasher = await startService(t, 'hasher', { HASHER_DELAY_MS: '0', LOG_LEVEL: 'warn' });
   const env = {
@@ -23,7 +21,9 @@ it('slow rng: workers time out after CALL_TIMEOUT_MS and back off; rng_queue_dep
     CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS),
     RNG_URL: rng.url,
     HASHER_URL: hasher.url,
-    REDIS_URL: redis.url,
+    // No Redis: this test reads rng and the workers, not the counter (a worker keeps its count
+    // while Redis is away).
+    REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
   };
   const workers = await Promise.all(Array.from({ length: WORKERS }, (_, i) => startService(t, 'worker', { ...env, INSTANCE_NAME: `slow-${i + 1}` })));
   const depth = () => metricValue(rng.url, 'rng_queue_depth');
@@ -51,8 +51,6 @@ it('slow rng: workers time out after CALL_TIMEOUT_MS and back off; rng_queue_dep
   const bound = WORKERS * (Math.ceil(RNG_DELAY_MS / (CALL_TIMEOUT_MS + 100)) + 1);
   const max = Math.max(...depths);
   assert.ok(max <= bound, `rng_queue_depth reached ${max} (bound ${bound})`);
-  const lastSecond = depths.slice(-10);
-  assert.ok(Math.max(...lastSecond) <= bound, 'still bounded at the end');
 
   // With every client gone, the abandoned requests are skipped: the queue empties after at most
   // the one call in progress, not after depth × 2 s.

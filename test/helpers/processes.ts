@@ -109,3 +109,13 @@ export async function waitHealthy(proc: ServiceProcess, timeoutMs = 10_000): Pro
 /** waitUntil at the tests' pace: every 50 ms, 10 s at most unless told. */
 export const waitFor = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> =>
   waitUntil(what, check, { timeoutMs, everyMs: 50 });
+
+/** A worker's shutdown, from "SIGTERM received" to "worker stopped", by its own clock (the machine may be busy). */
+export async function workerShutdownMs(proc: ServiceProcess): Promise<number> {
+  const [received, stopped] = await waitFor(`${proc.name}'s final log line`, () => {
+    const received = proc.logs.findLast((l) => l.msg === 'SIGTERM received, shutting down');
+    const stopped = proc.logs.findLast((l) => l.msg.startsWith('worker stopped'));
+    return received && stopped && String(stopped.time) > String(received.time) ? [received, stopped] : undefined;
+  });
+  return Date.parse(stopped.time as string) - Date.parse(received.time as string);
+}

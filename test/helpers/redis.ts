@@ -7,7 +7,16 @@ import { createClient } from '@redis/client';
 const newClient = (url: string) => createClient({ url, socket: { reconnectStrategy: 100 } });
 import { startRedisServer } from '../../src/lib/redis-server.js';
 
-export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+
+/** True when redis-server is installed; else marks the test skipped, loudly (a failure under CI=true). */
+export function canRunRedisServer(t: TestContext): boolean {
+  if (hasRedisServer) return true;
+  if (process.env.CI === 'true') throw new Error('redis-server is not installed (CI=true): apt-get install -y redis-server');
+  console.warn('\n!!! SKIPPING: redis-server is not installed; apt-get install -y redis-server to run this test !!!\n');
+  t.skip('redis-server is not installed');
+  return false;
+}
 
 export interface TestRedis {
   url: string;
@@ -26,12 +35,7 @@ export interface TestRedis {
 
 /** Returns undefined (and marks the test skipped) when there is no redis-server outside CI. */
 export async function testRedis(t: TestContext, args: string[] = []): Promise<TestRedis | undefined> {
-  if (!hasRedisServer) {
-    if (process.env.CI === 'true') throw new Error('redis-server is not installed (CI=true): apt-get install -y redis-server');
-    console.warn('\n!!! SKIPPING: redis-server is not installed; apt-get install -y redis-server to run this test !!!\n');
-    t.skip('redis-server is not installed');
-    return undefined;
-  }
+  if (!canRunRedisServer(t)) return undefined;
   let server = await startRedisServer(undefined, args);
   if (!server) throw new Error('redis-server did not start');
   const port = server.port;
