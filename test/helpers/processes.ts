@@ -95,7 +95,8 @@ export async function startService(
   return proc;
 }
 
-export async function waitHealthy(proc: ServiceProcess, timeoutMs = 10_000): Promise<void> {
+/** A bound against hangs, not a speed claim: a start on a busy 2-core machine can take 10 s. */
+export async function waitHealthy(proc: ServiceProcess, timeoutMs = 30_000): Promise<void> {
   await waitFor(
     `${proc.name} to answer /healthz`,
     async () => {
