@@ -1,10 +1,37 @@
 // The pipeline's ceiling: the worker's loop with nothing else. Bytes from RNG_URL, their hash
-// from HASHER_URL, the count added to Redis once a second; undici with kept-alive connections
-// (like UPSTREAM_CONNECTIONS=keep-alive), no metrics, no logs, no server, no error handling.
+// from HASHER_URL, the count added to Redis once a second; kept-alive connections (like
+// UPSTREAM_CONNECTIONS=keep-alive), no metrics, no logs, no server, no error handling.
+// BARE_CLIENT: undici (default) or node:http (the client our worker uses), so that the ceiling
+// is the best client measured, not one library against another.
+import http from 'node:http';
 import { createClient } from '@redis/client';
 import { Agent, request } from 'undici';
 
-const agent = new Agent();
+type Call = (url: string, body?: Buffer) => Promise<Buffer>;
+
+const undici = (): Call => {
+  const dispatcher = new Agent();
+  return async (url, body) => {
+    const response = await request(url, { method: body ? 'POST' : 'GET', body, dispatcher });
+    return Buffer.from(await response.body.arrayBuffer());
+  };
+};
+
+const nodeHttp = (): Call => {
+  const agent = new http.Agent({ keepAlive: true });
+  return (url, body) =>
+    new Promise((resolve, reject) => {
+      const call = http.request(url, { method: body ? 'POST' : 'GET', agent }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve(Buffer.concat(chunks)));
+      });
+      call.on('error', reject);
+      call.end(body);
+    });
+};
+
+const call = process.env.BARE_CLIENT === 'node:http' ? nodeHttp() : undici();
 const redis = createClient({ url: process.env.REDIS_URL });
 await redis.connect();
 let pending = 0;
@@ -18,10 +45,8 @@ setInterval(() => {
 process.once('SIGTERM', () => (running = false));
 
 while (running) {
-  const random = await request(`${process.env.RNG_URL}/32`, { dispatcher: agent });
-  const bytes = Buffer.from(await random.body.arrayBuffer());
-  const hashed = await request(`${process.env.HASHER_URL}/`, { method: 'POST', body: bytes, dispatcher: agent });
-  await hashed.body.text();
+  const bytes = await call(`${process.env.RNG_URL}/32`);
+  await call(`${process.env.HASHER_URL}/`, bytes);
   pending += 1;
 }
 await redis.incrBy('hashes', pending);

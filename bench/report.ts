@@ -15,6 +15,21 @@ export function machine(): string {
 /** The middle value (the upper one of the two middles for an even count). */
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** A figure measured over rounds: the median round and the range of all of them. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export const spread = (xs: number[]): Spread => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+
+/** "0.81 (0.78-0.85)": a spread of ratios as the tables print it. */
+export const ratioText = (s: Spread) => `${s.median.toFixed(2)} (${s.min.toFixed(2)}-${s.max.toFixed(2)})`;
+
+/** A whole number with thousands separators. */
+export const int = (n: number) => Math.round(n).toLocaleString('en-US');
+
 /** Replaces the "## <title>" section of bench/README.md (up to the next "## "), or appends it. */
 export async function updateReadmeSection(title: string, body: string): Promise<void> {
   const file = path.join(benchDir, 'README.md');

@@ -1,0 +1,165 @@
+// The whole pipeline at delays 0 (1 rng, 1 hasher, N worker processes, real Redis): our worker
+// in each connection mode, and the bare loop (bench/bare-worker.ts) on bare servers with each
+// HTTP client, the better of the two being the ceiling of this machine. The modes' workers run
+// in turns (the others stopped with SIGSTOP), round after round, each counting into its own
+// Redis database: one slow minute of a shared host then weighs on every mode alike.
+import { setTimeout as delay } from 'node:timers/promises';
+import { createClient } from '@redis/client';
+import { workerEnv } from '../src/worker/app.js';
+import { ZERO_DELAYS } from './http.js';
+import { inTurns, onCleanup, peakRss, say, start, workerCounts, type Proc } from './processes.js';
+import { spread, type Spread } from './report.js';
+
+export interface Mode {
+  name: string;
+  /** A bare-loop mode: the ceiling's candidates. */
+  bare: boolean;
+  env: Record<string, string>;
+}
+
+/** The worker's connection mode when UPSTREAM_CONNECTIONS is not set. */
+export const DEFAULT_CONNECTIONS = workerEnv.UPSTREAM_CONNECTIONS.parse(undefined);
+
+/** Every mode measured; a new one is a line here. */
+export const MODES: Mode[] = [
+  { name: 'bare, undici', bare: true, env: { BARE_CLIENT: 'undici' } },
+  { name: 'bare, node:http', bare: true, env: { BARE_CLIENT: 'node:http' } },
+  { name: 'ours, keep-alive', bare: false, env: { UPSTREAM_CONNECTIONS: 'keep-alive' } },
+  { name: `ours, default (${DEFAULT_CONNECTIONS})`, bare: false, env: {} },
+];
+
+export const PIPELINE_SETTINGS = {
+  workers: [1, 4, 16],
+  rounds: Number(process.env.BENCH_PIPELINE_ROUNDS ?? 3),
+  roundSeconds: Number(process.env.BENCH_PIPELINE_SECONDS ?? 3),
+  /**
+   * Warm-up: until two successive windows agree within 15 %, at most this long. 16 fresh
+   * processes on 2 cores need about 30 s before their code is optimised (5 s showed a third of
+   * the steady rate).
+   */
+  warmupMaxSeconds: Number(process.env.BENCH_PIPELINE_WARMUP_MAX_SECONDS ?? 45),
+  warmupWindowSeconds: 4,
+};
+/** The count held while a worker was stopped reaches Redis within its first second back. */
+const SETTLE_SECONDS = 2;
+
+export interface PipelineRun {
+  workers: number;
+  mode: string;
+  /** Hashes per second: the median round and the range. */
+  rate: Spread;
+  rounds: number[];
+  warmupSeconds: number;
+  workerErrors: number;
+}
+
+/** A counter in its own Redis database. */
+async function counterIn(database: string) {
+  const counter = createClient({ url: database });
+  counter.on('error', (err: Error) => say(`redis client: ${err.message}`));
+  await counter.connect();
+  onCleanup(async () => counter.isOpen && counter.destroy());
+  await counter.set('hashes', 0);
+  /** Hashes per second counted over the next `seconds`. */
+  return async (seconds: number) => {
+    const before = { hashes: Number(await counter.get('hashes')), at: performance.now() };
+    await delay(seconds * 1000);
+    const after = { hashes: Number(await counter.get('hashes')), at: performance.now() };
+    return ((after.hashes - before.hashes) * 1000) / (after.at - before.at);
+  };
+}
+
+/** Starts `count` workers of `mode`, waits until their rate is steady, then stops them (SIGSTOP). */
+async function warmedGroup(mode: Mode, count: number, database: string, upstream: { ours: Proc[]; bare: Proc[] }) {
+  const rateOver = await counterIn(database);
+  const [rng, hasher] = mode.bare ? upstream.bare : upstream.ours;
+  const workers = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      start(mode.bare ? 'bare-worker' : 'worker', {
+        REDIS_URL: database,
+        ...ZERO_DELAYS,
+        RNG_URL: rng!.url,
+        HASHER_URL: hasher!.url,
+        // A response awaited when its worker is stopped must not time out while it waits
+        // (connecting keeps its own 2 s bound).
+        CALL_TIMEOUT_MS: '120000',
+        INSTANCE_NAME: `bench-worker-${i + 1}`,
+        ...mode.env,
+      }),
+    ),
+  );
+  const started = performance.now();
+  const warmed = () => (performance.now() - started) / 1000;
+  const { warmupWindowSeconds: window, warmupMaxSeconds } = PIPELINE_SETTINGS;
+  let previous = await rateOver(window);
+  while (warmed() < warmupMaxSeconds) {
+    const rate = await rateOver(window);
+    if (previous > 0 && Math.abs(rate - previous) <= 0.15 * previous) break;
+    previous = rate;
+  }
+  for (const w of workers) w.child.kill('SIGSTOP');
+  return { workers, rateOver, warmupSeconds: warmed() };
+}
+
+/**
+ * Every mode at each number of workers. `ours`: the rng and hasher our workers call (their
+ * peak RSS is added to `peak`); the bare loops call two bare servers.
+ */
+export async function pipelineRuns(redisUrl: string, ours: Proc[], peak: Map<Proc, number>): Promise<{ runs: PipelineRun[]; workerPeakMB: number }> {
+  const bare = [await start('bare'), await start('bare')];
+  const runs: PipelineRun[] = [];
+  let workerPeakMB = 0;
+  try {
+    for (const count of PIPELINE_SETTINGS.workers) {
+      const groups = new Map<Mode, Awaited<ReturnType<typeof warmedGroup>>>();
+      for (const [index, mode] of MODES.entries()) {
+        say(`pipeline: ${count} workers, ${mode.name}, warm-up...`);
+        groups.set(mode, await warmedGroup(mode, count, `${redisUrl}/${index + 1}`, { ours, bare }));
+      }
+      const { rounds, roundSeconds } = PIPELINE_SETTINGS;
+      say(`pipeline: ${count} workers, ${rounds} rounds of ${roundSeconds} s per mode...`);
+      const turns = Object.fromEntries(
+        [...groups].map(([mode, group]) => [
+          mode.name,
+          { procs: group.workers, run: () => delay(SETTLE_SECONDS * 1000).then(() => group.rateOver(roundSeconds)) },
+        ]),
+      );
+      const everyWorker = [...groups.values()].flatMap((g) => g.workers);
+      const measured = await peakRss([...everyWorker, ...ours], () => inTurns(turns, rounds));
+      for (const p of ours) peak.set(p, Math.max(peak.get(p) ?? 0, measured.peak.get(p)!));
+      for (const [mode, group] of groups) {
+        if (!mode.bare) for (const w of group.workers) workerPeakMB = Math.max(workerPeakMB, measured.peak.get(w)!);
+        const rates = measured.result[mode.name]!;
+        runs.push({
+          workers: count,
+          mode: mode.name,
+          rate: spread(rates),
+          rounds: rates,
+          warmupSeconds: group.warmupSeconds,
+          workerErrors: mode.bare ? 0 : (await workerCounts(group.workers)).errors,
+        });
+        await Promise.all(group.workers.map((w) => w.stop()));
+      }
+    }
+  } finally {
+    await Promise.all(bare.map((p) => p.stop()));
+  }
+  return { runs, workerPeakMB };
+}
+
+/**
+ * The ceiling at each number of workers: the bare mode with the better median, and each
+ * mode's per-round ratio to it (rounds run in turns, so round r of each mode are neighbours).
+ */
+export function ceilings(runs: PipelineRun[]) {
+  return PIPELINE_SETTINGS.workers.map((workers) => {
+    const at = runs.filter((r) => r.workers === workers);
+    const ceiling = at
+      .filter((r) => MODES.find((m) => m.name === r.mode)!.bare)
+      .reduce((best, r) => (r.rate.median > best.rate.median ? r : best));
+    const ratios = Object.fromEntries(
+      at.map((r) => [r.mode, spread(r.rounds.map((rate, round) => rate / ceiling.rounds[round]!))]),
+    );
+    return { workers, ceiling: ceiling.mode, ratios };
+  });
+}

@@ -1,0 +1,110 @@
+// `npm run bench:profile`: where rng's and hasher's CPU goes, next to the bare node:http server
+// doing the same work. Each server runs with --cpu-prof under the same fixed request rate
+// (autocannon, delays 0, default log level), so that CPU per request compares like with like;
+// the profile's samples are mapped through the bundle's source map to the package or source
+// file they run in. Rewrites the "Profile" section of bench/README.md.
+import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
+import { SourceMap } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { ZERO_DELAYS } from './http.js';
+import { LAST_CPU, pin, prepareBundles, say, start, stopAll, type Bundle } from './processes.js';
+import { int, machine, runBench, updateReadmeSection } from './report.js';
+
+const RATE = Number(process.env.BENCH_PROFILE_RATE ?? 8000);
+const SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 10);
+const BODY = Buffer.alloc(32, 7);
+
+/** Where a sample's time is counted: a package or source file, or a part of node. */
+function group(url: string, functionName: string, where: { source?: string }): string {
+  if (url.startsWith('node:')) {
+    const module = url.slice(5).replace(/^internal\//, '');
+    if (/^(_http|http)/.test(module)) return 'node:http (parser, headers, response)';
+    if (/^(net|stream|streams\/|stream_base)/.test(module)) return 'node streams and sockets (JS)';
+    if (module.startsWith('crypto')) return 'crypto (the work itself)';
+    return 'node, other (events, timers, ticks)';
+  }
+  if (functionName === 'writev' || functionName === 'writeBuffer' || functionName === 'writeString' || functionName === 'writeUtf8String') return 'socket writes (system calls)';
+  if (functionName === '(garbage collector)') return 'garbage collector';
+  if (!url) return 'V8 and native, other';
+  const source = where.source ?? '';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)/.exec(source);
+  if (pkg?.[1] === 'fastify') return `fastify ${pkg[2]!.replace(/^lib\//, '').replace(/\.js$/, '')}`;
+  if (pkg) return pkg[1]!;
+  return source.replace(/.*\/src\//, 'src/') || 'bundle, unmapped';
+}
+
+/** CPU µs per request by group, from a .cpuprofile and the bundle's source map. */
+async function breakdown(profileDir: string, bundleMap: string, requests: number): Promise<Map<string, number>> {
+  const [file] = await readdir(profileDir);
+  const profile = JSON.parse(await readFile(path.join(profileDir, file!), 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number } }[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const map = new SourceMap(JSON.parse(await readFile(bundleMap, 'utf8')));
+  const groups = new Map<number, string>();
+  for (const { id, callFrame: cf } of profile.nodes) {
+    const entry = cf.url.endsWith('.mjs') ? map.findEntry(cf.lineNumber, cf.columnNumber) : {};
+    const source = 'originalSource' in entry ? String(entry.originalSource) : undefined;
+    // Idle and (program) (V8 outside JS, mostly waiting) are no request's work.
+    groups.set(id, cf.functionName === '(idle)' || cf.functionName === '(program)' ? '' : group(cf.url, cf.functionName, { source }));
+  }
+  const us = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const g = groups.get(id)!;
+    if (g) us.set(g, (us.get(g) ?? 0) + (profile.timeDeltas[i] ?? 0) / requests);
+  });
+  return us;
+}
+
+async function profiled(name: Bundle, method: 'GET' | 'POST', bundleMap: string): Promise<{ us: Map<string, number>; requests: number }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `dockercoins-profile-${name}-`));
+  try {
+    const proc = await start(name, { ...ZERO_DELAYS, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` });
+    pin(proc.child.pid!, LAST_CPU);
+    pin(process.pid, '0');
+    const url = `${proc.url}${method === 'GET' ? '/32' : '/'}`;
+    const body = method === 'POST' ? BODY : undefined;
+    await autocannon({ url, method, body, connections: 10, duration: 2 }); // warm-up
+    const result = await autocannon({ url, method, body, connections: 10, duration: SECONDS, overallRate: RATE });
+    await proc.stop();
+    // The profile covers start-up and warm-up too: counted per request of the measured load.
+    return { us: await breakdown(dir, bundleMap, result.requests.total), requests: result.requests.total };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const bundles = await prepareBundles();
+  const pairs = [
+    { method: 'GET', ours: 'rng' },
+    { method: 'POST', ours: 'hasher' },
+  ] as const;
+  const lines = [
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine()}, by \`npm run bench:profile\`.`,
+    '',
+    `CPU time per request (µs) by where it runs: each server alone under ${int(RATE)} requests/s for ${SECONDS} s (autocannon, 10 connections, delays 0, default log level, after a 2 s warm-up at full speed), profiled with \`node --cpu-prof\`, samples mapped to packages through the bundle's source map. The profile spans the whole process (start-up and warm-up included), divided by the requests of the measured load: read the differences, not the totals.`,
+  ];
+  for (const { method, ours } of pairs) {
+    say(`profiling bare ${method} and ${ours}...`);
+    const bare = await profiled('bare', method, path.join(bundles, 'bare.mjs.map'));
+    const mine = await profiled(ours, method, path.join(bundles, `${ours}.mjs.map`));
+    const names = [...new Set([...bare.us.keys(), ...mine.us.keys()])].sort((a, b) => (mine.us.get(b) ?? 0) - (mine.us.get(a) ?? 0));
+    const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    const fmt = (n = 0) => n.toFixed(2);
+    lines.push('', `| ${method}: where the CPU goes | bare (µs/request) | ${ours} (µs/request) | ${ours} − bare |`, '|---|---:|---:|---:|');
+    for (const name of names) {
+      const [b, m] = [bare.us.get(name) ?? 0, mine.us.get(name) ?? 0];
+      if (Math.max(b, m) >= 0.1) lines.push(`| ${name} | ${fmt(b)} | ${fmt(m)} | ${fmt(m - b)} |`);
+    }
+    lines.push(`| **all** (requests: bare ${int(bare.requests)}, ${ours} ${int(mine.requests)}) | ${fmt(total(bare.us))} | ${fmt(total(mine.us))} | ${fmt(total(mine.us) - total(bare.us))} |`);
+  }
+  const text = lines.join('\n');
+  say(`\n${text}`);
+  await updateReadmeSection('Profile', text);
+}
+
+await runBench(main, stopAll);

@@ -1,0 +1,137 @@
+// The "Services" section of bench/README.md, from one run's results.
+import type { HttpRow, Load } from './http.js';
+import { IDLE_FROM_SECONDS, IDLE_TO_SECONDS, type Footprint, type Service } from './memory.js';
+import { ceilings, MODES, PIPELINE_SETTINGS, type PipelineRun } from './pipeline.js';
+import { int, ratioText } from './report.js';
+import type { ScaleRow } from './webui-scale.js';
+import type { WorkshopRow } from './workshop.js';
+
+export interface Results {
+  date: string;
+  machine: string;
+  minutes: number;
+  settings: {
+    http: { rounds: number; roundSeconds: number; connections: number; pinned: boolean };
+    pipeline: typeof PIPELINE_SETTINGS;
+    workshopSeconds: number;
+    scale: { reporters: number[]; windowSeconds: number };
+  };
+  http: HttpRow[];
+  pipeline: PipelineRun[];
+  workshop: WorkshopRow[];
+  scale: ScaleRow[];
+  webuiJson: Load;
+  memory: Footprint;
+  loadedRssMB: Record<Service, number>;
+}
+
+const table = (head: string[], align: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `|${align.join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+const kb = (bytes: number) => (bytes / 1024).toFixed(bytes < 10_240 ? 1 : 0);
+const errorsText = (n: number) => (n ? `, ${n} error${n === 1 ? '' : 's'}` : '');
+
+export function render(r: Results): string {
+  return [
+    `Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${r.machine}, by \`npm run bench\` (${Math.round(r.minutes)} min).`,
+    '',
+    ...httpSection(r),
+    '',
+    ...pipelineSection(r),
+    '',
+    ...workshopSection(r),
+    '',
+    ...scaleSection(r),
+    '',
+    ...memorySection(r),
+  ].join('\n');
+}
+
+function httpSection(r: Results): string[] {
+  const s = r.settings.http;
+  return [
+    `**rng and hasher against bare node:http** (bench/bare.ts: the same work, no framework), delays 0, default log level, autocannon ${s.connections} connections, ${s.rounds} interleaved rounds of ${s.roundSeconds} s, the other servers stopped during each${s.pinned ? ', the server on the last CPU and autocannon on the first' : ''}. req/s and latencies: the median round; ratio: the median of the rounds' ratios to the bare server measured in the same round, and their range.`,
+    '',
+    ...table(
+      ['target', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'errors', 'ratio to bare (range)'],
+      ['---', '---:', '---:', '---:', '---:', '---:', '---:'],
+      r.http.map((h) => [h.target, int(h.reqPerSec), String(h.p50), String(h.p90), String(h.p99), String(h.errors), h.ratio ? ratioText(h.ratio) : '1']),
+    ),
+    '',
+    `webui GET /json, 200 connections, 5 s: ${int(r.webuiJson.reqPerSec)} req/s, p50 ${r.webuiJson.p50} ms, p99 ${r.webuiJson.p99} ms, ${r.webuiJson.errors} errors.`,
+  ];
+}
+
+function pipelineSection(r: Results): string[] {
+  const s = r.settings.pipeline;
+  const ours = MODES.filter((m) => !m.bare);
+  const rows = ceilings(r.pipeline).map(({ workers, ceiling, ratios }) => {
+    const cell = (mode: string) => {
+      const p = r.pipeline.find((x) => x.workers === workers && x.mode === mode)!;
+      return `${int(p.rate.median)} (${int(p.rate.min)}-${int(p.rate.max)}; ${Math.round(p.warmupSeconds)} s)${errorsText(p.workerErrors)}`;
+    };
+    return [String(workers), ...MODES.map((m) => cell(m.name)), ceiling.replace('bare, ', ''), ...ours.map((m) => ratioText(ratios[m.name]!))];
+  });
+  return [
+    `**The whole pipeline**, delays 0 (1 rng, 1 hasher, N worker processes, real Redis): hashes/s, the median of ${s.rounds} rounds of ${s.roundSeconds} s (range; warm-up), the modes taking turns (the others' workers stopped), each after a warm-up until its rate was steady (two successive ${s.warmupWindowSeconds} s windows within 15 %, at most ${s.warmupMaxSeconds} s). bare: bench/bare-worker.ts, the loop alone, on two bare servers, with kept-alive connections through undici and through node:http (our worker's client); the ceiling is the better of the two at each row, and each ratio is the median of the rounds' ratios to it (range).`,
+    '',
+    ...table(
+      ['workers', ...MODES.map((m) => m.name), 'ceiling', ...ours.map((m) => `${m.name.replace('ours, ', '')} / ceiling`)],
+      ['---:', ...MODES.map(() => '---:'), '---', ...ours.map(() => '---:')],
+      rows,
+    ),
+  ];
+}
+
+function workshopSection(r: Results): string[] {
+  return [
+    `**At the workshop's delays** (100 ms: the worker's sleep, rng's one-at-a-time answer, hasher's), the default connection mode, the three cases side by side for ${r.settings.workshopSeconds} s, each with its own rng and hasher; hashes/s from the workers' own count. Original: the original stack (contract.md, 60 s medians on one machine); theory: one worker does a unit in 0.3 s, one rng serves 10 calls/s.`,
+    '',
+    ...table(
+      ['workers', 'rng', 'ours (hashes/s)', 'original', 'theory', 'ours / original'],
+      ['---:', '---:', '---:', '---:', '---:', '---:'],
+      r.workshop.map((w) => [String(w.workers), String(w.rng), `${w.rate.toFixed(2)}${errorsText(w.workerErrors)}`, String(w.original), w.theory.toFixed(2), (w.rate / w.original).toFixed(2)]),
+    ),
+  ];
+}
+
+function scaleSection(r: Results): string[] {
+  return [
+    `**The web UI's sampler at scale**: N fake workers write a report a second each through the store's recordWork (as workers do) to a redis-server of their own; one page holds /events open. Over ${r.settings.scale.windowSeconds} s: the dashboards the page received per second (the sampler aims at 2), the Redis commands per second the webui caused (INFO commandstats, minus the workers' own measured with the webui stopped) and the CPU Redis spent on them, the webui's CPU per sample (/proc), the event a page receives at each sample and what it receives on opening /events, and the webui's RSS.`,
+    '',
+    ...table(
+      ['reporting workers', 'samples/s', 'webui → Redis (commands/s)', 'Redis CPU for them (ms/s)', 'webui CPU per sample (ms)', 'webui CPU (% of a core)', 'event per sample (KB)', 'on opening (KB)', 'webui RSS (MB)', "workers' own writes (commands/s)"],
+      ['---:', '---:', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:'],
+      r.scale.map((s) => [
+        int(s.reporters),
+        s.samplesPerSec.toFixed(2),
+        `${int(s.webuiCommandsPerSec)}: ${Object.entries(s.webuiCommands).map(([c, n]) => `${c} ${int(n)}`).join(', ')}`,
+        s.redisMsPerSec.toFixed(1),
+        s.webuiCpuMsPerSample.toFixed(1),
+        String(Math.round(s.webuiCpuShare * 100)),
+        kb(s.sampleEventBytes),
+        kb(s.firstBytes),
+        String(s.webuiRssMB),
+        int(s.writerCommandsPerSec),
+      ]),
+    ),
+  ];
+}
+
+function memorySection(r: Results): string[] {
+  const m = r.memory;
+  return [
+    ...table(
+      ['service', 'start-up to first healthy answer (ms, median of 3)', 'RSS 3 s after start (MB)', 'idle RSS (MB)', 'of which private (MB)', 'loaded RSS (MB)'],
+      ['---', '---:', '---:', '---:', '---:', '---:'],
+      (['bare', 'rng', 'hasher', 'worker', 'webui'] as const).map((name) => [
+        name === 'bare' ? 'bare node:http (baseline)' : name,
+        int(m.startupMs[name]),
+        String(m.startRssMB[name]),
+        String(m.idleRssMB[name]),
+        String(m.idlePrivateMB[name]),
+        String(r.loadedRssMB[name]),
+      ]),
+    ),
+    '',
+    `All five run side by side with the default delays, the worker working at its workshop pace against this rng and hasher. Idle: the median of a sample a second from ${IDLE_FROM_SECONDS} to ${IDLE_TO_SECONDS} s after start, once V8 has handed back the garbage of start-up (it does so 15-25 s after start). Private: RssAnon, the resident memory that is this process's own; the rest of RSS is mostly the node binary's pages, shared by every node process on the machine (and every container of the same image). Loaded: peak RSS during the runs above (bare: its HTTP rounds; worker: the pipeline).`,
+  ];
+}
