@@ -69,8 +69,8 @@ export async function httpRounds(): Promise<{ rows: HttpRow[]; peak: Map<Proc, n
   ];
   const other = process.env.BENCH_AB_DIST;
   if (other) {
-    const rngB = await start('rng', ZERO_DELAYS, other);
-    const hasherB = await start('hasher', ZERO_DELAYS, other);
+    const rngB = await start('rng', ZERO_DELAYS, { dir: other });
+    const hasherB = await start('hasher', ZERO_DELAYS, { dir: other });
     targets.push(
       { name: `rng GET /32 (${other})`, proc: rngB, baseline: 'bare GET', run: () => load(`${rngB.url}/32`) },
       { name: `hasher POST / (${other})`, proc: hasherB, baseline: 'bare POST', run: () => load(`${hasherB.url}/`, { method: 'POST' }) },

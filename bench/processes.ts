@@ -61,13 +61,14 @@ export async function stopAll(): Promise<void> {
 
 /**
  * Starts one process on a free port; resolves once it answers (GET /healthz; bare: any path).
- * `dir`: where the bundle is, if not the copy of this checkout's dist/ (an A/B comparison).
+ * `dir`: where the bundle is, if not the copy of this checkout's dist/ (an A/B comparison);
+ * `nodeArgs`: node's own options (a profiler).
  */
-export async function start(name: Bundle, env: Record<string, string> = {}, dir = bundles): Promise<Proc> {
+export async function start(name: Bundle, env: Record<string, string> = {}, { dir = bundles, nodeArgs = [] as string[] } = {}): Promise<Proc> {
   if (!dir) throw new Error('prepareBundles() first');
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [path.join(dir, `${name}.mjs`)], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(dir, `${name}.mjs`)], {
     cwd: root,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), ...env },
     // Logs go where Docker would send them, minus the reader: the bench must not spend CPU on them.

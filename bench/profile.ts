@@ -12,7 +12,7 @@ import { ZERO_DELAYS } from './http.js';
 import { LAST_CPU, pin, prepareBundles, say, start, stopAll, type Bundle } from './processes.js';
 import { int, machine, runBench, updateReadmeSection } from './report.js';
 
-const RATE = Number(process.env.BENCH_PROFILE_RATE ?? 8000);
+const RATE = Number(process.env.BENCH_PROFILE_RATE ?? 5000);
 const SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 10);
 const BODY = Buffer.alloc(32, 7);
 
@@ -35,11 +35,15 @@ function group(url: string, functionName: string, where: { source?: string }): s
   return source.replace(/.*\/src\//, 'src/') || 'bundle, unmapped';
 }
 
-/** CPU µs per request by group, from a .cpuprofile and the bundle's source map. */
-async function breakdown(profileDir: string, bundleMap: string, requests: number): Promise<Map<string, number>> {
+/**
+ * CPU µs per request by group, from a .cpuprofile and the bundle's source map, counting only
+ * the samples taken within `window` (µs of the monotonic clock, which V8's profile uses too).
+ */
+async function breakdown(profileDir: string, bundleMap: string, requests: number, window: [number, number]): Promise<Map<string, number>> {
   const [file] = await readdir(profileDir);
   const profile = JSON.parse(await readFile(path.join(profileDir, file!), 'utf8')) as {
     nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number } }[];
+    startTime: number;
     samples: number[];
     timeDeltas: number[];
   };
@@ -52,26 +56,32 @@ async function breakdown(profileDir: string, bundleMap: string, requests: number
     groups.set(id, cf.functionName === '(idle)' || cf.functionName === '(program)' ? '' : group(cf.url, cf.functionName, { source }));
   }
   const us = new Map<string, number>();
+  let at = profile.startTime;
   profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
     const g = groups.get(id)!;
-    if (g) us.set(g, (us.get(g) ?? 0) + (profile.timeDeltas[i] ?? 0) / requests);
+    if (g && at >= window[0] && at <= window[1]) us.set(g, (us.get(g) ?? 0) + delta / requests);
   });
   return us;
 }
 
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
 async function profiled(name: Bundle, method: 'GET' | 'POST', bundleMap: string): Promise<{ us: Map<string, number>; requests: number }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `dockercoins-profile-${name}-`));
   try {
-    const proc = await start(name, { ...ZERO_DELAYS, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` });
+    const proc = await start(name, ZERO_DELAYS, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
     pin(proc.child.pid!, LAST_CPU);
     pin(process.pid, '0');
     const url = `${proc.url}${method === 'GET' ? '/32' : '/'}`;
     const body = method === 'POST' ? BODY : undefined;
     await autocannon({ url, method, body, connections: 10, duration: 2 }); // warm-up
+    const from = monotonicUs();
     const result = await autocannon({ url, method, body, connections: 10, duration: SECONDS, overallRate: RATE });
+    const to = monotonicUs();
     await proc.stop();
-    // The profile covers start-up and warm-up too: counted per request of the measured load.
-    return { us: await breakdown(dir, bundleMap, result.requests.total), requests: result.requests.total };
+    return { us: await breakdown(dir, bundleMap, result.requests.total, [from, to]), requests: result.requests.total };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -86,7 +96,7 @@ async function main() {
   const lines = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine()}, by \`npm run bench:profile\`.`,
     '',
-    `CPU time per request (µs) by where it runs: each server alone under ${int(RATE)} requests/s for ${SECONDS} s (autocannon, 10 connections, delays 0, default log level, after a 2 s warm-up at full speed), profiled with \`node --cpu-prof\`, samples mapped to packages through the bundle's source map. The profile spans the whole process (start-up and warm-up included), divided by the requests of the measured load: read the differences, not the totals.`,
+    `CPU time per request (µs) by where it runs: each server alone under ${int(RATE)} requests/s for ${SECONDS} s (autocannon, 10 connections, delays 0, default log level, after a 2 s warm-up at full speed), profiled with \`node --cpu-prof\` (the samples of the measured seconds only, divided by their requests), samples mapped to packages through the bundle's source map. Not counted: idle, and V8's \"(program)\" (native time it cannot attribute).`,
   ];
   for (const { method, ours } of pairs) {
     say(`profiling bare ${method} and ${ours}...`);
