@@ -37,7 +37,7 @@ export const PIPELINE_SETTINGS = {
    * processes on 2 cores need about 30 s before their code is optimised (5 s showed a third of
    * the steady rate).
    */
-  warmupMaxSeconds: Number(process.env.BENCH_PIPELINE_WARMUP_MAX_SECONDS ?? 45),
+  warmupMaxSeconds: Number(process.env.BENCH_PIPELINE_WARMUP_MAX_SECONDS ?? 40),
   warmupWindowSeconds: 4,
 };
 /** The count held while a worker was stopped reaches Redis within its first second back. */
@@ -51,6 +51,8 @@ export interface PipelineRun {
   rounds: number[];
   warmupSeconds: number;
   workerErrors: number;
+  /** Workers that exited before the end (the bare loop dies on any error): the rate is void. */
+  workersExited: number;
 }
 
 /** A counter in its own Redis database. */
@@ -137,6 +139,7 @@ export async function pipelineRuns(redisUrl: string, ours: Proc[], peak: Map<Pro
           rounds: rates,
           warmupSeconds: group.warmupSeconds,
           workerErrors: mode.bare ? 0 : (await workerCounts(group.workers)).errors,
+          workersExited: group.workers.filter((w) => w.child.exitCode !== null).length,
         });
         await Promise.all(group.workers.map((w) => w.stop()));
       }
@@ -155,11 +158,11 @@ export function ceilings(runs: PipelineRun[]) {
   return PIPELINE_SETTINGS.workers.map((workers) => {
     const at = runs.filter((r) => r.workers === workers);
     const ceiling = at
-      .filter((r) => MODES.find((m) => m.name === r.mode)!.bare)
-      .reduce((best, r) => (r.rate.median > best.rate.median ? r : best));
+      .filter((r) => MODES.find((m) => m.name === r.mode)!.bare && r.workersExited === 0)
+      .reduce<PipelineRun | undefined>((best, r) => (!best || r.rate.median > best.rate.median ? r : best), undefined);
     const ratios = Object.fromEntries(
-      at.map((r) => [r.mode, spread(r.rounds.map((rate, round) => rate / ceiling.rounds[round]!))]),
+      at.map((r) => [r.mode, ceiling ? spread(r.rounds.map((rate, round) => rate / ceiling.rounds[round]!)) : undefined]),
     );
-    return { workers, ceiling: ceiling.mode, ratios };
+    return { workers, ceiling: ceiling?.mode, ratios };
   });
 }

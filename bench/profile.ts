@@ -96,7 +96,7 @@ async function main() {
   const lines = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine()}, by \`npm run bench:profile\`.`,
     '',
-    `CPU time per request (µs) by where it runs: each server alone under ${int(RATE)} requests/s for ${SECONDS} s (autocannon, 10 connections, delays 0, default log level, after a 2 s warm-up at full speed), profiled with \`node --cpu-prof\` (the samples of the measured seconds only, divided by their requests), samples mapped to packages through the bundle's source map. Not counted: idle, and V8's \"(program)\" (native time it cannot attribute).`,
+    `CPU time per request (µs) by where it runs: each server alone under ${int(RATE)} requests/s for ${SECONDS} s (autocannon, 10 connections, delays 0, default log level, after a 2 s warm-up at full speed), profiled with \`node --cpu-prof\` (the samples of the measured seconds only, divided by their requests), samples mapped to packages through the bundle's source map. Not counted: idle, and V8's "(program)" (native time it cannot attribute).`,
   ];
   for (const { method, ours } of pairs) {
     say(`profiling bare ${method} and ${ours}...`);

@@ -28,6 +28,8 @@ export interface Results {
 const table = (head: string[], align: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `|${align.join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 const kb = (bytes: number) => (bytes / 1024).toFixed(bytes < 10_240 ? 1 : 0);
 const errorsText = (n: number) => (n ? `, ${n} error${n === 1 ? '' : 's'}` : '');
+/** A rate that may be below 10 a second. */
+const rate = (n: number) => (n < 10 ? n.toFixed(1) : int(n));
 
 export function render(r: Results): string {
   return [
@@ -66,9 +68,11 @@ function pipelineSection(r: Results): string[] {
   const rows = ceilings(r.pipeline).map(({ workers, ceiling, ratios }) => {
     const cell = (mode: string) => {
       const p = r.pipeline.find((x) => x.workers === workers && x.mode === mode)!;
-      return `${int(p.rate.median)} (${int(p.rate.min)}-${int(p.rate.max)}; ${Math.round(p.warmupSeconds)} s)${errorsText(p.workerErrors)}`;
+      const exited = p.workersExited ? `, ${p.workersExited} exited: void` : '';
+      return `${int(p.rate.median)} (${int(p.rate.min)}-${int(p.rate.max)}; ${Math.round(p.warmupSeconds)} s)${errorsText(p.workerErrors)}${exited}`;
     };
-    return [String(workers), ...MODES.map((m) => cell(m.name)), ceiling.replace('bare, ', ''), ...ours.map((m) => ratioText(ratios[m.name]!))];
+    const ratio = (mode: string) => (ratios[mode] ? ratioText(ratios[mode]) : 'no ceiling');
+    return [String(workers), ...MODES.map((m) => cell(m.name)), ceiling?.replace('bare, ', '') ?? 'none', ...ours.map((m) => ratio(m.name))];
   });
   return [
     `**The whole pipeline**, delays 0 (1 rng, 1 hasher, N worker processes, real Redis): hashes/s, the median of ${s.rounds} rounds of ${s.roundSeconds} s (range; warm-up), the modes taking turns (the others' workers stopped), each after a warm-up until its rate was steady (two successive ${s.warmupWindowSeconds} s windows within 15 %, at most ${s.warmupMaxSeconds} s). bare: bench/bare-worker.ts, the loop alone, on two bare servers, with kept-alive connections through undici and through node:http (our worker's client); the ceiling is the better of the two at each row, and each ratio is the median of the rounds' ratios to it (range).`,
@@ -103,7 +107,7 @@ function scaleSection(r: Results): string[] {
       r.scale.map((s) => [
         int(s.reporters),
         s.samplesPerSec.toFixed(2),
-        `${int(s.webuiCommandsPerSec)}: ${Object.entries(s.webuiCommands).map(([c, n]) => `${c} ${int(n)}`).join(', ')}`,
+        `${rate(s.webuiCommandsPerSec)}: ${Object.entries(s.webuiCommands).map(([c, n]) => `${c} ${rate(n)}`).join(', ')}`,
         s.redisMsPerSec.toFixed(1),
         s.webuiCpuMsPerSample.toFixed(1),
         String(Math.round(s.webuiCpuShare * 100)),
