@@ -10,10 +10,10 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { build } from 'esbuild';
 import { nodeBundle } from '../scripts/node-bundle.js';
-import { freePort } from '../src/cli/local.js';
+import { distDir, repositoryRoot } from '../src/lib/paths.js';
+import { freePort } from '../src/lib/redis-server.js';
+import { Failure, waitUntil } from '../src/lib/wait.js';
 import { benchDir } from './report.js';
-
-export const root = path.resolve(benchDir, '..');
 
 /** Our bundles (dist/) and the baselines (bench/bare.ts, bench/bare-worker.ts). */
 export type Bundle = 'bare' | 'bare-worker' | 'rng' | 'hasher' | 'worker' | 'webui';
@@ -42,7 +42,7 @@ export const onCleanup = (cleanup: () => Promise<unknown>) => void cleanups.unsh
  */
 export async function prepareBundles(): Promise<string> {
   bundles = await mkdtemp(path.join(os.tmpdir(), 'dockercoins-bench-'));
-  await cp(path.join(root, 'dist'), bundles, { recursive: true });
+  await cp(distDir, bundles, { recursive: true });
   await build({
     entryPoints: { bare: path.join(benchDir, 'bare.ts'), 'bare-worker': path.join(benchDir, 'bare-worker.ts') },
     ...nodeBundle,
@@ -69,7 +69,7 @@ export async function start(name: Bundle, env: Record<string, string> = {}, { di
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, path.join(dir, `${name}.mjs`)], {
-    cwd: root,
+    cwd: repositoryRoot,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), ...env },
     // Logs go where Docker would send them, minus the reader: the bench must not spend CPU on them.
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -77,16 +77,15 @@ export async function start(name: Bundle, env: Record<string, string> = {}, { di
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
-  // Generous: the machine may be shared and busy.
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${stderr}`);
-    if (Date.now() > deadline) throw new Error(`${name} was not healthy within 30 s`);
-    if (name === 'bare-worker') break; // no server: it starts working at once
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
-    if (ok) break;
-    await delay(5);
-  }
+  // Generous: the machine may be shared and busy. The bare loop has no server: it starts working at once.
+  await waitUntil(
+    `${name} healthy`,
+    async () => {
+      if (child.exitCode !== null) throw new Failure(`${name} exited with ${child.exitCode}: ${stderr}`);
+      return name === 'bare-worker' || (await fetch(`${url}/healthz`)).ok || undefined;
+    },
+    { timeoutMs: 30_000, everyMs: 5 },
+  );
   const proc: Proc = {
     name,
     url,

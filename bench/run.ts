@@ -9,11 +9,12 @@
 //   webui-scale.ts the web UI's sampler with 1,000 and 10,000 reporting workers
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startRedisServer } from '../src/cli/local.js';
+import { startRedisServer } from '../src/lib/redis-server.js';
 import { HTTP_SETTINGS, httpRounds, webuiJson } from './http.js';
 import { footprint } from './memory.js';
 import { PIPELINE_SETTINGS, pipelineRuns } from './pipeline.js';
-import { canPin, onCleanup, prepareBundles, root, say, stopAll } from './processes.js';
+import { repositoryRoot as root } from '../src/lib/paths.js';
+import { canPin, onCleanup, prepareBundles, say, stopAll } from './processes.js';
 import { render, type Results } from './render.js';
 import { machine, runBench, updateReadmeSection } from './report.js';
 import { SCALE_SETTINGS, webuiScale } from './webui-scale.js';
