@@ -6,6 +6,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { createClient } from '@redis/client';
 import { workerEnv } from '../src/worker/app.js';
+import { CONNECTION_MODES } from '../src/worker/upstream.js';
 import { ZERO_DELAYS } from './http.js';
 import { inTurns, onCleanup, peakRss, say, start, workerCounts, type Proc } from './processes.js';
 import { spread, type Spread } from './report.js';
@@ -20,12 +21,15 @@ export interface Mode {
 /** The worker's connection mode when UPSTREAM_CONNECTIONS is not set. */
 export const DEFAULT_CONNECTIONS = workerEnv.UPSTREAM_CONNECTIONS.parse(undefined);
 
-/** Every mode measured; a new one is a line here. */
+/** Every mode measured: the bare loop with each client, and our worker in each connection mode. */
 export const MODES: Mode[] = [
   { name: 'bare, undici', bare: true, env: { BARE_CLIENT: 'undici' } },
   { name: 'bare, node:http', bare: true, env: { BARE_CLIENT: 'node:http' } },
-  { name: 'ours, keep-alive', bare: false, env: { UPSTREAM_CONNECTIONS: 'keep-alive' } },
-  { name: `ours, default (${DEFAULT_CONNECTIONS})`, bare: false, env: {} },
+  ...CONNECTION_MODES.map((mode) => ({
+    name: `ours, ${mode}${mode === DEFAULT_CONNECTIONS ? ' (default)' : ''}`,
+    bare: false,
+    env: { UPSTREAM_CONNECTIONS: mode },
+  })),
 ];
 
 export const PIPELINE_SETTINGS = {

@@ -32,6 +32,8 @@ const running = new Set<Proc>();
 /** Run by stopAll, newest first. */
 const cleanups: (() => Promise<unknown>)[] = [];
 let bundles: string | undefined;
+/** Set by stopAll: a process still starting then (a failed Promise.all's others) is killed, not kept. */
+let stopping = false;
 
 /** Registers something to undo at the end, even after a failure. */
 export const onCleanup = (cleanup: () => Promise<unknown>) => void cleanups.unshift(cleanup);
@@ -54,6 +56,7 @@ export async function prepareBundles(): Promise<string> {
 
 /** Stops every process still running, runs the cleanups and removes the bundles' copy. */
 export async function stopAll(): Promise<void> {
+  stopping = true;
   await Promise.all([...running].map((p) => p.stop()));
   for (const cleanup of cleanups) await cleanup();
   if (bundles) await rm(bundles, { recursive: true, force: true });
@@ -77,14 +80,18 @@ export async function start(name: Bundle, env: Record<string, string> = {}, { di
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
-  // Generous: the machine may be shared and busy. The bare loop has no server: it starts working at once.
+  // Generous: on a shared 2-core machine 16 workers starting at once took over 30 s. The bare loop has no server: it starts working at once.
   await waitUntil(
     `${name} healthy`,
     async () => {
       if (child.exitCode !== null) throw new Failure(`${name} exited with ${child.exitCode}: ${stderr}`);
+      if (stopping) {
+        child.kill('SIGKILL');
+        throw new Failure(`${name}: the bench is stopping`);
+      }
       return name === 'bare-worker' || (await fetch(`${url}/healthz`)).ok || undefined;
     },
-    { timeoutMs: 30_000, everyMs: 5 },
+    { timeoutMs: 120_000, everyMs: 5 },
   );
   const proc: Proc = {
     name,
