@@ -19,14 +19,6 @@ export const port = (fallback: number) =>
     .refine((n) => n <= 65535, 'expected a TCP port number (0-65535)')
     .prefault(String(fallback));
 
-export const count = (fallback: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `expected a whole number from 1 to ${max}`)
-    .transform(Number)
-    .refine((n) => n >= 1 && n <= max, `expected a whole number from 1 to ${max}`)
-    .prefault(String(fallback));
-
 export const httpUrl = (fallback: string) =>
   z
     .string()
@@ -41,11 +33,6 @@ export const redisUrl = z
 export const logLevel = z
   .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' })
   .default('info');
-
-const flag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-export const boolean = (fallback: boolean) => flag.prefault(fallback ? 'true' : 'false');
 
 /** Settings shared by every HTTP service. */
 export const serverEnv = {

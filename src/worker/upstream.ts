@@ -99,11 +99,6 @@ export class Upstream {
     if (options.connections === 'balanced') Object.values(this.agents).forEach(recycleConnections);
   }
 
-  /** Every address currently known, in the order calls rotate through them. */
-  async addresses(): Promise<string[]> {
-    return (await this.currentTargets()).map((t) => t.origin);
-  }
-
   async call(path: string, init: { method?: 'GET' | 'POST'; body?: Buffer } = {}): Promise<UpstreamResponse> {
     const targets = await this.currentTargets();
     const target = targets[this.nextIndex++ % targets.length]!;
