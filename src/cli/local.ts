@@ -127,9 +127,6 @@ async function storeFor(env: Record<string, string | undefined>, say: (line: str
   return { redis: 'in-process', stores: () => store, stopRedis: async () => {} };
 }
 
-// Their old home, until bench imports them from src/lib/redis-server.ts.
-export { freePort, startRedisServer } from '../lib/redis-server.js';
-
 /** For the CLI: start, print where to look, stop cleanly on Ctrl-C. */
 export async function runLocal(options: LocalOptions): Promise<void> {
   const app = await startLocal(options);
