@@ -9,7 +9,7 @@ import { redisUrl, serverEnv } from '../lib/config.js';
 import { createServer, type Service } from '../lib/server.js';
 import type { Store, Totals } from '../lib/store.js';
 import { describeError } from '../lib/errors.js';
-import { EventStream, sseFrame } from './events.js';
+import { Changes, EventStream, sseFrame } from './events.js';
 import { Sampler } from './sampler.js';
 
 export const webuiEnv = {
@@ -60,13 +60,16 @@ export function buildWebui(config: WebuiConfig, store: Store): Service {
   app.register(fastifyStatic, {
     root: config.WEBUI_PUBLIC_DIR ?? path.join(here, 'public'),
     maxAge: '1m',
+    // index.html.br and .gz beside each file, made by the build: no compression at run time.
+    preCompressed: true,
     // GET / is our redirect, as in the original.
     index: false,
     wildcard: false,
   });
   const sampler = new Sampler({ store });
   const events = new EventStream();
-  sampler.onSample((dashboard) => events.broadcast('dashboard', dashboard));
+  const changes = new Changes();
+  sampler.onSample((dashboard) => events.broadcast('change', changes.of(dashboard)));
   new Gauge({
     name: 'webui_event_clients',
     help: 'Pages connected to /events',

@@ -1,17 +1,20 @@
-// The dashboard's model, computed from what the webui samples from the store: the totals
-// and the reports the workers write at each flush. Pure functions: the sampler
-// (sampler.ts) feeds them, the page only displays what they return.
+// The dashboard's model: pure functions of what the sampler (sampler.ts) gathered from the
+// store: the worker reports it has seen and the speed the hash counter supports. The page
+// only displays what they return; figures are rounded here to what the page shows, so that
+// the event stream (events.ts) only carries what visibly changed.
 import type { CallStats, WorkerReport } from '../lib/store.js';
 
 /** A worker report and when the webui first saw it (its own clock: worker clocks may differ). */
 export interface SeenReport {
   seenAt: number;
   report: WorkerReport;
+  /** Stands in for a report overwritten unseen: its units are an estimate. */
+  estimated?: boolean;
 }
 
 export interface WorkerRow {
   name: string;
-  /** Hashes per second over the rates window. */
+  /** Hashes per second. */
   rate: number;
 }
 
@@ -26,38 +29,46 @@ export interface InstanceRow {
 
 export interface DependencyModel {
   instances: InstanceRow[];
-  /** Share of the workers' time spent waiting for this dependency, 0..1. */
-  share: number;
-  meanMs: number;
+  /** Share of the workers' time spent waiting for this dependency, whole percent. */
+  percent: number;
 }
+
+export interface Bottleneck {
+  kind: 'rng' | 'hasher';
+  text: string;
+}
+
+export type StatusKind = 'redis-down' | 'measuring' | 'no-worker' | 'bottleneck' | 'normal';
 
 export interface Dashboard {
   /** Unix time of the sample, ms. */
   at: number;
-  /** Hashes per second, the sum of the workers' rates; null while the store cannot be read. */
+  /** Hashes per second of all the work; null while measuring (the first seconds of a counter). */
   speed: number | null;
+  /** The part of it our workers report, and how many of them there are. */
+  reported: number;
+  /** The rest of what the counter gained: workers that do not report (the original's); null while measuring. */
+  unreported: number | null;
   hashes: number | null;
   coins: number;
-  recentCoins: string[];
-  workers: WorkerRow[];
+  /** The newest coins: the start of their hex, and when the webui first saw them (null: before it started). */
+  recentCoins: { hex: string; at: number | null }[];
+  /** One row each up to COLLAPSE_ABOVE workers; beyond, only `summary`. */
+  workers: { count: number; rows: WorkerRow[]; summary: string };
   rng: DependencyModel;
   hasher: DependencyModel;
-  /** One plain sentence naming the bottleneck, or null when there is none. */
-  bottleneck: string | null;
-  /** Set when the store could not be read; the other figures are then the last known. */
-  error?: string;
+  /** What the sentence under the figures says: a state, the bottleneck, or how time is spent. */
+  status: { kind: StatusKind; text: string };
+  /** Redis: since when it cannot be read (null while it can), and when it last could. */
+  redis: { downSince: number | null; lastGoodAt: number | null; error?: string };
 }
 
 /**
- * Speed. The counter only moves when a worker flushes (once a second), so the counter read at
- * arbitrary moments steps by whole flushes: the original page's 4-4-0 for one worker, and
- * still ±5 % over 10 s for ten workers flushing in step. Each report instead states exactly
- * how many units were done in which interval, so each worker's rate is its units over the
- * time its reports cover, and the speed is the sum over the workers that are still reporting.
- * A worker's count over a span is off by less than one unit (the one in progress at each
- * end), so one worker's 3.33/s reads 3.3–3.4 over 10 s; the last 3 s take over when they
- * differ by more than that rounding, so a change shows within 2–3 s. A new worker counts
- * from its first report (~1 s); a stopped one drops out once it misses its flushes.
+ * Speed of a worker. Each report states exactly how many units were done in which interval,
+ * so a worker's rate is its units over the time its reports cover. A worker's count over a
+ * span is off by less than one unit (the one in progress at each end), so one worker's
+ * 3.33/s reads 3.3–3.4 over 10 s; the last 3 s take over when they differ by more than that
+ * rounding, so a change shows within 2–3 s.
  */
 export const LONG_WINDOW_MS = 10_000;
 export const SHORT_WINDOW_MS = 3_000;
@@ -67,6 +78,9 @@ export const RATES_WINDOW_MS = 5_000;
 export const STALE_MS = 3_000;
 /** Workers spending more than this share of their time waiting for a dependency are held back by it. */
 export const BOTTLENECK_SHARE = 0.5;
+/** Beyond this many workers, the page shows one line about them all. */
+export const COLLAPSE_ABOVE = 3;
+const COIN_PREFIX = 12;
 
 /** One worker's rate from its reports (oldest first), in units per second. */
 export function workerRate(reports: readonly SeenReport[], now: number): number {
@@ -86,29 +100,39 @@ export interface DashboardInput {
   now: number;
   /** Reports seen in the last LONG_WINDOW_MS at least. */
   reports: readonly SeenReport[];
+  /** Hashes/s the counter gained beyond the reports; null while measuring. */
+  unreported: number | null;
+  /** True when the counter has not moved over the whole window. */
+  counterStill: boolean;
   hashes: number | null;
   coins: number;
-  recentCoins: string[];
-  error?: string;
+  recentCoins: { hex: string; at: number | null }[];
+  /** Holds the bottleneck steady (the sampler's): takes this sample's, returns the one to show. */
+  steadyBottleneck: (bottleneck: Bottleneck | null) => string | null;
+  redis: Dashboard['redis'];
 }
 
-export function buildDashboard(input: DashboardInput): Dashboard {
-  const { now } = input;
+/** The workers still running: reported recently, and not a last report. */
+export function liveWorkers(reports: readonly SeenReport[], now: number): Map<string, SeenReport[]> {
   const byWorker = new Map<string, SeenReport[]>();
-  for (const seen of [...input.reports].sort((a, b) => a.seenAt - b.seenAt)) {
+  for (const seen of [...reports].sort((a, b) => a.seenAt - b.seenAt)) {
     byWorker.set(seen.report.worker, [...(byWorker.get(seen.report.worker) ?? []), seen]);
   }
-  const live = [...byWorker].filter(([, reports]) => {
-    const last = reports.at(-1)!;
-    return now - last.seenAt <= Math.max(STALE_MS, 2.5 * last.report.intervalMs);
-  });
-  const workers = live.map(([name, reports]) => ({ name, rate: workerRate(reports, now) })).sort(byName);
+  for (const [name, list] of byWorker) {
+    const last = list.at(-1)!;
+    const stale = now - last.seenAt > Math.max(STALE_MS, 2.5 * last.report.intervalMs);
+    // A worker that stops says so in its last report (`final`): it leaves at once.
+    if (stale || (last.report as WorkerReport & { final?: boolean }).final) byWorker.delete(name);
+  }
+  return byWorker;
+}
 
-  const recent = live.flatMap(([, reports]) => reports.filter((r) => r.seenAt > now - RATES_WINDOW_MS).map((r) => r.report));
+/** rng and hasher as the live workers saw them over the rates window. */
+export function dependencies(live: Map<string, SeenReport[]>, now: number): { rng: DependencyModel; hasher: DependencyModel } {
+  const recent = [...live.values()].flatMap((reports) => reports.filter((r) => r.seenAt > now - RATES_WINDOW_MS).map((r) => r.report));
   // Each worker's reports cover back-to-back intervals: their sum is the time they describe.
   const spans = new Map<string, number>();
   for (const report of recent) spans.set(report.worker, (spans.get(report.worker) ?? 0) + report.intervalMs);
-
   const dependency = (kind: 'rng' | 'hasher'): DependencyModel => {
     const instances = new Map<string, { rate: number; calls: number; totalMs: number; maxMs: number }>();
     let waitedShare = 0;
@@ -126,61 +150,101 @@ export function buildDashboard(input: DashboardInput): Dashboard {
     }
     const rows = [...instances].map(([name, r]) => ({
       name,
-      rate: r.rate,
-      meanMs: r.calls > 0 ? r.totalMs / r.calls : 0,
-      maxMs: r.maxMs,
+      rate: round1(r.rate),
+      meanMs: roundMs(r.calls > 0 ? r.totalMs / r.calls : 0),
+      maxMs: roundMs(r.maxMs),
     }));
-    const calls = sum([...instances.values()], (r) => r.calls);
-    return {
-      instances: rows.sort(byName),
-      share: spans.size > 0 ? waitedShare / spans.size : 0,
-      meanMs: calls > 0 ? sum([...instances.values()], (r) => r.totalMs) / calls : 0,
-    };
+    return { instances: rows.sort(byName), percent: Math.round((spans.size > 0 ? waitedShare / spans.size : 0) * 100) };
   };
+  return { rng: dependency('rng'), hasher: dependency('hasher') };
+}
 
-  const rng = dependency('rng');
-  const hasher = dependency('hasher');
+export function buildDashboard(input: DashboardInput): Dashboard {
+  const { now } = input;
+  const live = liveWorkers(input.reports, now);
+  const rows = [...live].map(([name, reports]) => ({ name, rate: workerRate(reports, now) })).sort(byName);
+  const reported = sum(rows, (w) => w.rate);
+  const { rng, hasher } = dependencies(live, now);
+  const speed = input.unreported === null ? null : round1(reported + input.unreported);
   return {
     at: now,
-    speed: input.error ? null : sum(workers, (w) => w.rate),
+    speed,
+    reported: round1(reported),
+    unreported: input.unreported === null ? null : round1(input.unreported),
     hashes: input.hashes,
     coins: input.coins,
-    recentCoins: input.recentCoins,
-    workers,
+    recentCoins: input.recentCoins.map((c) => ({ hex: c.hex.slice(0, COIN_PREFIX), at: c.at })),
+    workers: {
+      count: rows.length,
+      rows: rows.length <= COLLAPSE_ABOVE ? rows.map((w) => ({ name: w.name, rate: round1(w.rate) })) : [],
+      summary: workersSummary(rows),
+    },
     rng,
     hasher,
-    bottleneck: bottleneckOf(rng, hasher),
-    ...(input.error ? { error: input.error } : {}),
+    status: statusOf(input, rows.length, rng, hasher, input.steadyBottleneck(bottleneckOf(rng, hasher))),
+    redis: input.redis,
   };
+}
+
+/** "10 workers, 1.0 hashes/s each; slowest worker-7 0.9". */
+export function workersSummary(rows: readonly WorkerRow[]): string {
+  if (rows.length === 0) return 'No worker reports';
+  const each = sum(rows, (w) => w.rate) / rows.length;
+  const slowest = rows.reduce((a, b) => (b.rate < a.rate ? b : a));
+  const plural = rows.length === 1 ? 'worker' : 'workers';
+  return `${rows.length} ${plural}, ${each.toFixed(1)} hashes/s each${rows.length > 1 ? `; slowest ${slowest.name} ${slowest.rate.toFixed(1)}` : ''}`;
+}
+
+function statusOf(
+  input: DashboardInput,
+  workers: number,
+  rng: DependencyModel,
+  hasher: DependencyModel,
+  bottleneck: string | null,
+): Dashboard['status'] {
+  // The page writes the Redis sentence itself: its times are in the viewer's time zone.
+  if (input.redis.downSince !== null) return { kind: 'redis-down', text: '' };
+  if (input.unreported === null) return { kind: 'measuring', text: 'Measuring the speed from the hash counter…' };
+  if (workers === 0 && input.counterStill) {
+    return { kind: 'no-worker', text: 'No worker is running: none has reported and the hash counter has not moved in the last 10 s.' };
+  }
+  if (bottleneck) return { kind: 'bottleneck', text: bottleneck };
+  if (workers === 0) return { kind: 'normal', text: 'Only workers that do not report are running: the hash counter gives their speed, not what they wait for.' };
+  return { kind: 'normal', text: `Workers spend ${rng.percent}% of their time waiting for rng, ${hasher.percent}% for hasher.` };
 }
 
 /**
- * Names the dependency the workers spend most of their time waiting for, when that is more
- * than half of it. rng serves one call at a time (the contract): a busy instance serving R
- * calls/s spends 1/R s on each, so whatever a call takes beyond that is time in its queue.
- * hasher serves calls concurrently: it is simply slow.
+ * The bottleneck, when the workers spend more than half of their time waiting for one
+ * dependency. rng serves one call at a time (the contract): a busy instance serving R calls/s
+ * spends 1/R s on each, so whatever a call takes beyond that is time in its queue. hasher
+ * serves calls concurrently: it is simply slow. Returns which one and the sentence.
  */
-export function bottleneckOf(rng: DependencyModel, hasher: DependencyModel): string | null {
-  const [kind, dep] = rng.share >= hasher.share ? (['rng', rng] as const) : (['hasher', hasher] as const);
-  if (dep.share <= BOTTLENECK_SHARE || dep.instances.length === 0) return null;
+export function bottleneckOf(rng: DependencyModel, hasher: DependencyModel): Bottleneck | null {
+  const [kind, dep] = rng.percent >= hasher.percent ? (['rng', rng] as const) : (['hasher', hasher] as const);
+  if (dep.percent <= BOTTLENECK_SHARE * 100 || dep.instances.length === 0) return null;
   const count = `${kind} (${dep.instances.length} instance${dep.instances.length === 1 ? '' : 's'})`;
+  const calls = sum(dep.instances, (i) => i.rate);
+  const meanMs = calls > 0 ? sum(dep.instances, (i) => i.rate * i.meanMs) / calls : 0;
   if (kind === 'rng') {
-    const calls = sum(dep.instances, (i) => i.rate);
-    const queuedMs = sum(dep.instances, (i) => i.rate * Math.max(0, i.meanMs - 1000 / i.rate)) / calls;
-    return `${count} is saturated: each call waits ${roundMs(queuedMs)} ms in its queue; add rng instances`;
+    const queuedMs = calls > 0 ? sum(dep.instances, (i) => i.rate * Math.max(0, i.meanMs - 1000 / i.rate)) / calls : 0;
+    // A queue of a few ms is no queue: the sentence then says how long calls take.
+    if (roundMs(queuedMs) >= 10) return { kind, text: `${count} is saturated: each call waits ${roundMs(queuedMs)} ms in its queue; add rng instances` };
   }
-  return `${count} is the bottleneck: each call takes ${roundMs(dep.meanMs)} ms; add hasher instances`;
+  if (roundMs(meanMs) < 1) return null;
+  return { kind, text: `${count} is the bottleneck: each call takes ${roundMs(meanMs)} ms; add ${kind} instances` };
 }
 
-function roundMs(ms: number): number {
+export function roundMs(ms: number): number {
   return ms >= 100 ? Math.round(ms / 10) * 10 : Math.round(ms);
 }
+
+export const round1 = (n: number) => Math.round(n * 10) / 10;
 
 function perSecond(count: number, spanMs: number): number {
   return spanMs > 0 ? (count * 1000) / spanMs : 0;
 }
 
-function sum<T>(items: Iterable<T>, value: (item: T) => number): number {
+export function sum<T>(items: Iterable<T>, value: (item: T) => number): number {
   let total = 0;
   for (const item of items) total += value(item);
   return total;

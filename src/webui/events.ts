@@ -3,7 +3,9 @@
 // serialized once for every open page, costs one write per page; polling costs a request,
 // a response and its headers per page per interval, and lags by up to an interval. SSE is
 // plain HTTP (works through proxies that pass streaming responses), and the browser's
-// EventSource reconnects by itself after a webui restart.
+// EventSource reconnects by itself after a webui restart. A page gets the whole dashboard
+// when it connects, then only the fields that changed (figures are rounded to what the page
+// shows, so most do not change from one sample to the next).
 import { PassThrough } from 'node:stream';
 
 /** A client that stops reading is dropped beyond this much unsent data (it reconnects). */
@@ -12,6 +14,22 @@ const MAX_BACKLOG_BYTES = 1024 * 1024;
 /** One SSE message. */
 export function sseFrame(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** The top-level fields of each object given that differ from the previous object's. */
+export class Changes {
+  private readonly last = new Map<string, string>();
+
+  of(next: object): Record<string, unknown> {
+    const changed: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(next)) {
+      const json = JSON.stringify(value);
+      if (this.last.get(key) === json) continue;
+      this.last.set(key, json);
+      changed[key] = value;
+    }
+    return changed;
+  }
 }
 
 export class EventStream {

@@ -1,29 +1,53 @@
 // One sampler per webui process: it reads the store twice a second, whatever the number of
 // open pages, and hands each new dashboard to whoever listens (the event stream). It runs
-// even with no page open: two cheap reads a second, and a page that opens finds the last
+// even with no page open: a few cheap reads a second, and a page that opens finds the last
 // minutes of the chart already there.
+//
+// The hash counter is the ground truth for the total: every unit of work, from our workers
+// or from workers that only INCRBY it (the original's), ends up there. Our workers' reports
+// explain it (who, how fast, waiting on what), and what the counter gained beyond them is
+// the work of workers that do not report. Each report is written with its units in one
+// transaction, so over any window the two agree except for a flush landing between two
+// reads of one sample; a median of three samples drops those.
 import { describeError } from '../lib/errors.js';
-import type { Store } from '../lib/store.js';
-import { buildDashboard, LONG_WINDOW_MS, type Dashboard, type SeenReport } from './dashboard.js';
+import type { Store, WorkerReport } from '../lib/store.js';
+import { buildDashboard, LONG_WINDOW_MS, type Bottleneck, type Dashboard, type SeenReport, sum } from './dashboard.js';
+
+/** What the sampler reads. */
+export type StoreReader = Pick<Store, 'readTotals' | 'readReports' | 'readRecentCoins'>;
 
 export interface SamplerOptions {
-  store: Store;
+  store: StoreReader;
   everyMs?: number;
   /** How much of the speed's history the chart keeps. */
   historyMs?: number;
   now?: () => number;
 }
 
-/** The chart's data, as uPlot takes it: unix seconds, and hashes/s (null where unknown). */
+/** The chart's data, as uPlot takes it: unix seconds, and hashes/s (null where unknown: a gap). */
 export type SpeedHistory = [number[], (number | null)[]];
+
+/** The counter must have been watched this long before its rate is told (one flush a second moves it). */
+export const WARMUP_MS = 5_000;
+/** A bottleneck sentence appears, or goes, once its condition has held this long. */
+export const HOLD_MS = 3_000;
+/**
+ * A report that starts this much after the previous one of its worker: one was overwritten
+ * unseen (a sample came late). Longer gaps are a new process under the same name.
+ */
+const MISSED_GAP_MS = [250, 3000] as const;
 
 export class Sampler {
   latest: Dashboard | undefined;
   readonly history: SpeedHistory = [[], []];
-  private hashes: number | null = null;
   private readonly seen = new Map<string, SeenReport>();
-  private coins = 0;
-  private recentCoins: string[] = [];
+  private readonly lastReportAt = new Map<string, number>();
+  private counter: { at: number; hashes: number }[] = [];
+  private residuals: number[] = [];
+  private coinTimes = new Map<string, number | null>();
+  private firstRead = true;
+  private redis: Dashboard['redis'] = { downSince: null, lastGoodAt: null };
+  private readonly bottleneck = new SteadyBottleneck(HOLD_MS);
   private readonly listeners = new Set<(dashboard: Dashboard) => void>();
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
@@ -65,47 +89,128 @@ export class Sampler {
   /** Reads the store once and publishes the new dashboard. */
   async tick(): Promise<Dashboard> {
     const now = this.now();
-    let error: string | undefined;
+    let dashboard: Dashboard;
     try {
       const [totals, reports, recentCoins] = await Promise.all([
         this.options.store.readTotals(),
         this.options.store.readReports(),
         this.options.store.readRecentCoins(),
       ]);
-      this.hashes = totals.hashes === null ? null : Number(totals.hashes);
-      for (const report of reports) {
-        const key = `${report.worker}@${report.at}`;
-        if (!this.seen.has(key)) this.seen.set(key, { seenAt: now, report });
-      }
-      this.coins = totals.coins;
-      this.recentCoins = recentCoins;
+      this.redis = { downSince: null, lastGoodAt: now };
+      dashboard = this.sampled(now, Number(totals.hashes ?? 0), totals.coins, reports, recentCoins);
     } catch (err) {
-      error = `Redis is unavailable: ${describeError(err)}`;
+      this.redis = { downSince: this.redis.downSince ?? now, lastGoodAt: this.redis.lastGoodAt, error: `Redis is unavailable: ${describeError(err)}` };
+      // The figures stay those of the last good sample, marked by `redis`; the chart gets a gap.
+      // What happened to the counter meanwhile is unknown (an empty Redis may be back): measure again.
+      this.counter = [];
+      this.residuals = [];
+      const last = this.latest ?? this.sampled(now, null, 0, [], []);
+      dashboard = { ...last, at: now, redis: this.redis, status: { kind: 'redis-down', text: '' } };
     }
-    for (const [key, seen] of this.seen) if (seen.seenAt <= now - LONG_WINDOW_MS) this.seen.delete(key);
-
-    const dashboard = buildDashboard({
-      now,
-      hashes: this.hashes,
-      reports: [...this.seen.values()],
-      coins: this.coins,
-      recentCoins: this.recentCoins,
-      error,
-    });
-    this.record(now, dashboard.speed);
+    this.record(now, dashboard.redis.downSince === null ? dashboard.speed : null);
     this.latest = dashboard;
     for (const listener of this.listeners) listener(dashboard);
     return dashboard;
   }
 
+  private sampled(now: number, hashes: number | null, coins: number, reports: WorkerReport[], recentCoins: string[]): Dashboard {
+    for (const report of reports) this.see(report, now);
+    for (const [key, seen] of this.seen) if (seen.seenAt <= now - LONG_WINDOW_MS) this.seen.delete(key);
+    const unreported = hashes === null ? null : this.unreported(now, hashes);
+    const times = new Map(recentCoins.map((hex) => [hex, this.coinTimes.get(hex) ?? (this.firstRead ? null : now)]));
+    this.coinTimes = times;
+    this.firstRead = false;
+    const window = this.counter;
+    return buildDashboard({
+      now,
+      reports: [...this.seen.values()],
+      unreported,
+      counterStill: window.length > 0 && window.at(-1)!.hashes === window[0]!.hashes,
+      hashes,
+      coins,
+      recentCoins: [...times].map(([hex, at]) => ({ hex, at })),
+      steadyBottleneck: (raw) => this.bottleneck.update(raw, now),
+      redis: this.redis,
+    });
+  }
+
+  /** Keeps a report the first time it is seen, and stands in for one overwritten unseen. */
+  private see(report: WorkerReport, now: number): void {
+    const key = `${report.worker}@${report.at}`;
+    if (this.seen.has(key)) return;
+    const previous = this.lastReportAt.get(report.worker);
+    const start = report.at - report.intervalMs;
+    const gap = previous === undefined ? 0 : start - previous;
+    if (gap > MISSED_GAP_MS[0] && gap <= MISSED_GAP_MS[1]) {
+      // Its units are in the counter: count them at this worker's recent pace.
+      const recent = [...this.seen.values(), { seenAt: now, report }].filter((s) => s.report.worker === report.worker);
+      const pace = sum(recent, (s) => s.report.units) / Math.max(1, sum(recent, (s) => s.report.intervalMs));
+      const missed = { worker: report.worker, at: start, intervalMs: gap, units: Math.round(pace * gap), rng: {}, hasher: {} };
+      this.seen.set(`${report.worker}@${start}`, { seenAt: now, report: missed, estimated: true });
+    }
+    // After a last report, the name may come back as a new process.
+    if ((report as WorkerReport & { final?: boolean }).final) this.lastReportAt.delete(report.worker);
+    else this.lastReportAt.set(report.worker, report.at);
+    this.seen.set(key, { seenAt: now, report });
+  }
+
+  /** Hashes/s the counter gained beyond what the reports seen meanwhile account for; null while measuring. */
+  private unreported(now: number, hashes: number): number | null {
+    // A counter that went down was reset (an empty Redis restarted): measure again from here.
+    if (this.counter.length > 0 && hashes < this.counter.at(-1)!.hashes) {
+      this.counter = [];
+      this.residuals = [];
+    }
+    this.counter.push({ at: now, hashes });
+    while (this.counter.length > 1 && this.counter[1]!.at <= now - LONG_WINDOW_MS) this.counter.shift();
+    const first = this.counter[0]!;
+    const spanMs = now - first.at;
+    if (spanMs < WARMUP_MS) return null;
+    const within = [...this.seen.values()].filter((s) => s.seenAt > first.at);
+    const residual = hashes - first.hashes - sum(within, (s) => s.report.units);
+    // A unit either way is the ends of the window, and each estimate may be a unit off: not a worker.
+    const slack = 1 + within.filter((s) => s.estimated).length;
+    this.residuals = [...this.residuals, residual > slack ? (residual * 1000) / spanMs : 0].slice(-3);
+    return [...this.residuals].sort((a, b) => a - b)[Math.floor(this.residuals.length / 2)]!;
+  }
+
+  /** One point a second: the chart is 5 minutes wide. */
   private record(now: number, speed: number | null): void {
     const [times, speeds] = this.history;
-    times.push(now / 1000);
+    const second = Math.floor(now / 1000);
+    if (times.length > 0 && Math.floor(times.at(-1)!) === second) return;
+    times.push(Math.round(now / 100) / 10);
     speeds.push(speed);
     const expired = times.findIndex((t) => t >= (now - this.historyMs) / 1000);
     if (expired > 0) {
       times.splice(0, expired);
       speeds.splice(0, expired);
     }
+  }
+}
+
+/**
+ * The bottleneck sentence shown: a new one (or none) takes over once it has held for
+ * `holdMs`, so that a scale change does not make it flicker; meanwhile the old one stays.
+ */
+export class SteadyBottleneck {
+  private shown: Bottleneck | null = null;
+  private candidate: { kind: Bottleneck['kind'] | null; since: number } | undefined;
+
+  constructor(private readonly holdMs: number) {}
+
+  update(current: Bottleneck | null, now: number): string | null {
+    const kind = current?.kind ?? null;
+    if (kind === (this.shown?.kind ?? null)) {
+      this.candidate = undefined;
+      this.shown = current;
+    } else {
+      if (this.candidate?.kind !== kind) this.candidate = { kind, since: now };
+      if (now - this.candidate.since >= this.holdMs) {
+        this.shown = current;
+        this.candidate = undefined;
+      }
+    }
+    return this.shown?.text ?? null;
   }
 }

@@ -41,7 +41,15 @@ function subscribe(url: string) {
   return {
     events,
     headers: () => headers,
-    dashboards: () => events.filter((e) => e.event === 'dashboard').map((e) => e.data as Dashboard),
+    /** The dashboard as the page knows it after each message: the whole one, then what changed. */
+    dashboards: () => {
+      const states: Dashboard[] = [];
+      for (const e of events) {
+        if (e.event === 'dashboard') states.push(e.data as Dashboard);
+        if (e.event === 'change' && states.length > 0) states.push({ ...states.at(-1)!, ...(e.data as Partial<Dashboard>) });
+      }
+      return states;
+    },
     close: () => request.destroy(),
   };
 }
@@ -77,7 +85,7 @@ describe('webui /events (real redis-server)', () => {
 
     const client = subscribe(url);
     t.after(() => client.close());
-    await waitFor('worker-a on the dashboard', () => (client.dashboards().at(-1)?.workers[0]?.name === 'worker-a' ? true : undefined));
+    await waitFor('worker-a on the dashboard', () => (client.dashboards().at(-1)?.workers.rows[0]?.name === 'worker-a' ? true : undefined));
     const started = client.dashboards().length;
     await delay(2000);
     const received = client.dashboards().length - started;
@@ -85,11 +93,20 @@ describe('webui /events (real redis-server)', () => {
 
     assert.match(client.headers()!['content-type']!, /^text\/event-stream/);
     assert.equal(client.events[0]!.event, 'history', 'the chart history comes first');
-    const last = client.dashboards().at(-1)!;
+    // The counter is watched for a few seconds before the speed is told.
+    const last = await waitFor('a speed', () => {
+      const d = client.dashboards().at(-1)!;
+      return d.speed === null ? undefined : d;
+    });
     assert.deepEqual(last.rng.instances.map((i) => i.name), ['rng-1']);
     assert.deepEqual(last.hasher.instances.map((i) => i.name), ['hasher-1']);
     assert.ok(last.speed! > 2.5 && last.speed! < 3.5, `speed ${last.speed}`);
     assert.ok(Number(last.hashes) >= 6);
+    // After the whole dashboard, only what changed: the time always, the instances seldom.
+    const changes = client.events.filter((e) => e.event === 'change').map((e) => e.data as Partial<Dashboard>);
+    assert.equal(client.events[1]!.event, 'dashboard');
+    assert.ok(changes.every((c) => 'at' in c));
+    assert.ok(changes.filter((c) => 'rng' in c).length < changes.length / 2, 'unchanged fields are not sent again');
 
     // A page opened later gets the chart so far at once.
     const late = subscribe(url);

@@ -1,139 +1,174 @@
-// The dashboard page: listens to /events (one sample every 500 ms from the webui's shared
-// sampler) and shows it. All figures are computed on the server (src/webui/dashboard.ts).
-import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
+// The dashboard page: listens to /events (the whole dashboard on connecting, then what
+// changed, from the webui's one sampler) and shows it. All figures are computed on the
+// server (src/webui/dashboard.ts); the page adds only what it alone knows: whether it can
+// still hear the web UI, and times in the viewer's time zone.
 import './style.css';
-import type { Dashboard, DependencyModel } from '../dashboard.js';
+import type { Dashboard } from '../dashboard.js';
 import type { SpeedHistory } from '../sampler.js';
+import { clock, SpeedChart } from './chart.js';
 
-const HISTORY_SECONDS = 5 * 60;
+/** No message for this long (one comes twice a second): the web UI is unreachable. */
+const SILENCE_MS = 4000;
+/** The screen reader hears the speed at most this often, unless the state changes. */
+const ANNOUNCE_EVERY_MS = 10_000;
+const RECENT_COINS = 8;
 
 const element = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
-const speed = element('speed');
-const coins = element('coins');
-const hashes = element('hashes');
-const workerCount = element('worker-count');
-const bottleneck = element('bottleneck');
-const timeSplit = element('time-split');
-const connection = element('connection');
-const instances = element<HTMLTableElement>('instances').tBodies[0]!;
-const recentCoins = element('recent-coins');
-const chartBox = element('chart');
+const view = {
+  speed: element('speed'),
+  speedDetail: element('speed-detail'),
+  coins: element('coins'),
+  hashes: element('hashes'),
+  status: element('status'),
+  connection: element('connection'),
+  instances: element<HTMLTableElement>('instances').tBodies[0]!,
+  recentCoins: element('recent-coins'),
+  announce: element('announce'),
+};
+const chart = new SpeedChart(element('chart'));
 
-const decimals = (value: number) => (value < 100 ? 1 : 0);
-const format = (value: number | null, digits = decimals(value ?? 0)) =>
-  value === null ? '—' : value.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const rate = (value: number) => value.toFixed(1);
+const whole = (value: number | null) => (value === null ? '—' : value.toLocaleString('en'));
 
-const history: SpeedHistory = [[], []];
-const chart = new uPlot(
-  {
-    width: chartBox.clientWidth,
-    height: 240,
-    cursor: { show: false },
-    legend: { show: false },
-    scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
-    series: [{}, { label: 'hashes/s', stroke: '#1d6fa5', width: 3, fill: 'rgba(29,111,165,0.12)', points: { show: false } }],
-    axes: [{}, { size: 60 }],
-  },
-  history,
-  chartBox,
-);
-new ResizeObserver(() => chart.setSize({ width: chartBox.clientWidth, height: 240 })).observe(chartBox);
+let current: Dashboard | undefined;
+let connected = false;
+let lastMessageAt = 0;
 
-/** Changes the text only when it differs, so that live regions speak only of changes. */
+/** Changes the text only when it differs. */
 function setText(target: HTMLElement, text: string): void {
   if (target.textContent !== text) target.textContent = text;
 }
 
-function show(dashboard: Dashboard): void {
-  setText(speed, format(dashboard.speed));
-  setText(coins, format(dashboard.coins, 0));
-  setText(hashes, format(dashboard.hashes, 0));
-  setText(workerCount, String(dashboard.workers.length));
-  bottleneck.hidden = dashboard.bottleneck === null;
-  setText(bottleneck, dashboard.bottleneck ?? '');
-  setText(
-    timeSplit,
-    dashboard.workers.length > 0
-      ? `Workers spend ${percent(dashboard.rng)} of their time waiting for rng, ${percent(dashboard.hasher)} for hasher.`
-      : 'No worker has reported in the last few seconds.',
-  );
-  showInstances(dashboard);
-  recentCoins.replaceChildren(
-    ...dashboard.recentCoins.map((hex) => {
+/** The state the page is in, and its sentence where the bottleneck's goes. */
+function statusOf(d: Dashboard | undefined): { kind: string; text: string } {
+  const asOf = d ? ` Figures are from ${clock((d.redis.lastGoodAt ?? d.at) / 1000)}.` : '';
+  if (!connected) return { kind: 'webui-down', text: `The web UI is unreachable; reconnecting…${asOf}` };
+  if (!d) return { kind: 'connecting', text: 'Connecting to the web UI…' };
+  if (d.redis.downSince !== null) {
+    return {
+      kind: 'redis-down',
+      text: `Redis is unreachable since ${clock(d.redis.downSince / 1000)}. Workers keep their counts and save them when it is back.${d.redis.lastGoodAt ? ` Figures are from ${clock(d.redis.lastGoodAt / 1000)}.` : ''}`,
+    };
+  }
+  return d.status;
+}
+
+function render(): void {
+  const d = current;
+  const status = statusOf(d);
+  setText(view.status, status.text);
+  view.status.className = `status ${status.kind}`;
+  document.body.classList.toggle('offline', !connected);
+  document.body.classList.toggle('stale', d?.redis.downSince != null);
+  setText(view.connection, !connected ? 'Reconnecting…' : d?.redis.downSince != null ? 'Stale: Redis unreachable' : 'Live');
+  if (!d) return;
+  setText(view.speed, d.speed === null ? '…' : rate(d.speed));
+  setText(view.speedDetail, speedDetail(d));
+  setText(view.coins, whole(d.coins));
+  setText(view.hashes, whole(d.hashes));
+  showInstances(d);
+  view.recentCoins.replaceChildren(
+    ...d.recentCoins.slice(0, RECENT_COINS).map((coin) => {
       const item = document.createElement('li');
-      item.textContent = hex;
+      const hex = document.createElement('code');
+      hex.textContent = `${coin.hex}…`;
+      item.append(hex, ` ${coin.at === null ? 'earlier' : clock(coin.at / 1000)}`);
       return item;
     }),
   );
-  setConnection(dashboard.error ?? null);
+  announce(status, d);
 }
 
-const percent = (dependency: DependencyModel) => `${Math.round(dependency.share * 100)}%`;
+function speedDetail(d: Dashboard): string {
+  if (d.unreported === null) return 'measuring…';
+  const workers = `${d.workers.count} worker${d.workers.count === 1 ? '' : 's'}`;
+  if (d.unreported === 0) return d.workers.count > 0 ? `from ${workers}` : '';
+  const others = `${rate(d.unreported)} hashes/s from workers that do not report`;
+  return d.workers.count > 0 ? `${rate(d.reported)} from ${workers} + ${others}` : others;
+}
 
-function showInstances(dashboard: Dashboard): void {
+function showInstances(d: Dashboard): void {
   const rows: HTMLTableRowElement[] = [];
-  const group = (title: string) => {
-    const row = document.createElement('tr');
-    row.className = 'group';
-    const cell = document.createElement('th');
-    cell.scope = 'rowgroup';
-    cell.colSpan = 4;
-    cell.textContent = title;
-    row.append(cell);
-    rows.push(row);
-  };
-  const row = (cells: string[], busy = false) => {
+  const row = (cells: string[], className = '', header = false) => {
     const tr = document.createElement('tr');
-    if (busy) tr.className = 'busy';
+    tr.className = className;
     for (const text of cells) {
-      const td = document.createElement('td');
-      td.textContent = text;
-      tr.append(td);
+      const cell = document.createElement(header ? 'th' : 'td');
+      if (header) (cell as HTMLTableCellElement).scope = 'rowgroup';
+      if (cells.length === 1) (cell as HTMLTableCellElement).colSpan = 4;
+      cell.textContent = text;
+      tr.append(cell);
     }
     rows.push(tr);
   };
-  group(`Workers (${dashboard.workers.length}), hashes/s each`);
-  for (const worker of dashboard.workers) row([worker.name, format(worker.rate), '', '']);
   for (const kind of ['rng', 'hasher'] as const) {
-    const dependency = dashboard[kind];
-    const busy = dashboard.bottleneck?.startsWith(`${kind} `) ?? false;
-    group(`${kind} (${dependency.instances.length}), calls/s each`);
-    for (const instance of dependency.instances) {
-      row([instance.name, format(instance.rate), format(instance.meanMs, 0), format(instance.maxMs, 0)], busy);
-    }
+    const dependency = d[kind];
+    const busy = d.status.kind === 'bottleneck' && d.status.text.startsWith(`${kind} `) ? 'busy' : '';
+    row([`${kind} (${dependency.instances.length}), ${dependency.percent}% of the workers' time`], 'group', true);
+    for (const i of dependency.instances) row([i.name, rate(i.rate), String(i.meanMs), String(i.maxMs)], busy);
   }
-  instances.replaceChildren(...rows);
+  row([`Workers (${d.workers.count}), hashes/s each`], 'group', true);
+  if (d.workers.rows.length > 0) for (const w of d.workers.rows) row([w.name, rate(w.rate), '', '']);
+  else row([d.workers.summary], 'summary');
+  if (d.unreported) row([`${rate(d.unreported)} hashes/s from workers that do not report`], 'summary');
+  view.instances.replaceChildren(...rows);
 }
 
-function setConnection(problem: string | null): void {
-  setText(connection, problem ?? 'Live');
-  connection.classList.toggle('down', problem !== null);
-}
-
-function addPoint(dashboard: Dashboard): void {
-  const [times, speeds] = history;
-  times.push(dashboard.at / 1000);
-  speeds.push(dashboard.speed);
-  const expired = times.findIndex((t) => t >= dashboard.at / 1000 - HISTORY_SECONDS);
-  if (expired > 0) {
-    times.splice(0, expired);
-    speeds.splice(0, expired);
+/** Live figures for screen readers, at a humane pace: a new state at once, the speed every 10 s at most. */
+const announced = { kind: '', at: 0, speed: null as number | null };
+function announce(status: { kind: string; text: string }, d: Dashboard): void {
+  const now = Date.now();
+  if (status.kind !== announced.kind) {
+    announced.kind = status.kind;
+    if (announced.at > 0 || status.kind !== 'normal') setText(view.announce, status.text);
+    announced.at = now;
+    return;
   }
-  chart.setData(history);
+  if (d.speed === null || now - announced.at < ANNOUNCE_EVERY_MS || d.speed === announced.speed) return;
+  announced.at = now;
+  announced.speed = d.speed;
+  setText(view.announce, `Mining speed ${rate(d.speed)} hashes per second.`);
 }
 
-const events = new EventSource('events');
-events.addEventListener('history', (event) => {
-  const [times, speeds] = JSON.parse((event as MessageEvent<string>).data) as SpeedHistory;
-  history[0] = times;
-  history[1] = speeds;
-  chart.setData(history);
-});
-events.addEventListener('dashboard', (event) => {
-  const dashboard = JSON.parse((event as MessageEvent<string>).data) as Dashboard;
-  show(dashboard);
-  addPoint(dashboard);
-});
-// EventSource reconnects by itself; say so meanwhile.
-events.addEventListener('error', () => setConnection('Connection to the web UI lost; reconnecting…'));
+let events: EventSource | undefined;
+function connect(): void {
+  events?.close();
+  const source = new EventSource('events');
+  events = source;
+  const heard = () => {
+    lastMessageAt = Date.now();
+    connected = true;
+  };
+  source.addEventListener('history', (event) => {
+    heard();
+    chart.replace(JSON.parse((event as MessageEvent<string>).data) as SpeedHistory);
+  });
+  source.addEventListener('dashboard', (event) => {
+    heard();
+    current = JSON.parse((event as MessageEvent<string>).data) as Dashboard;
+    render();
+  });
+  source.addEventListener('change', (event) => {
+    heard();
+    if (!current) return;
+    current = { ...current, ...(JSON.parse((event as MessageEvent<string>).data) as Partial<Dashboard>) };
+    chart.add(current.at / 1000, current.redis.downSince === null ? current.speed : null);
+    render();
+  });
+  source.addEventListener('error', () => {
+    connected = false;
+    render();
+    // EventSource retries by itself, unless the answer was not a stream: then start anew.
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 1000);
+  });
+}
+connect();
+
+// A web UI that stops answering without closing the stream (paused, network gone) is silent.
+setInterval(() => {
+  if (connected && Date.now() - lastMessageAt > SILENCE_MS) {
+    connected = false;
+    render();
+    connect();
+  }
+}, 1000);
