@@ -59,7 +59,7 @@ export interface Dashboard {
   hasher: DependencyModel;
   /** What the sentence under the figures says: a state, the bottleneck, or how time is spent. */
   status: { kind: StatusKind; text: string };
-  /** Redis: since when it cannot be read (null while it can), and when it last could. */
+  /** Redis: since when it cannot be read, and when it last could (both null while it can). */
   redis: { downSince: number | null; lastGoodAt: number | null; error?: string };
 }
 

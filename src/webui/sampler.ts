@@ -47,6 +47,7 @@ export class Sampler {
   private coinTimes = new Map<string, number | null>();
   private firstRead = true;
   private redis: Dashboard['redis'] = { downSince: null, lastGoodAt: null };
+  private lastGoodAt: number | null = null;
   private readonly bottleneck = new SteadyBottleneck(HOLD_MS);
   private readonly listeners = new Set<(dashboard: Dashboard) => void>();
   private timer?: NodeJS.Timeout;
@@ -96,10 +97,12 @@ export class Sampler {
         this.options.store.readReports(),
         this.options.store.readRecentCoins(),
       ]);
-      this.redis = { downSince: null, lastGoodAt: now };
+      // While Redis answers, the figures are of the sample's time: nothing more to send.
+      this.redis = { downSince: null, lastGoodAt: null };
+      this.lastGoodAt = now;
       dashboard = this.sampled(now, Number(totals.hashes ?? 0), totals.coins, reports, recentCoins);
     } catch (err) {
-      this.redis = { downSince: this.redis.downSince ?? now, lastGoodAt: this.redis.lastGoodAt, error: `Redis is unavailable: ${describeError(err)}` };
+      this.redis = { downSince: this.redis.downSince ?? now, lastGoodAt: this.lastGoodAt, error: `Redis is unavailable: ${describeError(err)}` };
       // The figures stay those of the last good sample, marked by `redis`; the chart gets a gap.
       // What happened to the counter meanwhile is unknown (an empty Redis may be back): measure again.
       this.counter = [];

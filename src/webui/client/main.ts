@@ -104,7 +104,8 @@ function showInstances(d: Dashboard): void {
   for (const kind of ['rng', 'hasher'] as const) {
     const dependency = d[kind];
     const busy = d.status.kind === 'bottleneck' && d.status.text.startsWith(`${kind} `) ? 'busy' : '';
-    row([`${kind} (${dependency.instances.length}), ${dependency.percent}% of the workers' time`], 'group', true);
+    const share = dependency.instances.length > 0 ? `, ${dependency.percent}% of the workers' time` : '';
+    row([`${kind} (${dependency.instances.length})${share}`], 'group', true);
     for (const i of dependency.instances) row([i.name, rate(i.rate), String(i.meanMs), String(i.maxMs)], busy);
   }
   row([`Workers (${d.workers.count}), hashes/s each`], 'group', true);
