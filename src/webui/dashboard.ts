@@ -122,7 +122,7 @@ export function liveWorkers(reports: readonly SeenReport[], now: number): Map<st
     const last = list.at(-1)!;
     const stale = now - last.seenAt > Math.max(STALE_MS, 2.5 * last.report.intervalMs);
     // A worker that stops says so in its last report (`final`): it leaves at once.
-    if (stale || (last.report as WorkerReport & { final?: boolean }).final) byWorker.delete(name);
+    if (stale || last.report.final) byWorker.delete(name);
   }
   return byWorker;
 }

@@ -152,7 +152,7 @@ export class Sampler {
       this.seen.set(`${report.worker}@${start}`, { seenAt: now, report: missed, estimated: true });
     }
     // After a last report, the name may come back as a new process.
-    if ((report as WorkerReport & { final?: boolean }).final) this.lastReportAt.delete(report.worker);
+    if (report.final) this.lastReportAt.delete(report.worker);
     else this.lastReportAt.set(report.worker, report.at);
     this.seen.set(key, { seenAt: now, report });
   }
