@@ -46,7 +46,7 @@ function subscribe(url: string) {
       const states: Dashboard[] = [];
       for (const e of events) {
         if (e.event === 'dashboard') states.push(e.data as Dashboard);
-        if (e.event === 'change' && states.length > 0) states.push({ ...states.at(-1)!, ...(e.data as Partial<Dashboard>) });
+        if (e.event === 'change') states.push({ ...states.at(-1), ...(e.data as Partial<Dashboard>) } as Dashboard);
       }
       return states;
     },

@@ -151,8 +151,8 @@ function connect(): void {
   });
   source.addEventListener('change', (event) => {
     heard();
-    if (!current) return;
-    current = { ...current, ...(JSON.parse((event as MessageEvent<string>).data) as Partial<Dashboard>) };
+    // A page that connected before the first sample gets it whole here: nothing was sent before.
+    current = { ...current, ...(JSON.parse((event as MessageEvent<string>).data) as Partial<Dashboard>) } as Dashboard;
     chart.add(current.at / 1000, current.redis.downSince === null ? current.speed : null);
     render();
   });
