@@ -169,6 +169,11 @@ export class Sampler {
     const first = this.counter[0]!;
     const spanMs = now - first.at;
     if (spanMs < WARMUP_MS) return null;
+    // A counter that stood still all along: nothing is working, whatever the samples before said.
+    if (hashes === first.hashes) {
+      this.residuals = [];
+      return 0;
+    }
     const within = [...this.seen.values()].filter((s) => s.seenAt > first.at);
     const residual = hashes - first.hashes - sum(within, (s) => s.report.units);
     // A unit either way is the ends of the window, and each estimate may be a unit off: not a worker.
