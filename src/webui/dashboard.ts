@@ -81,6 +81,8 @@ export const BOTTLENECK_SHARE = 0.5;
 /** Beyond this many workers, the page shows one line about them all. */
 export const COLLAPSE_ABOVE = 3;
 const COIN_PREFIX = 12;
+/** The page shows this many of the newest coins (each new coin resends them). */
+const COINS_SHOWN = 8;
 
 /** One worker's rate from its reports (oldest first), in units per second. */
 export function workerRate(reports: readonly SeenReport[], now: number): number {
@@ -173,7 +175,7 @@ export function buildDashboard(input: DashboardInput): Dashboard {
     unreported: input.unreported === null ? null : round1(input.unreported),
     hashes: input.hashes,
     coins: input.coins,
-    recentCoins: input.recentCoins.map((c) => ({ hex: c.hex.slice(0, COIN_PREFIX), at: c.at })),
+    recentCoins: input.recentCoins.slice(0, COINS_SHOWN).map((c) => ({ hex: c.hex.slice(0, COIN_PREFIX), at: c.at })),
     workers: {
       count: rows.length,
       rows: rows.length <= COLLAPSE_ABOVE ? rows.map((w) => ({ name: w.name, rate: round1(w.rate) })) : [],

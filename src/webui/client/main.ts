@@ -11,7 +11,6 @@ import { clock, SpeedChart } from './chart.js';
 const SILENCE_MS = 4000;
 /** The screen reader hears the speed at most this often, unless the state changes. */
 const ANNOUNCE_EVERY_MS = 10_000;
-const RECENT_COINS = 8;
 
 const element = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const view = {
@@ -68,7 +67,7 @@ function render(): void {
   setText(view.hashes, whole(d.hashes));
   showInstances(d);
   view.recentCoins.replaceChildren(
-    ...d.recentCoins.slice(0, RECENT_COINS).map((coin) => {
+    ...d.recentCoins.map((coin) => {
       const item = document.createElement('li');
       const hex = document.createElement('code');
       hex.textContent = `${coin.hex}…`;
