@@ -2,18 +2,39 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { freePort } from '../../src/lib/redis-server.js';
 import { canRunRedisServer } from '../helpers/redis.js';
 import { waitFor, withHosts } from '../helpers/processes.js';
 import { repositoryRoot as root } from '../../src/lib/paths.js';
+import { Failure } from '../../src/lib/wait.js';
+
+const canListen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+
+/**
+ * A web UI port for the CLI, which also takes the next two and 100 + i for extra rng instances:
+ * all free now, and below the ephemeral range, where the machine's outgoing connections would
+ * take them at random.
+ */
+async function portsForCli(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const free = await Promise.all([0, 1, 2, 101, 102].map((offset) => canListen(port + offset)));
+    if (free.every(Boolean)) return port;
+  }
+  throw new Error('no free run of ports between 20000 and 30100');
+}
 
 async function runCli(t: TestContext, args: string[], PATH: string, env: Record<string, string> = {}, host = '127.0.0.1') {
-  const port = await freePort();
+  const port = await portsForCli();
   const child = spawn(process.execPath, [path.join(root, 'dist/cli.mjs'), 'start', '--port', String(port), ...args], {
     env: { PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -27,7 +48,10 @@ async function runCli(t: TestContext, args: string[], PATH: string, env: Record<
     if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
   });
   // A loaded machine may take a while to start it all.
-  await waitFor('the URL line', () => (output.includes('open http://localhost:') ? true : undefined), 30_000).catch((err: Error) => {
+  await waitFor('the URL line', () => {
+    if (child.exitCode !== null) throw new Failure(`the CLI exited with ${child.exitCode}`);
+    return output.includes('open http://localhost:') ? true : undefined;
+  }, 30_000).catch((err: Error) => {
     throw new Error(`${err.message}; output: ${output}`);
   });
   const json = async () => (await (await fetch(`http://${host}:${port}/json`)).json()) as { hashes: string | null };
