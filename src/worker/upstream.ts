@@ -72,6 +72,37 @@ interface Target {
   basePath: string;
 }
 
+/** What a right answer is (src/worker/answers.ts has rng's and hasher's). */
+export interface Expectation {
+  /** The content type of a right answer, when the answer names one. */
+  contentType?: string;
+  /** The size of the largest right answer: reading stops past it and the call fails. */
+  maxBytes: number;
+  /** What is wrong with a whole answer of at most maxBytes (a phrase after "answered"), or undefined. */
+  problem(body: Buffer): string | undefined;
+}
+
+export interface CallInit {
+  method?: 'GET' | 'POST';
+  body?: Buffer;
+  expect: Expectation;
+}
+
+/**
+ * What is wrong with an answer (its status, type, size or content), or undefined when it is
+ * right. `cutAt`: the bytes read when reading stopped, past the limit.
+ */
+function wrongAnswer(status: number, headers: IncomingHttpHeaders, body: Buffer, cutAt: number | undefined, expect: Expectation) {
+  if (status !== 200) return `${status}: ${body.toString('utf8').split('\n')[0]!.trim()}`;
+  const type = headers['content-type'];
+  if (expect.contentType && type && !type.startsWith(expect.contentType)) return `${type}, not ${expect.contentType}`;
+  if (cutAt !== undefined) {
+    const declared = Number(headers['content-length']);
+    return `${declared >= cutAt ? declared : `more than ${expect.maxBytes}`} bytes, where ${expect.maxBytes} were expected`;
+  }
+  return expect.problem(body);
+}
+
 /** A call that waited longer than its timeout (describeError says "timed out"). */
 class TimeoutError extends Error {
   override name = 'TimeoutError';
@@ -99,15 +130,13 @@ export class Upstream {
     if (options.connections === 'balanced') Object.values(this.agents).forEach(recycleConnections);
   }
 
-  async call(path: string, init: { method?: 'GET' | 'POST'; body?: Buffer } = {}): Promise<UpstreamResponse> {
+  /** One call; its answer must be what `expect` describes, else the call fails (an UpstreamError). */
+  async call(path: string, init: CallInit): Promise<UpstreamResponse> {
     const targets = await this.currentTargets();
     const target = targets[this.nextIndex++ % targets.length]!;
     const started = performance.now();
     try {
       const res = await this.send(target, path, init);
-      if (res.status !== 200) {
-        throw new UpstreamError(this.name, `${this.name} answered ${res.status}: ${res.body.toString('utf8', 0, 200).trim()}`);
-      }
       this.callsByFamily[target.family] += 1;
       const instance = res.headers['x-instance'];
       return {
@@ -116,7 +145,6 @@ export class Upstream {
         ms: performance.now() - started,
       };
     } catch (err) {
-      if (err instanceof UpstreamError) throw err;
       throw new UpstreamError(this.name, `${this.name} at ${target.origin}${path}: ${describeError(err)}`);
     }
   }
@@ -125,10 +153,12 @@ export class Upstream {
    * One request and its whole answer. Timeouts: connecting at most 2 s (or timeoutMs if
    * shorter), then at most timeoutMs without a byte, like undici's connect, headers and body
    * timeouts. No AbortSignal per call: one cost the worker a fifth of its CPU (measured), and
-   * close() ends calls in flight by destroying their sockets.
+   * close() ends calls in flight by destroying their sockets. The answer is read no further
+   * than a right one goes (a failure's, no further than its first line): a peer answering
+   * megabytes costs one read, never a buffer of them.
    */
-  private send(target: Target, path: string, init: { method?: 'GET' | 'POST'; body?: Buffer }) {
-    return new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+  private send(target: Target, path: string, init: CallInit) {
+    return new Promise<{ headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
       if (this.closed) return reject(new Error('closed'));
       const client = target.protocol === 'https:' ? https : http;
       const request = client.request(
@@ -146,9 +176,26 @@ export class Upstream {
           timeout: Math.min(this.options.timeoutMs, 2000),
         },
         (response) => {
+          const status = response.statusCode ?? 0;
+          const limit = status === 200 ? init.expect.maxBytes : 200;
           const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+          let size = 0;
+          let settled = false;
+          const settle = (whole: boolean) => {
+            if (settled) return;
+            settled = true;
+            const problem = wrongAnswer(status, response.headers, Buffer.concat(chunks).subarray(0, limit), whole ? undefined : size, init.expect);
+            if (problem) reject(new Error(`answered ${problem}`));
+            else resolve({ headers: response.headers, body: Buffer.concat(chunks) });
+          };
+          response.on('data', (chunk: Buffer) => {
+            chunks.push(chunk);
+            size += chunk.length;
+            if (size <= limit) return;
+            settle(false);
+            request.destroy();
+          });
+          response.on('end', () => settle(true));
           response.on('error', reject);
         },
       );

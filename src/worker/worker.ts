@@ -10,6 +10,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { sleep } from '../lib/sleep.js';
 import { mayHaveBeenApplied, type CallStats, type Coin, type FlushId, type Store, type WorkerReport } from '../lib/store.js';
 import { describeError } from '../lib/errors.js';
+import { randomBytes, sha256Hex } from './answers.js';
 import { InstanceLabels } from './instances.js';
 import { Upstream, UpstreamError } from './upstream.js';
 
@@ -144,9 +145,10 @@ export class Worker {
       await sleep(backoffMs || this.o.workDelayMs, signal);
       if (signal.aborted) break;
       try {
-        const random = await this.timed(this.o.rng, () => this.o.rng.call('/32'));
+        // Each answer is checked as it is read: a wrong one fails its call, like a refused one.
+        const random = await this.timed(this.o.rng, () => this.o.rng.call('/32', { expect: randomBytes(32) }));
         const digest = await this.timed(this.o.hasher, () =>
-          this.o.hasher.call('/', { method: 'POST', body: random.body }),
+          this.o.hasher.call('/', { method: 'POST', body: random.body, expect: sha256Hex }),
         );
         if (signal.aborted) break; // abandoned: a unit counts only once it is whole
         const hex = digest.body.toString('utf8');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
 import { freePort } from '../../src/lib/redis-server.js';
+import { randomBytes, sha256Hex } from '../../src/worker/answers.js';
 import { CONNECTION_MODES, RECYCLE, Upstream } from '../../src/worker/upstream.js';
 import { tcpProxy } from '../helpers/proxy.js';
 import { rngOn } from '../helpers/services.js';
@@ -19,7 +20,7 @@ async function threeRngs(t: TestContext) {
 async function servedBy(upstream: Upstream, calls: number) {
   const counts: Record<string, number> = {};
   for (let i = 0; i < calls; i++) {
-    const { instance, body } = await upstream.call('/32');
+    const { instance, body } = await upstream.call('/32', { expect: randomBytes(32) });
     assert.equal(body.length, 32);
     counts[instance] = (counts[instance] ?? 0) + 1;
   }
@@ -84,7 +85,7 @@ describe('load spreading over rng replicas', () => {
       t.after(() => server.close());
       const { port } = server.address() as { port: number };
       const upstream = new Upstream({ name: 'rng', urls: `http://127.0.0.1:${port}`, connections: mode, timeoutMs: 2000 });
-      for (let i = 0; i < calls; i++) await upstream.call('/32');
+      for (let i = 0; i < calls; i++) await upstream.call('/32', { expect: randomBytes(32) });
       await upstream.close();
       connections[mode] = opened;
     }
@@ -118,12 +119,12 @@ describe('load spreading over rng replicas', () => {
     const port = await freePort();
     const upstream = new Upstream({ name: 'hasher', urls: `http://127.0.0.1:${port}`, connections: 'per-call', timeoutMs: 500 });
     t.after(() => upstream.close());
-    await assert.rejects(upstream.call('/'), (err: Error & { dependency: string }) => {
+    await assert.rejects(upstream.call('/', { expect: sha256Hex }), (err: Error & { dependency: string }) => {
       assert.equal(err.dependency, 'hasher');
       assert.match(err.message, new RegExp(`^hasher at http://127\\.0\\.0\\.1:${port}/: connect ECONNREFUSED`));
       return true;
     });
     const unresolvable = new Upstream({ name: 'rng', urls: 'http://no-such-host.invalid', connections: 'per-call', timeoutMs: 500 });
-    await assert.rejects(unresolvable.call('/32'), /^Error: rng: cannot resolve no-such-host\.invalid/);
+    await assert.rejects(unresolvable.call('/32', { expect: randomBytes(32) }), /^Error: rng: cannot resolve no-such-host\.invalid/);
   });
 });
