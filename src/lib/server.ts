@@ -5,6 +5,7 @@ import pino from 'pino';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { describeError } from './errors.js';
 import { batchedStdout, isoTime } from './log-output.js';
+import { REQUEST_TIMEOUT_MS, refuseClient, refuseExpectation } from './refusals.js';
 
 export interface ServerSettings {
   /** Service name: rng, hasher, worker, webui. */
@@ -52,9 +53,22 @@ export function createServer(settings: ServerSettings): Service {
     bodyLimit: settings.bodyLimit ?? 1024 * 1024,
     // Keep-alive sockets must not hold a shutdown back.
     forceCloseConnections: true,
-    return503OnClosing: true,
-    // Slowloris defence: a request must arrive whole within 10 s.
-    requestTimeout: 10_000,
+    // The onRequest hook answers 503 while closing, as one line of text (fastify's is JSON).
+    return503OnClosing: false,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    http: {
+      headersTimeout: REQUEST_TIMEOUT_MS,
+      // Node compares both timeouts with the clock only this often (30 s by default, which let
+      // trickled headers live 36-37 s and a trickled body 67 s): a slow client is cut at 10-10.5 s.
+      connectionsCheckingInterval: 500,
+    },
+    // The request line's absolute form (`GET http://x/32`) is routed by its path: every check,
+    // 404 and log line sees the same origin-form path as the router.
+    rewriteUrl: (request) => originForm(request.url!),
+    // Requests Node refuses before fastify sees them (malformed, headers too large, too slow).
+    clientErrorHandler(this: FastifyInstance, error, socket) {
+      refuseClient(this.log, settings.INSTANCE_NAME, error, socket);
+    },
     // Errors raised before routing (a malformed URL, an over-long parameter) get the same
     // one-line text answer as every other error.
     frameworkErrors: (error, _request, reply) => oneLineError(reply, error),
@@ -80,9 +94,17 @@ export function createServer(settings: ServerSettings): Service {
   // A handful of routes make a handful of series: each series' child is looked up once.
   const series = new Map<string, { observe(seconds: number): void }>();
 
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.server.on('checkExpectation', (request, response) => refuseExpectation(settings.INSTANCE_NAME, request, response));
+
   // Callback hooks, not async ones: they run on every request and a promise each costs.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-instance', settings.INSTANCE_NAME);
+    if (closing) return void oneLineError(reply, httpError(503, 'Service Unavailable: shutting down'));
     if (!settings.onRequest?.(request, reply)) done();
   });
   app.addHook('onResponse', (request, reply, done) => {
@@ -152,8 +174,17 @@ export function httpError(statusCode: number, message: string): Error & HttpErro
 
 function oneLineError(reply: FastifyReply, error: HttpError) {
   const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-  const message = status >= 500 ? 'Internal Server Error' : error.message.split('\n')[0]!.slice(0, 200);
+  const message = status >= 500 && status !== 503 ? 'Internal Server Error' : error.message.split('\n')[0]!.slice(0, 200);
   return reply.code(status).type('text/plain; charset=utf-8').send(`${message}\n`);
+}
+
+/** `http://host/path?q` → `/path?q`, as the router sees it; an origin-form URL as it is. */
+function originForm(url: string): string {
+  if (url.charCodeAt(0) === 47 /* / */) return url;
+  const match = /^https?:\/\/[^/?#]*/i.exec(url);
+  if (!match) return url;
+  const rest = url.slice(match[0].length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
 }
 
 /** The one 404 answer of every service, also used by hooks that refuse a path early. */

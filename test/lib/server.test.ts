@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { listen } from '../../src/lib/server.js';
+import { parseConfig } from '../../src/lib/config.js';
+import { buildRng, rngEnv } from '../../src/rng/app.js';
 import { startService, waitFor, type LogLine } from '../helpers/processes.js';
+import { exchange, parseAnswer } from '../helpers/sockets.js';
 
 const pino = { debug: 20, info: 30 };
 const accessLines = (logs: LogLine[]) => logs.filter((l) => l.msg === 'request');
@@ -71,4 +74,45 @@ describe('listen', () => {
     t.after(() => app.close());
     await assert.rejects(listen(app, 0, '192.0.2.1'), /EADDRNOTAVAIL/);
   });
+});
+
+describe('one error format: every 4xx and 5xx is one line of text', () => {
+  it('503 while shutting down is one line of text (fastify answers JSON)', async () => {
+    const { app } = buildRng(parseConfig(rngEnv, { LOG_LEVEL: 'silent', RNG_DELAY_MS: '0' }));
+    await app.ready();
+    const closing = app.close();
+    const res = await app.inject('/healthz');
+    await closing;
+    assert.equal(res.statusCode, 503);
+    assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8');
+    assert.equal(res.body, 'Service Unavailable: shutting down\n');
+  });
+});
+
+describe('absolute-form request lines (GET http://x/path) are answered as their path, alike on every service', () => {
+  const lines: Record<'rng' | 'hasher' | 'webui', string[]> = {
+    rng: ['GET /healthz', 'GET /', 'GET /32', 'POST /32', 'POST /', 'GET /nope', 'GET /?x=1'],
+    hasher: ['GET /healthz', 'GET /', 'POST /', 'POST /32', 'PUT /', 'GET /nope', 'GET /?x=1'],
+    webui: ['GET /healthz', 'GET /', 'GET /json', 'POST /json', 'GET /nope', 'GET /?x=1'],
+  };
+  for (const service of ['rng', 'hasher', 'webui'] as const) {
+    it(service, async (t) => {
+      const proc = await startService(t, service, { RNG_DELAY_MS: '0', HASHER_DELAY_MS: '0', REDIS_URL: 'redis://127.0.0.1:1' });
+      const ask = async (method: string, target: string) => {
+        const request = `${method} ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc`;
+        const { status, headers, body } = parseAnswer((await exchange(proc.port, request, { giveUpMs: 5000 })).answer);
+        // rng's bytes differ from call to call, and so does /json's time: their length is compared.
+        return { status, type: headers['content-type'], body: /octet-stream|json/.test(String(headers['content-type'])) ? body.length : body };
+      };
+      for (const line of lines[service]) {
+        const [method, path] = line.split(' ') as [string, string];
+        const origin = await ask(method, path);
+        const absolute = await ask(method, `http://x${path}`);
+        assert.ok(origin.status > 0, `${line}: answered`);
+        assert.deepEqual(absolute, origin, `${method} http://x${path} is answered as ${line}`);
+      }
+      const noPath = await ask('GET', 'http://x');
+      assert.deepEqual(noPath, await ask('GET', '/'), 'GET http://x is GET /');
+    });
+  }
 });
