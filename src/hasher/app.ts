@@ -1,18 +1,15 @@
 // hasher: the sha256 of whatever is POSTed, after a delay; fully concurrent.
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
-import { millis, serverEnv } from '../lib/config.js';
+import { count, millis, serverEnv } from '../lib/config.js';
 import { answerWhenReady, createServer, notFound, type Service } from '../lib/server.js';
 import { sleep } from '../lib/sleep.js';
 
 export const hasherEnv = {
   ...serverEnv,
   HASHER_DELAY_MS: millis(100),
-  HASHER_MAX_BODY_BYTES: z
-    .string()
-    .regex(/^\d+$/, 'expected a whole number of bytes')
-    .transform(Number)
-    .prefault(String(1024 * 1024)),
+  // At least 1 byte (fastify refuses a limit of 0); the body is held in memory: at most 1 GiB.
+  HASHER_MAX_BODY_BYTES: count(1024 * 1024, 1024 ** 3),
 };
 export type HasherConfig = z.output<z.ZodObject<typeof hasherEnv>>;
 

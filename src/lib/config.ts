@@ -3,12 +3,16 @@
 import os from 'node:os';
 import * as z from 'zod';
 
-/** A non-negative whole number of milliseconds, given as a string in the environment. */
+/** The longest delay a timer holds (2^31-1 ms, 24.8 days): Node turns a longer one into 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A whole number of milliseconds, 0 to MAX_TIMER_MS, given as a string in the environment. */
 export const millis = (fallback: number) =>
   z
     .string()
     .regex(/^\d+$/, 'expected a whole number of milliseconds (0 or more)')
     .transform(Number)
+    .refine((n) => n <= MAX_TIMER_MS, `expected at most ${MAX_TIMER_MS} ms (the longest a timer holds)`)
     .prefault(String(fallback));
 
 export const port = (fallback: number) =>
@@ -65,15 +69,4 @@ export function parseConfig<S extends z.ZodRawShape>(
   const name = String(issue.path[0] ?? '?');
   const got = present[name];
   throw new ConfigError(`invalid ${name}=${JSON.stringify(got)}: ${issue.message}`);
-}
-
-/** parseConfig for a service's entrypoint: a bad value prints one line and exits 1. */
-export function loadConfig<S extends z.ZodRawShape>(service: string, shape: S): z.output<z.ZodObject<S>> {
-  try {
-    return parseConfig(shape);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${service}: ${err.message}\n`);
-    process.exit(1);
-  }
 }

@@ -1,5 +1,6 @@
 // webui: the dashboard page, its event stream, /json (the original's numbers, for
 // compatibility) and the static files.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -12,15 +13,19 @@ import { describeError } from '../lib/errors.js';
 import { Changes, EventStream, sseFrame } from './events.js';
 import { Sampler } from './sampler.js';
 
+const here = path.dirname(fileURLToPath(import.meta.url));
+
 export const webuiEnv = {
   ...serverEnv,
   REDIS_URL: redisUrl,
-  // Where index.html and its assets are; the bundle puts them beside the script.
-  WEBUI_PUBLIC_DIR: z.string().optional(),
+  // Where index.html and its assets are; the bundle puts them beside the script. Checked at
+  // start: without it the web UI would run and serve no page.
+  WEBUI_PUBLIC_DIR: z
+    .string()
+    .default(path.join(here, 'public'))
+    .refine((dir) => existsSync(path.join(dir, 'index.html')), 'expected a folder holding index.html'),
 };
 export type WebuiConfig = z.output<z.ZodObject<typeof webuiEnv>>;
-
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 // The page loads only its own files and talks only to its own origin; no inline code.
 const SECURITY_HEADERS = {
@@ -58,7 +63,7 @@ export function buildWebui(config: WebuiConfig, store: Store): Service {
   app.get('/json/', json);
 
   app.register(fastifyStatic, {
-    root: config.WEBUI_PUBLIC_DIR ?? path.join(here, 'public'),
+    root: path.resolve(config.WEBUI_PUBLIC_DIR),
     maxAge: '1m',
     // index.html.br and .gz beside each file, made by the build: no compression at run time.
     preCompressed: true,

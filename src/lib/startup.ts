@@ -1,0 +1,35 @@
+// A service's start-up, the one place every main.ts goes through: whatever stops it (a bad
+// variable, a HOST that does not resolve, an address or port it cannot listen on) is one line
+// on stderr naming the cause, and exit code 1, never a stack trace.
+import { ConfigError } from './config.js';
+import { describeError } from './errors.js';
+
+/** Runs `start` (read the configuration, build, listen); on failure writes `<service>: <cause>` and exits 1. */
+export async function runService(service: string, start: () => Promise<void>): Promise<void> {
+  try {
+    await start();
+  } catch (err) {
+    // stderr is synchronous on pipes and files: the line is out before the exit.
+    process.stderr.write(`${service}: ${startFailure(err)}\n`);
+    process.exit(1);
+  }
+}
+
+const listenFailures: Record<string, string> = {
+  EADDRINUSE: 'the port is already in use',
+  EADDRNOTAVAIL: 'this machine has no such address',
+  EACCES: 'permission denied (a port below 1024 needs privileges)',
+};
+
+/** One line for what stopped the start. */
+function startFailure(err: unknown): string {
+  if (err instanceof ConfigError) return err.message;
+  const e = err as NodeJS.ErrnoException & { hostname?: string; address?: string; port?: number };
+  const code = e.code ?? '';
+  if (e.syscall === 'getaddrinfo') return `invalid HOST=${JSON.stringify(e.hostname)}: it does not resolve to an address (${code})`;
+  if (e.syscall === 'listen') {
+    const where = e.port ? `${e.address}:${e.port}` : e.address;
+    return `cannot listen on ${where}: ${listenFailures[code] ? `${listenFailures[code]} (${code})` : describeError(err)}`;
+  }
+  return `cannot start: ${describeError(err)}`;
+}
