@@ -94,11 +94,8 @@ export function createServer(settings: ServerSettings): Service {
   // A handful of routes make a handful of series: each series' child is looked up once.
   const series = new Map<string, { observe(seconds: number): void }>();
 
+  // Set once the app closes (preClose, below): every request then gets a one-line 503.
   let closing = false;
-  app.addHook('preClose', (done) => {
-    closing = true;
-    done();
-  });
   app.server.on('checkExpectation', (request, response) => refuseExpectation(settings.INSTANCE_NAME, request, response));
 
   // Callback hooks, not async ones: they run on every request and a promise each costs.
@@ -148,7 +145,10 @@ export function createServer(settings: ServerSettings): Service {
   app.get('/healthz', async (_request, reply) => reply.type('text/plain; charset=utf-8').send('ok\n'));
   let shuttingDown = false;
   const notReady = () => void (shuttingDown = true);
-  app.addHook('preClose', async () => notReady());
+  app.addHook('preClose', async () => {
+    notReady();
+    closing = true;
+  });
   app.get('/readyz', async (_request, reply) => {
     let reason = shuttingDown ? 'shutting down' : undefined;
     if (!reason) await settings.ready?.().catch((err: unknown) => (reason = describeError(err)));

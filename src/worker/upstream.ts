@@ -82,7 +82,7 @@ export interface Expectation {
   problem(body: Buffer): string | undefined;
 }
 
-export interface CallInit {
+interface CallInit {
   method?: 'GET' | 'POST';
   body?: Buffer;
   expect: Expectation;

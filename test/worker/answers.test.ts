@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
+import { KEYS } from '../../src/lib/store.js';
 import { metricValue } from '../helpers/metrics.js';
 import { startService, waitFor } from '../helpers/processes.js';
 import { testRedis } from '../helpers/redis.js';
@@ -86,6 +87,7 @@ describe('worker: wrong answers from rng and hasher (fake servers, real worker p
         REDIS_URL: redis.url,
         RNG_URL: dependency === 'rng' ? fake : other,
         HASHER_URL: dependency === 'hasher' ? fake : other,
+        INSTANCE_NAME: 'worker-under-test',
       });
       const errors = await waitFor(`two ${dependency} failures`, async () => {
         const n = await metricValue(worker.url, 'worker_errors_total', { dependency });
@@ -93,13 +95,16 @@ describe('worker: wrong answers from rng and hasher (fake servers, real worker p
       });
       assert.equal(await metricValue(worker.url, 'worker_units_total'), 0, 'no unit counted');
       assert.equal(await metricValue(worker.url, 'worker_coins_total'), 0, 'no coin counted');
-      // Flushes every 100 ms: once one is logged, Redis holds what the worker has counted.
-      await waitFor('a flush', () => worker.logs.find((l) => /units of work done/.test(l.msg)));
+      // A flush (every 100 ms) from now on: then Redis holds what the worker has counted.
+      const counted = Date.now();
+      await waitFor('a flush', async () => {
+        const report = await redis.client.get(`${KEYS.workerPrefix}worker-under-test`);
+        return report && (JSON.parse(report) as { at: number }).at > counted ? true : undefined;
+      });
       assert.equal(Number(await redis.client.get('hashes')), 0, 'nothing counted in Redis');
       assert.equal(await redis.client.hLen('wallet'), 0, 'no coin stored');
-      const warnings = worker.logs.filter((l) => l.level === 40);
-      assert.equal(warnings.length, 1, `one warning for the streak: ${JSON.stringify(warnings)}`);
-      assert.equal(warnings[0]!.dependency, dependency);
+      const warnings = worker.logs.filter((l) => l.level === 40 && l.dependency === dependency);
+      assert.equal(warnings.length, 1, `one warning for the streak: ${JSON.stringify(worker.logs.filter((l) => l.level === 40))}`);
       const problem = warnings[0]!.msg.replace(/; retrying.*$/, '');
       assert.match(problem, new RegExp(`^${dependency} at http://127\\.0\\.0\\.1:\\d+/(32)?: `));
       assert.match(problem, expected);
