@@ -28,7 +28,8 @@ function startFailure(err: unknown): string {
   const code = e.code ?? '';
   if (e.syscall === 'getaddrinfo') return `invalid HOST=${JSON.stringify(e.hostname)}: it does not resolve to an address (${code})`;
   if (e.syscall === 'listen') {
-    const where = e.port ? `${e.address}:${e.port}` : e.address;
+    const address = e.address?.includes(':') ? `[${e.address}]` : e.address;
+    const where = e.port ? `${address}:${e.port}` : address;
     return `cannot listen on ${where}: ${listenFailures[code] ? `${listenFailures[code]} (${code})` : describeError(err)}`;
   }
   return `cannot start: ${describeError(err)}`;

@@ -63,4 +63,17 @@ describe('start-up problems: exit 1, one line on stderr naming the cause', () =>
       assert.equal(run.stdout, '');
     });
   }
+
+  it('rng on a port already in use, at the default HOST (::, or 0.0.0.0 without IPv6)', async (t) => {
+    const taken = createServer();
+    const listenOn = (host: string) =>
+      new Promise<string>((resolve, reject) => taken.once('error', reject).listen(0, host, () => resolve(host)));
+    const host = await listenOn('::').catch(() => listenOn('0.0.0.0'));
+    t.after(() => taken.close());
+    const { port } = taken.address() as { port: number };
+    const run = await start('rng', { PORT: String(port), HOST: '' });
+    assert.equal(run.code, 1, run.stderr);
+    const address = host === '::' ? '[::]' : host;
+    assert.equal(run.stderr, `rng: cannot listen on ${address}:${port}: the port is already in use (EADDRINUSE)\n`);
+  });
 });
