@@ -9,9 +9,11 @@ export const randomBytes = (n: number): Expectation => ({
   problem: (body) => (body.length === n ? undefined : `${body.length} bytes, not the ${n} asked for`),
 });
 
-/** hasher's POST /: the sha256 of the body as 64 lowercase hex characters, no newline. */
+/**
+ * hasher's POST /: the sha256 of the body as 64 lowercase hex characters, no newline. The
+ * content checks itself: its type (text/plain from ours and the original) is not asked for.
+ */
 export const sha256Hex: Expectation = {
-  contentType: 'text/plain',
   maxBytes: 64,
   problem: (body) =>
     /^[0-9a-f]{64}$/.test(body.toString('latin1'))

@@ -52,7 +52,8 @@ const cases: { dependency: 'rng' | 'hasher'; answer: string; handler: Handler; e
   { dependency: 'hasher', answer: 'empty', handler: (_q, r) => r.writeHead(200, text).end(), expected: /answered 0 bytes that are not a sha256 hex digest: ""/ },
   { dependency: 'hasher', answer: 'upper-case hex', handler: (_q, r) => r.writeHead(200, text).end('0'.repeat(32) + 'ABCDEF'.repeat(5) + 'AB'), expected: /answered 64 bytes that are not a sha256 hex digest/ },
   { dependency: 'hasher', answer: 'a digest and a newline', handler: (_q, r) => r.writeHead(200, text).end(`${'0'.repeat(64)}\n`), expected: /answered more than 64 bytes, where 64 were expected/ },
-  { dependency: 'hasher', answer: 'an HTML page', handler: (_q, r) => r.writeHead(200, { 'content-type': 'text/html' }).end(html), expected: /answered text\/html, not text\/plain/ },
+  { dependency: 'hasher', answer: 'an HTML page', handler: (_q, r) => r.writeHead(200, { 'content-type': 'text/html' }).end(html), expected: /answered more than 64 bytes, where 64 were expected/ },
+  { dependency: 'hasher', answer: 'a short HTML page', handler: (_q, r) => r.writeHead(200, { 'content-type': 'text/html' }).end('<h1>502</h1>'), expected: /answered 12 bytes that are not a sha256 hex digest: "<h1>502<\/h1>"/ },
   { dependency: 'hasher', answer: 'a hang', handler: () => {}, expected: /: timed out$/ },
   { dependency: 'hasher', answer: 'a reset', handler: (q) => q.socket.resetAndDestroy(), expected: /: (ECONNRESET socket hang up|read ECONNRESET)$/ },
 ];
