@@ -23,6 +23,15 @@ export const port = (fallback: number) =>
     .refine((n) => n <= 65535, 'expected a TCP port number (0-65535)')
     .prefault(String(fallback));
 
+/** A whole number from 1 to `max`. */
+export const count = (fallback: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `expected a whole number from 1 to ${max}`)
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= max, `expected a whole number from 1 to ${max}`)
+    .prefault(String(fallback));
+
 export const httpUrl = (fallback: string) =>
   z
     .string()
