@@ -32,7 +32,7 @@ function group(url: string, functionName: string, where: { source?: string }): s
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)/.exec(source);
   if (pkg?.[1] === 'fastify') return `fastify ${pkg[2]!.replace(/^lib\//, '').replace(/\.js$/, '')}`;
   if (pkg) return pkg[1]!;
-  return source.replace(/.*\/src\//, 'src/') || 'bundle, unmapped';
+  return source.replace(/.*\/(src|bench)\//, '$1/') || 'bundle, unmapped';
 }
 
 /**
