@@ -35,8 +35,9 @@ async function rateOf(t: TestContext, workers: number, rng: number): Promise<num
   });
   t.after(() => app.stop());
   const webui = `http://127.0.0.1:${webuiPort}`;
-  // From the first flush on, every worker is in its rhythm.
+  // The first flush, then a second to warm up (connections, JIT): then every worker is in its rhythm.
   await waitFor('the first flush', async () => ((await readCounters(webui)).hashes > 0 ? true : undefined));
+  await measureRate(webui, 1);
   const { rate } = await measureRate(webui, 5);
   t.diagnostic(`${workers} workers, ${rng} rng, delays ${D} ms: ${rate.toFixed(1)} hashes/s`);
   return rate;
