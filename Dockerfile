@@ -1,15 +1,13 @@
 # One image per service: docker build --target rng|hasher|worker|webui .
 #
-# The base is the official Node 24 LTS image on Alpine: about 55 MB compressed against ~75 MB
-# for -slim (Debian), and each service is one self-contained bundle, so glibc brings nothing.
-# DNS: musl resolves names with no nscd or search-domain surprises and, since musl 1.2.4,
-# retries over TCP when a large dnsrr answer is truncated; the worker reads every address
-# a name resolves to and rotates over them itself, so the resolver's ordering (glibc sorts,
-# musl does not) makes no difference. Override with --build-arg NODE_IMAGE=... (CI here uses a
-# local Debian-based stand-in: the final stages run no distro-specific command). An empty
-# NODE_IMAGE also means the default: Compose v1 passes an unset build arg as "".
+# The base is the official Node 24 LTS image on Debian bookworm (slim): the distribution, libc
+# (glibc) and resolver that CI tests, through the local stand-in of ../shared/tools/
+# offline-images.sh. Another base through --build-arg NODE_IMAGE=...: Alpine works (apk
+# installs curl below) but is not tested here; distroless cannot build this file (no shell for
+# the health check, no npm for the build stage). An empty NODE_IMAGE also means the default:
+# Compose v1 passes an unset build arg as "".
 ARG NODE_IMAGE
-FROM ${NODE_IMAGE:-node:24-alpine} AS base
+FROM ${NODE_IMAGE:-node:24-bookworm-slim} AS base
 
 FROM base AS build
 WORKDIR /src
@@ -21,18 +19,40 @@ COPY src ./src
 RUN npm run build
 
 FROM base AS runtime
+# curl, for the health check below and for the workshop's own (`curl -f http://localhost/`,
+# stacks/dockercoins+healthcheck.yml of container.training): a probe that starts in
+# milliseconds, where `node -e` took 0.25 s of CPU and seconds on a busy node.
+RUN if command -v apt-get >/dev/null; then \
+      apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*; \
+    else apk add --no-cache curl; fi
+# Build info: compose and stack files pass them (VERSION and REVISION from the environment).
+ARG VERSION
+ARG REVISION
 LABEL org.opencontainers.image.url="https://container.training" \
       org.opencontainers.image.description="DockerCoins, the container.training demo app, in TypeScript" \
-      org.opencontainers.image.licenses="Apache-2.0"
-ENV NODE_ENV=production PORT=80
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION:-unknown}" \
+      org.opencontainers.image.revision="${REVISION:-unknown}"
+ENV NODE_ENV=production PORT=80 \
+    DOCKERCOINS_VERSION=${VERSION:-unknown} DOCKERCOINS_REVISION=${REVISION:-unknown}
+# Idle memory (bench/README.md, "Images"): a young generation of 1 MB semi-spaces instead of up
+# to 16 (worker and webui -20 MB each) and two glibc malloc arenas instead of one per thread
+# (worker -10 MB). More frequent scavenges cost nothing at the workshop's rates (a few requests
+# per second per task); override NODE_OPTIONS for a service under heavy load.
+ENV NODE_OPTIONS=--max-semi-space-size=1 MALLOC_ARENA_MAX=2
 WORKDIR /app
 # Port 80 as a non-root user: Docker (>= 20.10) lets unprivileged processes bind low ports
 # inside a container's network namespace.
 USER node
 EXPOSE 80
-# No curl in the image: node itself asks /healthz.
-HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/healthz`).then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# `localhost`: curl tries ::1 then 127.0.0.1, so the check works whether the service listens on
+# 0.0.0.0, :: or either loopback. A probe costs the host ~50 ms of CPU, nearly all of it Docker's
+# (runc exec; bench/README.md, "Health checks"), so every 15 s; 3 failures in a row (45 s without
+# an answer) before a task counts as unhealthy, so a starved but healthy task is not killed. The
+# first check comes one interval after start (Docker 20.10 has no --start-interval): what a
+# rolling update waits for each new task.
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
+  CMD curl -fsS --max-time 5 -o /dev/null "http://localhost:${PORT:-80}/healthz" || exit 1
 # Exec-form CMD: node is PID 1 (the node image's entrypoint execs it) and gets the SIGTERM of
 # docker stop itself; it flushes, closes and exits 0 in about 0.1 s.
 STOPSIGNAL SIGTERM
@@ -52,6 +72,11 @@ CMD ["node", "/app/hasher.mjs"]
 
 FROM runtime AS worker
 LABEL org.opencontainers.image.title="dockercoins worker"
+# No health check: nothing calls the worker, so there is no traffic to gate, and Docker already
+# sees it exit; a check would only make each new task of a rolling update wait one interval, and
+# the ten workers' probes would be most of the stack's health-check CPU (bench/README.md).
+# Its /healthz and GET / still answer, for a check added by hand (the workshop's curl works).
+HEALTHCHECK NONE
 COPY --from=build /src/dist/worker.mjs /src/dist/worker.mjs.LEGAL.txt /app/
 CMD ["node", "/app/worker.mjs"]
 

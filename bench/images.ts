@@ -1,19 +1,23 @@
 // `npm run bench:images`: the four images built by docker-compose.yml (on NODE_IMAGE when set),
 // their sizes (each, and all four together: `docker save` writes each shared layer once), the
-// Compose stack's start → healthy times (median of 3 `up`s, from the engine's events) and each
-// container's idle memory. Writes bench/results/images-<time>.json and the "Images" section of
-// bench/README.md.
+// Compose stack's start → healthy times (median of 3 `up`s, from the engine's events), each
+// container's idle memory beside the same stack on Node's default memory settings
+// (bench/node-defaults.yml), and the host CPU that health checking costs: the stack with 15
+// containers, with its health checks and without (bench/no-healthcheck.yml), each for
+// BENCH_HEALTH_SECONDS (default 180). Writes bench/results/images-<time>.json and the "Images"
+// and "Health checks" sections of bench/README.md.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { execa } from 'execa';
-import { dockerCli } from '../src/cli/swarm.js';
+import { dockerCli, readCounters } from '../src/cli/swarm.js';
 import { sleep } from '../src/lib/sleep.js';
 import { waitUntil } from '../src/lib/wait.js';
-import { builtServices, composeStack, followEvents, inspectContainers } from '../test/helpers/compose.js';
+import { builtServices, composeStack, followEvents, inspectContainers, type ComposeStack } from '../test/helpers/compose.js';
 import { benchDir, machine, median, runBench, updateReadmeSection } from './report.js';
+import { dockerCpu, type CpuSample } from './docker-cpu.js';
 
 const ROUNDS = 3;
 /**
@@ -22,6 +26,12 @@ const ROUNDS = 3;
  */
 const IDLE_SECONDS = 30;
 const MB = 1e6;
+const HEALTH_SECONDS = Number(process.env.BENCH_HEALTH_SECONDS ?? 180);
+/** The stack of the health-check measurement: redis, rng, hasher, webui and 11 workers. */
+const HEALTH_CONTAINERS = 15;
+const SETTLE_SECONDS = 20;
+
+type Memory = Record<string, { cgroupMB: number; rssMB: number }>;
 
 interface Saved {
   /** The tar `docker save` writes: each layer once, uncompressed. */
@@ -60,7 +70,7 @@ async function imageSize(image: string): Promise<ImageSize> {
 }
 
 async function main() {
-  const baseImage = process.env.NODE_IMAGE || 'node:24-alpine';
+  const baseImage = process.env.NODE_IMAGE || 'node:24-bookworm-slim';
   const stack = await composeStack(`dockercoins-bench-${process.pid}`);
   const events = followEvents(stack.project);
   try {
@@ -78,8 +88,9 @@ async function main() {
       console.log(`start → healthy, round ${round}/${ROUNDS}`);
       const since = events.events.length;
       await stack.compose('up', '-d');
-      const ids = await stack.containers();
-      await waitUntil('every container healthy', async () => {
+      // The worker's image has no health check.
+      const ids = (await inspectContainers(await stack.containers())).filter((c) => c.health !== undefined).map((c) => c.id);
+      await waitUntil('every health check passing', async () => {
         const states = await inspectContainers(ids);
         return states.every((c) => c.health === 'healthy') ? true : undefined;
       }, { timeoutMs: 60_000, everyMs: 250 });
@@ -96,22 +107,31 @@ async function main() {
       if (round < ROUNDS) await stack.compose('down', '-v', '--timeout', '5');
     }
 
-    console.log(`idle memory after ${IDLE_SECONDS} s`);
-    await sleep(IDLE_SECONDS * 1000);
-    const memory: Record<string, { cgroupMB: number; rssMB: number }> = {};
-    const containers = await inspectContainers(await stack.containers());
-    const stats = (await dockerCli(['stats', '--no-stream', '--format', '{{json .}}', ...containers.map((c) => c.id)]))
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { Name: string; MemUsage: string });
-    for (const c of containers) {
-      const mem = stats.find((x) => x.Name === c.name)!.MemUsage;
-      const status = await dockerCli(['exec', c.id, 'cat', '/proc/1/status']);
-      memory[c.service] = {
-        cgroupMB: parseDockerSize(mem.split('/')[0]!) / MB,
-        rssMB: Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1024 / MB,
-      };
+    // The same stack on Node's and glibc's default memory settings, idle beside ours.
+    const defaults = await composeStack(`dockercoins-bench-defaults-${process.pid}`, { files: [path.join(benchDir, 'node-defaults.yml')] });
+    let memory: Memory;
+    let defaultMemory: Memory;
+    try {
+      await defaults.compose('up', '-d');
+      await waitUntil('the other stack counting', async () => ((await readCounters(defaults.webui)).hashes > 0 ? true : undefined), { timeoutMs: 60_000 });
+      console.log(`idle memory after ${IDLE_SECONDS} s`);
+      await sleep(IDLE_SECONDS * 1000);
+      [memory, defaultMemory] = await Promise.all([idleMemory(stack), idleMemory(defaults)]);
+    } finally {
+      await defaults.down();
     }
+
+    console.log(`health checks: host CPU over ${HEALTH_SECONDS} s with them, then ${HEALTH_SECONDS} s without`);
+    const withChecks = await stackCpu(stack);
+    await stack.down();
+    const bare = await composeStack(`dockercoins-bench-nohc-${process.pid}`, { files: [path.join(benchDir, 'no-healthcheck.yml')] });
+    let withoutChecks: CpuSample;
+    try {
+      withoutChecks = await stackCpu(bare);
+    } finally {
+      await bare.down();
+    }
+    const checked = (await inspectHealthchecks(builtServices.map((s) => `dockercoins_${s}`)));
 
     const result = {
       date: new Date().toISOString(),
@@ -124,6 +144,8 @@ async function main() {
       allFour,
       startToHealthyMs: Object.fromEntries(Object.entries(startToHealthy).map(([s, xs]) => [s, median(xs)])),
       memory,
+      defaultMemory,
+      healthChecks: { seconds: HEALTH_SECONDS, containers: HEALTH_CONTAINERS, intervals: checked, with: withChecks, without: withoutChecks },
     };
     const resultsDir = path.join(benchDir, 'results');
     await mkdir(resultsDir, { recursive: true });
@@ -131,11 +153,50 @@ async function main() {
     await writeFile(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
     const table = render(result);
     await updateReadmeSection('Images', table);
-    console.log(`\n${table}\n\nwritten: ${path.relative(process.cwd(), jsonFile)}, bench/README.md (section "Images")`);
+    const health = renderHealth(result);
+    await updateReadmeSection('Health checks', health);
+    console.log(`\n${table}\n\n${health}\n\nwritten: ${path.relative(process.cwd(), jsonFile)}, bench/README.md (sections "Images" and "Health checks")`);
   } finally {
     events.stop();
     await stack.down();
   }
+}
+
+/** Each container's memory as docker stats counts it, and its main process's RSS. */
+async function idleMemory(stack: ComposeStack): Promise<Memory> {
+  const memory: Memory = {};
+  const containers = await inspectContainers(await stack.containers());
+  const stats = (await dockerCli(['stats', '--no-stream', '--format', '{{json .}}', ...containers.map((c) => c.id)]))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { Name: string; MemUsage: string });
+  for (const c of containers) {
+    const mem = stats.find((x) => x.Name === c.name)!.MemUsage;
+    const status = await dockerCli(['exec', c.id, 'cat', '/proc/1/status']);
+    memory[c.service] = {
+      cgroupMB: parseDockerSize(mem.split('/')[0]!) / MB,
+      rssMB: Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1024 / MB,
+    };
+  }
+  return memory;
+}
+
+/** The stack scaled to HEALTH_CONTAINERS, settled (its checks passed), then the host CPU it costs. */
+async function stackCpu(stack: ComposeStack): Promise<CpuSample> {
+  await stack.compose('up', '-d', '--scale', `worker=${HEALTH_CONTAINERS - 4}`);
+  const ids = await stack.containers();
+  if (ids.length !== HEALTH_CONTAINERS) throw new Error(`${ids.length} containers, expected ${HEALTH_CONTAINERS}`);
+  await waitUntil('every health check passing', async () => ((await inspectContainers(ids)).every((c) => c.health === undefined || c.health === 'healthy') ? true : undefined), {
+    timeoutMs: 60_000,
+  });
+  await sleep(SETTLE_SECONDS * 1000);
+  return dockerCpu(ids, HEALTH_SECONDS);
+}
+
+/** The health check interval of each image, seconds (none: no check). */
+async function inspectHealthchecks(images: string[]): Promise<Record<string, number | null>> {
+  const out = await dockerCli(['image', 'inspect', '--format', '{{if .Config.Healthcheck}}{{.Config.Healthcheck.Interval}}{{end}}', ...images]);
+  return Object.fromEntries(out.split('\n').map((ns, i) => [images[i]!, ns.trim() ? Number(ns) / 1e9 : null]));
 }
 
 /** docker stats' sizes: "12.5MiB", "1.2GiB", "512KiB", "100B". */
@@ -147,7 +208,7 @@ function parseDockerSize(text: string): number {
   return Number(m[1]) * (unit ? factor : 1);
 }
 
-function render(r: {
+interface Result {
   date: string;
   machine: string;
   dockerVersion: string;
@@ -157,30 +218,57 @@ function render(r: {
   sizes: Record<string, ImageSize>;
   allFour: Saved;
   startToHealthyMs: Record<string, number>;
-  memory: Record<string, { cgroupMB: number; rssMB: number }>;
-}): string {
+  memory: Memory;
+  defaultMemory: Memory;
+  healthChecks: { seconds: number; containers: number; intervals: Record<string, number | null>; with: CpuSample; without: CpuSample };
+}
+
+const measured = (r: Result) => `Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${r.machine}, Docker ${r.dockerVersion}, by \`npm run bench:images\`, base image \`${r.baseImage}\``;
+
+function render(r: Result): string {
   const mb = (n: number) => (n / MB).toFixed(1);
   const lines = [
-    `Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${r.machine}, Docker ${r.dockerVersion}, by \`npm run bench:images\`, base image \`${r.baseImage}\`.`,
+    `${measured(r)}.`,
     '',
-    '| image | size (MB) | gzipped (MB) | on top of the base (MB) | start → healthy (ms, median of 3) | idle RSS of PID 1 (MB) | idle memory, docker stats (MB) |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| image | size (MB) | gzipped (MB) | on top of the base (MB) | start → healthy (ms, median of 3) | idle RSS of PID 1 (MB) | idle memory, docker stats (MB) | same, on Node\'s defaults (MB) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of builtServices) {
     const size = r.sizes[`dockercoins_${s}`]!;
     const m = r.memory[s]!;
-    lines.push(`| dockercoins_${s} | ${mb(size.bytes)} | ${mb(size.saved.gzipBytes)} | ${mb(size.bytes - r.base.bytes)} | ${Math.round(r.startToHealthyMs[s]!)} | ${m.rssMB.toFixed(1)} | ${m.cgroupMB.toFixed(1)} |`);
+    const healthy = r.startToHealthyMs[s];
+    lines.push(
+      `| dockercoins_${s} | ${mb(size.bytes)} | ${mb(size.saved.gzipBytes)} | ${mb(size.bytes - r.base.bytes)} | ${healthy === undefined ? 'no check' : Math.round(healthy)} | ${m.rssMB.toFixed(1)} | ${m.cgroupMB.toFixed(1)} | ${r.defaultMemory[s]!.cgroupMB.toFixed(1)} |`,
+    );
   }
   const redis = r.memory.redis!;
   lines.push(
-    `| all four (unique layers, \`docker save\`) | ${mb(r.allFour.bytes)} | ${mb(r.allFour.gzipBytes)} | ${mb(r.allFour.bytes - r.base.saved.bytes)} | | | |`,
-    `| base \`${r.baseImage}\` | ${mb(r.base.bytes)} | ${mb(r.base.saved.gzipBytes)} | | | | |`,
-    `| redis (\`${r.redisImage}\`) | | | | ${Math.round(r.startToHealthyMs.redis!)} | ${redis.rssMB.toFixed(1)} | ${redis.cgroupMB.toFixed(1)} |`,
+    `| all four (unique layers, \`docker save\`) | ${mb(r.allFour.bytes)} | ${mb(r.allFour.gzipBytes)} | ${mb(r.allFour.bytes - r.base.saved.bytes)} | | | | |`,
+    `| base \`${r.baseImage}\` | ${mb(r.base.bytes)} | ${mb(r.base.saved.gzipBytes)} | | | | | |`,
+    `| redis (\`${r.redisImage}\`) | | | | ${Math.round(r.startToHealthyMs.redis!)} | ${redis.rssMB.toFixed(1)} | ${redis.cgroupMB.toFixed(1)} | |`,
     '',
-    'Start → healthy: from the engine\'s `start` event to its `health_status: healthy` event; the first health check runs one interval (5 s) after start, which Docker 20.10 cannot shorten (`--start-interval` needs Docker 25), so these figures are that interval plus the check itself. Idle: the Compose stack with 1 worker, ' +
-      `${IDLE_SECONDS} s after every container was healthy (the worker working at the workshop's pace); RSS of PID 1 (node; redis-server for redis) from /proc, and the container's memory as \`docker stats\` counts it (about the process's anonymous memory: RSS also counts the ~46 MB of the node binary mapped from the image, page cache that every container on the same base shares).`,
+    "Start → healthy: from the engine's `start` event to its `health_status: healthy` event; the first health check runs one interval after start (15 s; redis's, set in docker-compose.yml, 10 s), which Docker 20.10 cannot shorten (`--start-interval` needs Docker 25); the worker has no health check (Dockerfile). On top of the base: our bundle and curl (for the health checks). Idle: the Compose stack with 1 worker, " +
+      `${IDLE_SECONDS} s after every container was healthy (the worker working at the workshop's pace); RSS of PID 1 (node; redis-server for redis) from /proc, and the container's memory as \`docker stats\` counts it (about the process's anonymous memory: RSS also counts the node binary mapped from the image, page cache that every container on the same base shares). Node's defaults: the same stack at the same time with \`NODE_OPTIONS\` and \`MALLOC_ARENA_MAX\` emptied (bench/node-defaults.yml), i.e. without the images' \`--max-semi-space-size=1\` and \`MALLOC_ARENA_MAX=2\`.`,
   );
   return lines.join('\n');
+}
+
+function renderHealth(r: Result): string {
+  const h = r.healthChecks;
+  const core = (s: CpuSample) => (s.engineSeconds + s.containerSeconds) / h.seconds;
+  const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+  const checked = Object.entries(h.intervals).map(([image, every]) => `${image} ${every === null ? 'none' : `every ${every} s`}`).join(', ');
+  return [
+    `${measured(r)}.`,
+    '',
+    '| the stack (15 containers) | host CPU, share of one core | of which dockerd and containerd | of which the containers (shims, probes, main processes) |',
+    '|---|---:|---:|---:|',
+    `| with its health checks | ${pct(core(h.with))} | ${pct(h.with.engineSeconds / h.seconds)} | ${pct(h.with.containerSeconds / h.seconds)} |`,
+    `| without (bench/no-healthcheck.yml) | ${pct(core(h.without))} | ${pct(h.without.engineSeconds / h.seconds)} | ${pct(h.without.containerSeconds / h.seconds)} |`,
+    `| **health checking** | **${pct(core(h.with) - core(h.without))}** | ${pct((h.with.engineSeconds - h.without.engineSeconds) / h.seconds)} | ${pct((h.with.containerSeconds - h.without.containerSeconds) / h.seconds)} |`,
+    '',
+    `The Compose stack with 11 workers (redis, rng, hasher, webui and 11 workers: ${h.containers} containers), each case for ${h.seconds} s (BENCH_HEALTH_SECONDS), one after the other, ${SETTLE_SECONDS} s after every check passed. Checks: ${checked}, redis every 10 s (docker-compose.yml). CPU from /proc: dockerd and containerd (shared with anything else using the engine: the noisy part), each container's shim with the processes it reaped (runc, the probes) and its main process.`,
+  ].join('\n');
 }
 
 await runBench(main);

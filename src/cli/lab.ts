@@ -52,7 +52,7 @@ export interface SwarmLabOptions {
   context: string;
   /** Window of each hashes/s measurement, seconds (the workers flush once a second). */
   windowSeconds: number;
-  /** Overrides the images' health check timing (3 s timeout, every 5 s), seconds: for busy machines. */
+  /** Overrides the images' health check timing (10 s timeout, every 15 s), seconds. */
   healthTimeout?: number;
   /** Longest wait for any one convergence, seconds. */
   timeoutSeconds: number;
@@ -104,8 +104,7 @@ const endpointArgs = (o: SwarmLabOptions) => (o.endpointMode === 'dnsrr' ? ['--e
 const publishArg = (o: SwarmLabOptions, published: number, target: number) =>
   o.endpointMode === 'dnsrr' ? `mode=host,published=${published},target=${target}` : `${published}:${target}`;
 const image = (o: SwarmLabOptions, service: string) => `${o.registry}/${service}:${o.tag}`;
-// Our images check /healthz by starting `node`, which can take seconds on a loaded machine: a
-// slow check then kills healthy tasks.
+// For engines slower still than the images' timing allows for (see the Dockerfile).
 const healthArgs = (o: SwarmLabOptions) => (o.healthTimeout ? [`--health-timeout=${o.healthTimeout}s`, `--health-interval=${o.healthTimeout}s`] : []);
 const runAll = async (ctx: StepContext, commands: Command[]) => {
   for (const command of commands) await ctx.run(command);
@@ -507,9 +506,9 @@ export function labCommand(): CliCommand {
     .option('--build-host <docker-host>', 'Docker engine that builds and pushes the images (default: DOCKER_HOST)')
     .option('--context <dir>', 'build context: the repository', repositoryRoot)
     .option('--window <seconds>', 'length of each hashes/s measurement', numberOption(10, 600), 15)
-    .option('--health-timeout <seconds>', "give our services' health checks this long, this often (default: the images' 3 s, every 5 s)", numberOption(1, 300))
+    .option('--health-timeout <seconds>', "give our services' health checks this long, this often (default: the images' 10 s, every 15 s)", numberOption(1, 300))
     .option('--timeout <seconds>', 'longest wait for a service to converge', numberOption(10, 3600), 180)
-    .option('--min-gain <x>', 'global rng must reach this multiple of the plateau', numberOption(1, 10, { fractions: true }), 1.5)
+    .option('--min-gain <x>', "global rng must reach this multiple of the plateau (the chapter's ×3 with some slack)", numberOption(1, 10, { fractions: true }), 2.5)
     .option('--keep', 'leave the app running at the end (and after a failure)', false)
     .option('--dry-run', 'print the commands only, as a cheat sheet', false)
     .option('--report <file>', 'also write the results as JSON')

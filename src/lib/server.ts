@@ -2,7 +2,7 @@
 // /readyz, /metrics, an X-Instance header naming the instance, one-line text errors, graceful close.
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import pino from 'pino';
-import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { describeError } from './errors.js';
 import { batchedStdout, isoTime } from './log-output.js';
 import { REQUEST_TIMEOUT_MS, refuseClient, refuseExpectation } from './refusals.js';
@@ -27,6 +27,18 @@ export interface ServerSettings {
   bodyLimit?: number;
   /** Extra fastify options (tests use them rarely). */
   fastify?: Partial<FastifyServerOptions>;
+  /** What the process runs; by default the image's (see buildInfo). */
+  build?: BuildInfo;
+}
+
+export interface BuildInfo {
+  version: string;
+  revision: string;
+}
+
+/** The image's version and git revision: its Dockerfile sets them from the build arguments. */
+export function buildInfo(env: Record<string, string | undefined> = process.env): BuildInfo {
+  return { version: env.DOCKERCOINS_VERSION || 'unknown', revision: env.DOCKERCOINS_REVISION || 'unknown' };
 }
 
 export interface Service {
@@ -78,6 +90,13 @@ export function createServer(settings: ServerSettings): Service {
   const metrics = new Registry();
   metrics.setDefaultLabels({ service: settings.service, instance: settings.INSTANCE_NAME });
   collectDefaultMetrics({ register: metrics });
+  // Which version each task runs, during a rolling update above all: in the first log line and
+  // as the usual *_build_info gauge (always 1; the labels are the information).
+  const build = settings.build ?? buildInfo();
+  new Gauge({ name: 'dockercoins_build_info', help: 'Version and git revision of this instance, always 1', labelNames: ['version', 'revision'], registers: [metrics] })
+    .labels(build.version, build.revision)
+    .set(1);
+  app.log.info(build, `${settings.service} ${build.version}, revision ${build.revision}`);
   // One histogram: its _count is the number of requests by method, route and status. Each
   // prom-client update hashes its labels, and rng and hasher run at tens of thousands of
   // requests per second (npm run bench), so one update per request, not two.

@@ -1,4 +1,4 @@
-// The worker process: the loop, plus a small HTTP server for /healthz and /metrics.
+// The worker process: the loop, plus a small HTTP server for /, /healthz and /metrics.
 import { Counter } from 'prom-client';
 import * as z from 'zod';
 import { httpUrl, millis, redisUrl, serverEnv } from '../lib/config.js';
@@ -32,6 +32,9 @@ export interface WorkerService extends Service {
 export function buildWorker(config: WorkerConfig, store: Store): WorkerService {
   // Ready while Redis answers: without it no work is saved.
   const service = createServer({ service: 'worker', ...config, ready: () => store.ping() });
+  // GET / answers 200 as in every other image: the workshop's health check (`curl -f
+  // http://localhost/`) is copied from service to service.
+  service.app.get('/', async (_request, reply) => reply.type('text/plain; charset=utf-8').send(`WORKER running on ${config.INSTANCE_NAME}\n`));
   const upstream = (name: string, urls: string) =>
     new Upstream({ name, urls, connections: config.UPSTREAM_CONNECTIONS, timeoutMs: config.CALL_TIMEOUT_MS });
   const rng = upstream('rng', config.RNG_URL);

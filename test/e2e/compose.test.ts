@@ -1,14 +1,16 @@
 // npm run test:e2e — the workshop's Compose chapter on the real Docker engine: build the images,
 // `up`, the counter climbs, scale the worker to 10 and see the single rng's plateau (~10
-// hashes/s), every container healthy, scale back to 1 without losing a counted unit, then stop
-// each container and check it ends in under a second with exit code 0.
+// hashes/s), every container with a health check healthy, the health check of the workshop's
+// health-check chapter passing in every image, the build info in labels, logs and metrics, scale
+// back to 1 without losing a counted unit, then stop each container and check it ends in under
+// a second with exit code 0.
 // Images: NODE_IMAGE and REDIS_IMAGE when set (CI's local stand-ins), else the official ones.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import { expectedPlateau } from '../../src/cli/lab.js';
-import { measureRate, readCounters } from '../../src/cli/swarm.js';
-import { composeStack, followEvents, inspectContainers, stopTimes, type ComposeStack } from '../helpers/compose.js';
+import { dockerCli, measureRate, readCounters } from '../../src/cli/swarm.js';
+import { buildInfoArgs, composeStack, followEvents, inspectContainers, stopTimes, type ComposeStack } from '../helpers/compose.js';
 import { sleep } from '../../src/lib/sleep.js';
 import { waitUntil } from '../../src/lib/wait.js';
 import type { LogLine } from '../helpers/processes.js';
@@ -41,9 +43,12 @@ async function followWorkerLogs() {
   }
 }
 
+/** Every container healthy, but the workers: their image has no health check (see the Dockerfile). */
 async function allHealthy(expected: number) {
   const states = await inspectContainers(await stack.containers());
-  const unhealthy = states.filter((c) => c.health !== 'healthy').map((c) => `${c.name}: ${c.health ?? 'no health check'}`);
+  const unhealthy = states
+    .filter((c) => (c.service === 'worker' ? c.health !== undefined : c.health !== 'healthy'))
+    .map((c) => `${c.name}: ${c.health ?? 'no health check'}`);
   if (states.length === expected && unhealthy.length === 0) return states;
   throw new Error(`${states.length}/${expected} containers, not healthy: ${unhealthy.join(', ') || 'none'}`);
 }
@@ -61,13 +66,36 @@ test('10 workers: the rate plateaus near 10 hashes/s and every container is heal
   await stack.compose('up', '-d', '--scale', 'worker=10');
   await followWorkerLogs();
   assert.equal(workerLogs.size, 10);
-  const states = await waitUntil('14 healthy containers', () => allHealthy(14), { timeoutMs: minutes(1) });
+  const states = await waitUntil('14 containers, the 4 with a health check healthy', () => allHealthy(14), { timeoutMs: minutes(1) });
   console.log(`healthy: ${states.map((c) => c.name).join(', ')}`);
   // Let the 9 new workers reach their pace, then measure over 15 s.
   await sleep(8000);
   const { rate, first, last } = await measureRate(stack.webui, 15);
   console.log(`plateau with 10 workers, 1 rng: ${rate.toFixed(2)} hashes/s (hashes ${first.hashes} → ${last.hashes} in ${(last.now - first.now).toFixed(1)} s)`);
   assert.ok(rate >= expectedPlateau * 0.8 && rate <= expectedPlateau * 1.15, `plateau ${rate.toFixed(2)} hashes/s, expected 8–11.5`);
+});
+
+test("the workshop's health check (`curl -f http://localhost/ || exit 1`) passes in every image", { timeout: minutes(1) }, async () => {
+  for (const service of ['rng', 'hasher', 'webui', 'worker']) {
+    const [id] = await stack.containers(service);
+    // As Docker runs a CMD-SHELL check: /bin/sh -c in the container.
+    const probe = await execa('docker', ['exec', id!, '/bin/sh', '-c', 'curl -f http://localhost/ || exit 1'], { reject: false });
+    assert.equal(probe.exitCode, 0, `${service}: ${probe.stderr}`);
+  }
+});
+
+test('each image carries its version and revision: labels, first log line, dockercoins_build_info', { timeout: minutes(1) }, async () => {
+  const { VERSION, REVISION } = await buildInfoArgs();
+  for (const service of ['rng', 'hasher', 'webui', 'worker']) {
+    const labels = JSON.parse(await dockerCli(['image', 'inspect', '--format', '{{json .Config.Labels}}', `dockercoins_${service}`])) as Record<string, string>;
+    assert.equal(labels['org.opencontainers.image.version'], VERSION, service);
+    assert.equal(labels['org.opencontainers.image.revision'], REVISION, service);
+    const [id] = await stack.containers(service);
+    const firstLine = JSON.parse((await execa('docker', ['logs', id!])).stdout.split('\n')[0]!) as LogLine;
+    assert.equal(firstLine.msg, `${service} ${VERSION}, revision ${REVISION}`);
+    const metrics = (await execa('docker', ['exec', id!, 'curl', '-fsS', 'http://localhost/metrics'])).stdout;
+    assert.match(metrics, new RegExp(`^dockercoins_build_info\\{version="${VERSION}",revision="${REVISION}",service="${service}"`, 'm'));
+  }
 });
 
 test('scale back to 1 worker, then stop every container: no unit lost, each ends in under a second with exit code 0', { timeout: minutes(3) }, async () => {

@@ -2,6 +2,7 @@
 // and what the engine says about its containers (inspect, stats, events). Used by the Compose
 // end-to-end test and by bench/images.ts. Images come from NODE_IMAGE and REDIS_IMAGE when set.
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
@@ -29,11 +30,19 @@ export interface ComposeStack {
   down(): Promise<void>;
 }
 
+/** What the images are labelled with: package.json's version and the checkout's git revision. */
+export async function buildInfoArgs(): Promise<{ VERSION: string; REVISION: string }> {
+  const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  const revision = await execa('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, reject: false });
+  return { VERSION: pkg.version, REVISION: revision.exitCode === 0 ? revision.stdout.trim() : 'unknown' };
+}
+
 /** `files`: Compose files layered over docker-compose.yml; `env`: variables they read. */
 export async function composeStack(project: string, o: { files?: string[]; env?: Record<string, string> } = {}): Promise<ComposeStack> {
   const [command, ...prefix] = await composeCommand();
   const files = [path.join(root, 'docker-compose.yml'), ...(o.files ?? [])].flatMap((f) => ['-f', f]);
   const env = {
+    ...(await buildInfoArgs()),
     ...o.env,
     WEBUI_PORT: String(await freePort()),
     RNG_PORT: String(await freePort()),

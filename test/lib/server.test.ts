@@ -116,3 +116,21 @@ describe('absolute-form request lines (GET http://x/path) are answered as their 
     });
   }
 });
+
+describe('every service (real processes)', () => {
+  it('names its version and revision in its first log line and in dockercoins_build_info, and answers GET / below 400', async (t) => {
+    const env = { DOCKERCOINS_VERSION: '1.2.3', DOCKERCOINS_REVISION: 'abc1234', REDIS_URL: 'redis://127.0.0.1:1', RNG_URL: 'http://127.0.0.1:1', HASHER_URL: 'http://127.0.0.1:1' };
+    for (const service of ['rng', 'hasher', 'worker', 'webui'] as const) {
+      const proc = await startService(t, service, env);
+      const first = proc.logs[0]!;
+      assert.equal(first.msg, `${service} 1.2.3, revision abc1234`);
+      assert.deepEqual([first.version, first.revision], ['1.2.3', 'abc1234']);
+      const metrics = await fetch(`${proc.url}/metrics`).then((r) => r.text());
+      assert.match(metrics, /^dockercoins_build_info\{version="1\.2\.3",revision="abc1234",service="\w+",instance="[^"]+"\} 1$/m, service);
+      // The workshop's health check is `curl -f http://localhost/`: any answer below 400 passes.
+      const root = await fetch(`${proc.url}/`, { redirect: 'manual' });
+      await root.arrayBuffer();
+      assert.ok(root.status < 400, `${service}: GET / answered ${root.status}`);
+    }
+  });
+});
