@@ -31,13 +31,13 @@ export interface ServerSettings {
   build?: BuildInfo;
 }
 
-export interface BuildInfo {
+interface BuildInfo {
   version: string;
   revision: string;
 }
 
 /** The image's version and git revision: its Dockerfile sets them from the build arguments. */
-export function buildInfo(env: Record<string, string | undefined> = process.env): BuildInfo {
+function buildInfo(env: Record<string, string | undefined> = process.env): BuildInfo {
   return { version: env.DOCKERCOINS_VERSION || 'unknown', revision: env.DOCKERCOINS_REVISION || 'unknown' };
 }
 
