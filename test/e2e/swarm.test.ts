@@ -97,7 +97,7 @@ test('the lab runner walks the Swarm chapter on 3 nodes, every step checked', { 
   assert.deepEqual(await existing(swarm, 'network', ['dockercoins']), [], 'the lab removed its network');
 });
 
-test('the stack converges, and rolling updates of worker and hasher lose no unit', { timeout: minutes(15) }, async (t) => {
+test('the stack converges, no task is killed under a CPU hog on every node, and rolling updates of worker and hasher lose no unit', { timeout: minutes(15) }, async (t) => {
   const wait = { timeoutMs: minutes(5) };
   const deploy = await execa('docker', ['stack', 'deploy', '-c', 'stacks/dockercoins.yml', '-c', 'stacks/no-ipvs.yml', stack], {
     cwd: root,
@@ -107,30 +107,6 @@ test('the stack converges, and rolling updates of worker and hasher lose no unit
     await swarm(['stack', 'rm', stack]).catch(() => {});
   });
   assert.match(deploy.stdout, /Creating service dockercoins_worker/);
-
-  // Every worker's last line ("worker stopped", with its units) is collected as it is written:
-  // Swarm deletes the containers of scaled-down tasks, and their logs with them.
-  const logs = execa('docker', ['service', 'logs', '--follow', '--raw', '--no-trunc', `${stack}_worker`], {
-    env: { DOCKER_HOST: swarmHost },
-    reject: false,
-    buffer: false,
-  });
-  const stopped: { units: number; saved: number; notSaved: number; unknown: number }[] = [];
-  /** Error lines (a shutdown over its deadline, above all): they say why a "worker stopped" line is missing. */
-  const errors: string[] = [];
-  logs.stdout.setEncoding('utf8');
-  let partial = '';
-  logs.stdout.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) {
-      if (/"level":(50|60)/.test(line)) errors.push(line);
-      if (!line.includes('worker stopped')) continue;
-      const entry = JSON.parse(line) as { units: number; saved: number; notSaved: number; unknown: number };
-      stopped.push(entry);
-    }
-  });
-  t.after(() => logs.kill());
 
   const converged = Date.now();
   for (const [service, count] of [['redis', 1], ['hasher', 1], ['webui', 1], ['worker', 10]] as const)
@@ -167,6 +143,31 @@ test('the stack converges, and rolling updates of worker and hasher lose no unit
   console.log(`after the hog: ${recovered.rate.toFixed(1)} hashes/s within ${recovered.after.toFixed(0)} s; ${unhealthy.length} unhealthy event(s), ${replaced.length} task(s) replaced`);
   assert.deepEqual(unhealthy, [], 'no container turned unhealthy');
   assert.deepEqual(replaced, [], 'no task was replaced');
+
+  // Every worker's last line ("worker stopped", with its units) is collected as it is written:
+  // Swarm deletes the containers of scaled-down tasks, and their logs with them. Followed from
+  // here, after the hog: no worker has stopped before (checked above).
+  const logs = execa('docker', ['service', 'logs', '--follow', '--raw', '--no-trunc', `${stack}_worker`], {
+    env: { DOCKER_HOST: swarmHost },
+    reject: false,
+    buffer: false,
+  });
+  const stopped: { units: number; saved: number; notSaved: number; unknown: number }[] = [];
+  /** Error lines (a shutdown over its deadline, above all): they say why a "worker stopped" line is missing. */
+  const errors: string[] = [];
+  logs.stdout.setEncoding('utf8');
+  let partial = '';
+  logs.stdout.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (/"level":(50|60)/.test(line)) errors.push(line);
+      if (!line.includes('worker stopped')) continue;
+      const entry = JSON.parse(line) as { units: number; saved: number; notSaved: number; unknown: number };
+      stopped.push(entry);
+    }
+  });
+  t.after(() => logs.kill());
 
   // The web UI, polled every 500 ms through both updates.
   const polls = { ok: 0, failed: [] as string[] };
