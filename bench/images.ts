@@ -111,23 +111,26 @@ async function main() {
     const defaults = await composeStack(`dockercoins-bench-defaults-${process.pid}`, { files: [path.join(benchDir, 'node-defaults.yml')] });
     let memory: Memory;
     let defaultMemory: Memory;
+    let paceCpu: CpuSample;
+    let defaultPaceCpu: CpuSample;
     try {
       await defaults.compose('up', '-d');
       await waitUntil('the other stack counting', async () => ((await readCounters(defaults.webui)).hashes > 0 ? true : undefined), { timeoutMs: 60_000 });
       console.log(`idle memory after ${IDLE_SECONDS} s`);
-      await sleep(IDLE_SECONDS * 1000);
+      // Meanwhile what each stack's containers cost in CPU at the workshop's pace (1 worker).
+      [paceCpu, defaultPaceCpu] = await Promise.all([stack.containers().then((ids) => dockerCpu(ids, IDLE_SECONDS)), defaults.containers().then((ids) => dockerCpu(ids, IDLE_SECONDS))]);
       [memory, defaultMemory] = await Promise.all([idleMemory(stack), idleMemory(defaults)]);
     } finally {
       await defaults.down();
     }
 
     console.log(`health checks: host CPU over ${HEALTH_SECONDS} s with them, then ${HEALTH_SECONDS} s without`);
-    const withChecks = await stackCpu(stack);
+    const withChecks = await stackCpu(stack, true);
     await stack.down();
     const bare = await composeStack(`dockercoins-bench-nohc-${process.pid}`, { files: [path.join(benchDir, 'no-healthcheck.yml')] });
     let withoutChecks: CpuSample;
     try {
-      withoutChecks = await stackCpu(bare);
+      withoutChecks = await stackCpu(bare, false);
     } finally {
       await bare.down();
     }
@@ -145,6 +148,7 @@ async function main() {
       startToHealthyMs: Object.fromEntries(Object.entries(startToHealthy).map(([s, xs]) => [s, median(xs)])),
       memory,
       defaultMemory,
+      paceCpu: { seconds: IDLE_SECONDS, ours: paceCpu, defaults: defaultPaceCpu },
       healthChecks: { seconds: HEALTH_SECONDS, containers: HEALTH_CONTAINERS, intervals: checked, with: withChecks, without: withoutChecks },
     };
     const resultsDir = path.join(benchDir, 'results');
@@ -181,14 +185,18 @@ async function idleMemory(stack: ComposeStack): Promise<Memory> {
   return memory;
 }
 
-/** The stack scaled to HEALTH_CONTAINERS, settled (its checks passed), then the host CPU it costs. */
-async function stackCpu(stack: ComposeStack): Promise<CpuSample> {
+/**
+ * The stack scaled to HEALTH_CONTAINERS and settled (its checks passed, or without checks its
+ * counter climbing), then the host CPU it costs.
+ */
+async function stackCpu(stack: ComposeStack, checked: boolean): Promise<CpuSample> {
   await stack.compose('up', '-d', '--scale', `worker=${HEALTH_CONTAINERS - 4}`);
   const ids = await stack.containers();
   if (ids.length !== HEALTH_CONTAINERS) throw new Error(`${ids.length} containers, expected ${HEALTH_CONTAINERS}`);
-  await waitUntil('every health check passing', async () => ((await inspectContainers(ids)).every((c) => c.health === undefined || c.health === 'healthy') ? true : undefined), {
-    timeoutMs: 60_000,
-  });
+  const settled = checked
+    ? async () => ((await inspectContainers(ids)).every((c) => c.health === undefined || c.health === 'healthy') ? true : undefined)
+    : async () => ((await readCounters(stack.webui)).hashes > 0 ? true : undefined);
+  await waitUntil(checked ? 'every health check passing' : 'the counter climbing', settled, { timeoutMs: 60_000 });
   await sleep(SETTLE_SECONDS * 1000);
   return dockerCpu(ids, HEALTH_SECONDS);
 }
@@ -220,10 +228,13 @@ interface Result {
   startToHealthyMs: Record<string, number>;
   memory: Memory;
   defaultMemory: Memory;
+  paceCpu: { seconds: number; ours: CpuSample; defaults: CpuSample };
   healthChecks: { seconds: number; containers: number; intervals: Record<string, number | null>; with: CpuSample; without: CpuSample };
 }
 
 const measured = (r: Result) => `Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${r.machine}, Docker ${r.dockerVersion}, by \`npm run bench:images\`, base image \`${r.baseImage}\``;
+
+const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 
 function render(r: Result): string {
   const mb = (n: number) => (n / MB).toFixed(1);
@@ -249,6 +260,8 @@ function render(r: Result): string {
     '',
     "Start → healthy: from the engine's `start` event to its `health_status: healthy` event; the first health check runs one interval after start (15 s; redis's, set in docker-compose.yml, 10 s), which Docker 20.10 cannot shorten (`--start-interval` needs Docker 25); the worker has no health check (Dockerfile). On top of the base: our bundle and curl (for the health checks). Idle: the Compose stack with 1 worker, " +
       `${IDLE_SECONDS} s after every container was healthy (the worker working at the workshop's pace); RSS of PID 1 (node; redis-server for redis) from /proc, and the container's memory as \`docker stats\` counts it (about the process's anonymous memory: RSS also counts the node binary mapped from the image, page cache that every container on the same base shares). Node's defaults: the same stack at the same time with \`NODE_OPTIONS\` and \`MALLOC_ARENA_MAX\` emptied (bench/node-defaults.yml), i.e. without the images' \`--max-semi-space-size=1\` and \`MALLOC_ARENA_MAX=2\`.`,
+    '',
+    `CPU of the containers of each stack meanwhile (shims and main processes, over ${r.paceCpu.seconds} s at the workshop's pace, 1 worker): ${pct(r.paceCpu.ours.containerSeconds / r.paceCpu.seconds)} of one core with the images' settings, ${pct(r.paceCpu.defaults.containerSeconds / r.paceCpu.seconds)} with Node's defaults.`,
   );
   return lines.join('\n');
 }
@@ -256,7 +269,6 @@ function render(r: Result): string {
 function renderHealth(r: Result): string {
   const h = r.healthChecks;
   const core = (s: CpuSample) => (s.engineSeconds + s.containerSeconds) / h.seconds;
-  const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
   const checked = Object.entries(h.intervals).map(([image, every]) => `${image} ${every === null ? 'none' : `every ${every} s`}`).join(', ');
   return [
     `${measured(r)}.`,
