@@ -46,12 +46,13 @@ WORKDIR /app
 USER node
 EXPOSE 80
 # `localhost`: curl tries ::1 then 127.0.0.1, so the check works whether the service listens on
-# 0.0.0.0, :: or either loopback. A probe costs the host ~50 ms of CPU, nearly all of it Docker's
-# (runc exec; bench/README.md, "Health checks"), so every 15 s; 3 failures in a row (45 s without
-# an answer) before a task counts as unhealthy, so a starved but healthy task is not killed. The
+# 0.0.0.0, :: or either loopback. A probe costs the host tens of ms of CPU, most of it Docker's
+# own (the exec: dockerd, containerd, runc; bench/README.md, "Health checks"), so every 30 s
+# (Docker's default); 3 failures in a row (90 s without an answer) before a task counts as
+# unhealthy, so a starved but healthy task is not killed. The
 # first check comes one interval after start (Docker 20.10 has no --start-interval): what a
 # rolling update waits for each new task.
-HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
   CMD curl -fsS --max-time 5 -o /dev/null "http://localhost:${PORT:-80}/healthz" || exit 1
 # Exec-form CMD: node is PID 1 (the node image's entrypoint execs it) and gets the SIGTERM of
 # docker stop itself; it flushes, closes and exits 0 in about 0.1 s.

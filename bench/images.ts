@@ -203,7 +203,8 @@ async function stackCpu(stack: ComposeStack, checked: boolean): Promise<CpuSampl
 
 /** The health check interval of each image, seconds (none: no check). */
 async function inspectHealthchecks(images: string[]): Promise<Record<string, number | null>> {
-  const out = await dockerCli(['image', 'inspect', '--format', '{{if .Config.Healthcheck}}{{.Config.Healthcheck.Interval}}{{end}}', ...images]);
+  // As JSON, the interval is in nanoseconds (the plain template prints a Go duration: "30s").
+  const out = await dockerCli(['image', 'inspect', '--format', '{{if .Config.Healthcheck}}{{json .Config.Healthcheck.Interval}}{{end}}', ...images]);
   return Object.fromEntries(out.split('\n').map((ns, i) => [images[i]!, ns.trim() ? Number(ns) / 1e9 : null]));
 }
 
@@ -258,7 +259,7 @@ function render(r: Result): string {
     `| base \`${r.baseImage}\` | ${mb(r.base.bytes)} | ${mb(r.base.saved.gzipBytes)} | | | | | |`,
     `| redis (\`${r.redisImage}\`) | | | | ${Math.round(r.startToHealthyMs.redis!)} | ${redis.rssMB.toFixed(1)} | ${redis.cgroupMB.toFixed(1)} | |`,
     '',
-    "Start → healthy: from the engine's `start` event to its `health_status: healthy` event; the first health check runs one interval after start (15 s; redis's, set in docker-compose.yml, 10 s), which Docker 20.10 cannot shorten (`--start-interval` needs Docker 25); the worker has no health check (Dockerfile). On top of the base: our bundle and curl (for the health checks). Idle: the Compose stack with 1 worker, " +
+    "Start → healthy: from the engine's `start` event to its `health_status: healthy` event; the first health check runs one interval after start (30 s; redis's, set in docker-compose.yml, 10 s), which Docker 20.10 cannot shorten (`--start-interval` needs Docker 25); the worker has no health check (Dockerfile). On top of the base: our bundle and curl (for the health checks). Idle: the Compose stack with 1 worker, " +
       `${IDLE_SECONDS} s after every container was healthy (the worker working at the workshop's pace); RSS of PID 1 (node; redis-server for redis) from /proc, and the container's memory as \`docker stats\` counts it (about the process's anonymous memory: RSS also counts the node binary mapped from the image, page cache that every container on the same base shares). Node's defaults: the same stack at the same time with \`NODE_OPTIONS\` and \`MALLOC_ARENA_MAX\` emptied (bench/node-defaults.yml), i.e. without the images' \`--max-semi-space-size=1\` and \`MALLOC_ARENA_MAX=2\`.`,
     '',
     `CPU of the containers of each stack meanwhile (shims and main processes, over ${r.paceCpu.seconds} s at the workshop's pace, 1 worker): ${pct(r.paceCpu.ours.containerSeconds / r.paceCpu.seconds)} of one core with the images' settings, ${pct(r.paceCpu.defaults.containerSeconds / r.paceCpu.seconds)} with Node's defaults.`,

@@ -52,7 +52,7 @@ export interface SwarmLabOptions {
   context: string;
   /** Window of each hashes/s measurement, seconds (the workers flush once a second). */
   windowSeconds: number;
-  /** Overrides the images' health check timing (10 s timeout, every 15 s), seconds. */
+  /** Overrides the images' health check timing (10 s timeout, every 30 s), seconds. */
   healthTimeout?: number;
   /** Longest wait for any one convergence, seconds. */
   timeoutSeconds: number;
@@ -511,7 +511,7 @@ export function labCommand(): CliCommand {
     .option('--build-host <docker-host>', 'Docker engine that builds and pushes the images (default: DOCKER_HOST)')
     .option('--context <dir>', 'build context: the repository', repositoryRoot)
     .option('--window <seconds>', 'length of each hashes/s measurement', numberOption(10, 600), 15)
-    .option('--health-timeout <seconds>', "give our services' health checks this long, this often (default: the images' 10 s, every 15 s)", numberOption(1, 300))
+    .option('--health-timeout <seconds>', "give our services' health checks this long, this often (default: the images' 10 s, every 30 s)", numberOption(1, 300))
     .option('--timeout <seconds>', 'longest wait for a service to converge', numberOption(10, 3600), 180)
     .option('--min-gain <x>', "global rng must reach this multiple of the plateau (the chapter's ×3 with some slack)", numberOption(1, 10, { fractions: true }), 2.5)
     .option('--keep', 'leave the app running at the end (and after a failure)', false)
