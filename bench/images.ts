@@ -93,7 +93,7 @@ async function main() {
       await waitUntil('every health check passing', async () => {
         const states = await inspectContainers(ids);
         return states.every((c) => c.health === 'healthy') ? true : undefined;
-      }, { timeoutMs: 60_000, everyMs: 250 });
+      }, { timeoutMs: 120_000, everyMs: 250 });
       // The engine reports the event a moment after the status changes.
       const fresh = await waitUntil('the health events', async () => {
         const e = events.events.slice(since);
@@ -196,7 +196,7 @@ async function stackCpu(stack: ComposeStack, checked: boolean): Promise<CpuSampl
   const settled = checked
     ? async () => ((await inspectContainers(ids)).every((c) => c.health === undefined || c.health === 'healthy') ? true : undefined)
     : async () => ((await readCounters(stack.webui)).hashes > 0 ? true : undefined);
-  await waitUntil(checked ? 'every health check passing' : 'the counter climbing', settled, { timeoutMs: 60_000 });
+  await waitUntil(checked ? 'every health check passing' : 'the counter climbing', settled, { timeoutMs: 120_000 });
   await sleep(SETTLE_SECONDS * 1000);
   return dockerCpu(ids, HEALTH_SECONDS);
 }
