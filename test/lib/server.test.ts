@@ -122,7 +122,8 @@ describe('every service (real processes)', () => {
     const env = { DOCKERCOINS_VERSION: '1.2.3', DOCKERCOINS_REVISION: 'abc1234', REDIS_URL: 'redis://127.0.0.1:1', RNG_URL: 'http://127.0.0.1:1', HASHER_URL: 'http://127.0.0.1:1' };
     for (const service of ['rng', 'hasher', 'worker', 'webui'] as const) {
       const proc = await startService(t, service, env);
-      const first = proc.logs[0]!;
+      // Lines reach stdout in batches, at most 100 ms late.
+      const first = await waitFor('the first log line', () => proc.logs[0]);
       assert.equal(first.msg, `${service} 1.2.3, revision abc1234`);
       assert.deepEqual([first.version, first.revision], ['1.2.3', 'abc1234']);
       const metrics = await fetch(`${proc.url}/metrics`).then((r) => r.text());
