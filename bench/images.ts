@@ -204,7 +204,8 @@ async function stackCpu(stack: ComposeStack, checked: boolean): Promise<CpuSampl
 /** The health check interval of each image, seconds (none: no check). */
 async function inspectHealthchecks(images: string[]): Promise<Record<string, number | null>> {
   // As JSON, the interval is in nanoseconds (the plain template prints a Go duration: "30s").
-  const out = await dockerCli(['image', 'inspect', '--format', '{{if .Config.Healthcheck}}{{json .Config.Healthcheck.Interval}}{{end}}', ...images]);
+  // HEALTHCHECK NONE keeps the parent's interval: its test is ["NONE"].
+  const out = await dockerCli(['image', 'inspect', '--format', '{{with .Config.Healthcheck}}{{if ne (index .Test 0) "NONE"}}{{json .Interval}}{{end}}{{end}}', ...images]);
   return Object.fromEntries(out.split('\n').map((ns, i) => [images[i]!, ns.trim() ? Number(ns) / 1e9 : null]));
 }
 
