@@ -186,8 +186,23 @@ export async function inTurns<T>(targets: Record<string, { procs: Proc[]; run: (
 
 /** The units done and the failed calls so far, summed over `workers` (their own /metrics). */
 export async function workerCounts(workers: Proc[]): Promise<{ units: number; errors: number }> {
-  const texts = await Promise.all(workers.map(async (w) => (await fetch(`${w.url}/metrics`)).text()));
+  const texts = await Promise.all(workers.map((w) => metricsOf(w)));
   const sum = (name: string) =>
     texts.flatMap((text) => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))]).reduce((total, m) => total + Number(m[1]), 0);
   return { units: sum('worker_units_total'), errors: sum('worker_errors_total') };
+}
+
+/** A worker's /metrics, asked up to 3 times: on a loaded machine one request may fail. */
+async function metricsOf(worker: Proc): Promise<string> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await (await fetch(`${worker.url}/metrics`)).text();
+    } catch (err) {
+      last = err;
+      await delay(500);
+    }
+  }
+  const state = worker.child.exitCode === null ? 'running' : `exited with ${worker.child.exitCode}`;
+  throw new Error(`${worker.name} at ${worker.url} (${state}): /metrics failed: ${String((last as Error).cause ?? last)}`);
 }
