@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
-import { expectedPlateau } from '../../src/cli/lab.js';
+import { expectedPlateau } from '../../src/cli/lab/swarm-state.js';
 import { dockerCli, measureRate, readCounters } from '../../src/cli/swarm.js';
 import { buildInfoArgs, composeStack, followEvents, inspectContainers, stopTimes, type ComposeStack } from '../helpers/compose.js';
 import { sleep } from '../../src/lib/sleep.js';

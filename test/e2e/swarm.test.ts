@@ -13,7 +13,9 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
-import { expectedPlateau, swarmLabSteps, type LabRun, type SwarmLabOptions } from '../../src/cli/lab.js';
+import { swarmLabSteps } from '../../src/cli/lab/swarm-chapter.js';
+import type { LabRun } from '../../src/cli/lab/runner.js';
+import { expectedPlateau, type SwarmLabOptions } from '../../src/cli/lab/swarm-state.js';
 import {
   dockerCli,
   existing,

@@ -1,0 +1,206 @@
+// The lab runner every chapter shares: it prints each docker command a step runs (the chapter's
+// own), runs it with the user's docker CLI, shows what the step waits for, and ends the step on
+// one ✓ or ✗ line with the figure it measured. A chapter is plain data (its steps) so that
+// `--dry-run` prints it as a cheat sheet and tests can check it.
+import { writeFile } from 'node:fs/promises';
+import { Listr } from 'listr2';
+import { dockerCli, shellLine, type Docker } from '../swarm.js';
+
+export interface Outcome {
+  figure: string;
+  values?: Record<string, number | string>;
+}
+
+export interface Command {
+  args: string[];
+  /** Runs on the build engine (build, tag, push) instead of the Swarm. */
+  build?: boolean;
+  /** Its output is part of the lesson (network ls, service ps). */
+  show?: boolean;
+}
+
+/** What every chapter's options say about running it. */
+export interface RunnerOptions {
+  /** Docker engine that builds and pushes the images (default: the same as the Swarm's). */
+  buildHost?: string;
+  /** Leave what the chapter created in place after a failure. */
+  keep: boolean;
+}
+
+export interface StepContext<O extends RunnerOptions, S> {
+  options: O;
+  state: S;
+  docker: Docker;
+  signal: AbortSignal;
+  /** Prints and runs one of the step's commands; resolves with its output. */
+  run(command: Command): Promise<string>;
+  progress(line: string): void;
+}
+
+export interface LabStep<O extends RunnerOptions, S> {
+  title: string;
+  commands: Command[];
+  /** The outcome the chapter promises, for the cheat sheet. */
+  expect: string;
+  run(ctx: StepContext<O, S>): Promise<Outcome>;
+}
+
+/** How a chapter removes what it created when it stops early. */
+export interface Cleanup<O extends RunnerOptions, S> {
+  /** Whether the chapter created anything yet. */
+  needed(state: S): boolean;
+  run(ctx: StepContext<O, S>): Promise<unknown>;
+}
+
+export interface StepResult {
+  title: string;
+  ok: boolean;
+  figure: string;
+  seconds: number;
+  values?: Record<string, number | string>;
+}
+
+export interface LabRun {
+  ok: boolean;
+  results: StepResult[];
+  seconds: number;
+  /** Why it stopped, when it did not finish. */
+  reason?: string;
+}
+
+export interface RunnerIo {
+  docker?: Docker;
+  signal?: AbortSignal;
+  say?: (line: string) => void;
+  renderer?: 'default' | 'simple' | 'silent';
+}
+
+/** The cheat sheet: every step's commands and what to look for. */
+export function cheatSheet<O extends RunnerOptions, S>(header: string, steps: LabStep<O, S>[], o: O): string {
+  const lines = [`# ${header}`];
+  for (const [i, step] of steps.entries()) {
+    lines.push('', `# ${i + 1}. ${step.title}`);
+    for (const c of step.commands) lines.push(`docker ${shellLine(c.args)}${c.build && o.buildHost ? `   # on ${o.buildHost}` : ''}`);
+    lines.push(`#    expect: ${step.expect}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Runs the steps in order with listr2 (a spinner and what it waits for on a terminal, plain
+ * lines otherwise). Stops at the first failure or when `signal` aborts; then cleans up what it
+ * created unless `keep`.
+ */
+export async function runSteps<O extends RunnerOptions, S>(steps: LabStep<O, S>[], o: O, state: S, cleanup: Cleanup<O, S>, io: RunnerIo = {}): Promise<LabRun> {
+  const dockerRun = io.docker ?? dockerCli;
+  const signal = io.signal ?? new AbortController().signal;
+  const say = io.say ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const results: StepResult[] = [];
+  const started = Date.now();
+  let reason: string | undefined;
+
+  for (const step of steps) {
+    const stepStarted = Date.now();
+    const list = new Listr(
+      [
+        {
+          title: step.title,
+          // Keep the commands and their shown output under the ✓ line.
+          rendererOptions: { persistentOutput: true, outputBar: Infinity },
+          task: async (_ctx, task) => {
+            const ctx = stepContext(o, state, dockerRun, signal, (line) => (task.output = line), (line) => (task.title = `${step.title} … ${line}`));
+            try {
+              const outcome = await step.run(ctx);
+              task.title = `${step.title}: ${outcome.figure}`;
+              results.push({ title: step.title, ok: true, figure: outcome.figure, values: outcome.values, seconds: seconds(stepStarted) });
+            } catch (err) {
+              const message = signal.aborted ? 'interrupted (Ctrl-C)' : (err as Error).message;
+              task.title = `${step.title}: ${message}`;
+              results.push({ title: step.title, ok: false, figure: message, seconds: seconds(stepStarted) });
+              throw new Error(message, { cause: err });
+            }
+          },
+        },
+      ],
+      {
+        renderer: io.renderer ?? 'default',
+        fallbackRenderer: 'simple',
+        exitOnError: true,
+        registerSignalListeners: false,
+        rendererOptions: { icon: { COMPLETED: '✓', FAILED: '✗' }, collapseErrors: false },
+        fallbackRendererOptions: { icon: { COMPLETED: '✓', FAILED: '✗' } },
+      },
+    );
+    try {
+      await list.run();
+    } catch (err) {
+      reason = `${step.title}: ${(err as Error).message}`;
+      break;
+    }
+  }
+
+  if (reason && !o.keep && cleanup.needed(state)) {
+    say('Cleaning up what the lab created (use --keep to leave it):');
+    const ctx = stepContext(o, state, dockerRun, new AbortController().signal, say, say);
+    await cleanup.run(ctx).catch((err: Error) => say(`cleanup failed: ${err.message}`));
+  }
+  return { ok: !reason, results, seconds: seconds(started), reason };
+}
+
+function stepContext<O extends RunnerOptions, S>(
+  options: O,
+  state: S,
+  dockerRun: Docker,
+  signal: AbortSignal,
+  output: (line: string) => void,
+  progress: (line: string) => void,
+): StepContext<O, S> {
+  return {
+    options,
+    state,
+    docker: dockerRun,
+    signal,
+    progress,
+    async run(command) {
+      const host = command.build ? options.buildHost : undefined;
+      output(`$ docker ${shellLine(command.args)}${host ? `   (DOCKER_HOST=${host})` : ''}`);
+      const out = await dockerRun(command.args, { host, signal });
+      if (command.show) for (const line of out.split('\n')) output(`  ${line}`);
+      return out;
+    },
+  };
+}
+
+const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
+
+/** What the CLI needs of a chapter. */
+export interface Chapter {
+  /** As the closing line names it: "The Swarm chapter". */
+  name: string;
+  cheatSheet(): string;
+  run(io: RunnerIo): Promise<LabRun>;
+}
+
+/** `dockercoins lab <chapter>`: exits 1 with the reason when a step fails, 130 on Ctrl-C. */
+export async function runChapter(chapter: Chapter, o: RunnerOptions & { dryRun: boolean; report?: string }): Promise<void> {
+  if (o.dryRun) {
+    process.stdout.write(chapter.cheatSheet());
+    return;
+  }
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  // `on`, not `once`: execa's exit hook re-raises a signal that no other listener is left to handle.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const run = await chapter.run({ signal: interrupt.signal });
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (o.report) await writeFile(o.report, `${JSON.stringify(run, null, 2)}\n`);
+  const minutes = `${Math.floor(run.seconds / 60)} min ${Math.round(run.seconds % 60)} s`;
+  if (run.ok) {
+    process.stdout.write(`\n${chapter.name} ran in ${minutes}: every step checked.${o.keep ? ' The app is still running (--keep).' : ''}\n`);
+    return;
+  }
+  process.stderr.write(`\nThe lab stopped after ${minutes}: ${run.reason}\n`);
+  process.exitCode = interrupt.signal.aborted ? 130 : 1;
+}
