@@ -3,7 +3,7 @@ import http from 'node:http';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseConfig } from '../../src/lib/config.js';
-import { redisStore, type WorkerReport } from '../../src/lib/store.js';
+import { memoryStore, redisStore, type WorkerReport } from '../../src/lib/store.js';
 import type { Dashboard } from '../../src/webui/dashboard.js';
 import { buildWebui, webuiEnv } from '../../src/webui/app.js';
 import { waitFor } from '../helpers/processes.js';
@@ -144,11 +144,13 @@ describe('webui /events (real redis-server)', () => {
     assert.ok(withTwoHundred <= withOne * 1.5 + 5, `${withTwoHundred} commands in 3 s with 200 pages (vs ${withOne} with one)`);
     assert.ok(Math.min(...received) >= 4, `every page got its dashboards (fewest: ${Math.min(...received)})`);
   });
+});
 
+describe('webui page (store in memory)', () => {
   it('serves the page with a strict Content-Security-Policy', async (t) => {
-    const redis = await testRedis(t);
-    if (!redis) return;
-    const { app } = await startWebui(t, redis);
+    // The page is the subject, not the data: the store in memory, so that this runs without Redis.
+    const { app } = buildWebui(parseConfig(webuiEnv, { LOG_LEVEL: 'silent' }), memoryStore());
+    t.after(() => app.close());
     const res = await app.inject('/index.html');
     assert.equal(res.statusCode, 200);
     const csp = res.headers['content-security-policy'] as string;

@@ -1,25 +1,34 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/lib/config.js';
-import { redisStore } from '../../src/lib/store.js';
+import { memoryStore, redisStore } from '../../src/lib/store.js';
 import { buildWebui, webuiEnv } from '../../src/webui/app.js';
 import { waitFor } from '../helpers/processes.js';
 import { testRedis } from '../helpers/redis.js';
 
 const webuiFor = (url: string) =>
   buildWebui(parseConfig(webuiEnv, { LOG_LEVEL: 'silent', REDIS_URL: url }), redisStore({ url, onError: () => {} })).app;
+/** Routing is the subject, not the data: the store in memory, so that these run without Redis. */
+const webuiInMemory = () => buildWebui(parseConfig(webuiEnv, { LOG_LEVEL: 'silent' }), memoryStore()).app;
 
-describe('webui contract (real redis-server)', () => {
+describe('webui routes (store in memory)', () => {
   it('GET / redirects to /index.html', async (t) => {
-    const redis = await testRedis(t);
-    if (!redis) return;
-    const app = webuiFor(redis.url);
+    const app = webuiInMemory();
     t.after(() => app.close());
     const res = await app.inject('/');
     assert.equal(res.statusCode, 302);
     assert.equal(res.headers.location, '/index.html');
   });
 
+  it('POST /json and unknown paths are 404', async (t) => {
+    const app = webuiInMemory();
+    t.after(() => app.close());
+    assert.equal((await app.inject({ method: 'POST', url: '/json' })).statusCode, 404);
+    assert.equal((await app.inject('/nope')).statusCode, 404);
+  });
+});
+
+describe('webui contract (real redis-server)', () => {
   it('/json: coins 0 and hashes null when the keys are missing, then the types of the contract', async (t) => {
     const redis = await testRedis(t);
     if (!redis) return;
@@ -47,15 +56,6 @@ describe('webui contract (real redis-server)', () => {
       assert.equal(typeof json.now, 'number');
     }
     assert.equal((await app.inject({ method: 'HEAD', url: '/json' })).statusCode, 200);
-  });
-
-  it('POST /json and unknown paths are 404', async (t) => {
-    const redis = await testRedis(t);
-    if (!redis) return;
-    const app = webuiFor(redis.url);
-    t.after(() => app.close());
-    assert.equal((await app.inject({ method: 'POST', url: '/json' })).statusCode, 404);
-    assert.equal((await app.inject('/nope')).statusCode, 404);
   });
 
   it('/json is 503 with a JSON error while Redis is down, and recovers by itself', async (t) => {
