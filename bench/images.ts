@@ -15,7 +15,7 @@ import { execa } from 'execa';
 import { dockerCli, readCounters } from '../src/cli/swarm.js';
 import { sleep } from '../src/lib/sleep.js';
 import { waitUntil } from '../src/lib/wait.js';
-import { builtServices, composeStack, followEvents, inspectContainers, type ComposeStack } from '../test/helpers/compose.js';
+import { builtServices, composeStack, followEvents, inspectContainers, type ComposeStack } from '../src/cli/compose.js';
 import { benchDir, machine, median, runBench, updateReadmeSection } from './report.js';
 import { dockerCpu, type CpuSample } from './docker-cpu.js';
 

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import { expectedPlateau } from '../../src/cli/lab/swarm-state.js';
 import { dockerCli, measureRate, readCounters } from '../../src/cli/swarm.js';
-import { buildInfoArgs, composeStack, followEvents, inspectContainers, stopTimes, type ComposeStack } from '../helpers/compose.js';
+import { buildInfoArgs, composeStack, followEvents, inspectContainers, stopTimes, type ComposeStack } from '../../src/cli/compose.js';
 import { sleep } from '../../src/lib/sleep.js';
 import { waitUntil } from '../../src/lib/wait.js';
 import type { LogLine } from '../helpers/processes.js';

@@ -10,7 +10,7 @@ import { expectedPlateau } from '../../src/cli/lab/swarm-state.js';
 import { dockerCli, measureRate, readCounters } from '../../src/cli/swarm.js';
 import { sleep } from '../../src/lib/sleep.js';
 import { waitUntil } from '../../src/lib/wait.js';
-import { composeStack, type ComposeStack } from '../helpers/compose.js';
+import { composeStack, type ComposeStack } from '../../src/cli/compose.js';
 import { repositoryRoot } from '../../src/lib/paths.js';
 
 const minutes = (n: number) => n * 60_000;

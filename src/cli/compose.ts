@@ -1,14 +1,15 @@
 // The Compose stack of docker-compose.yml under a project name of its own, on free host ports,
 // and what the engine says about its containers (inspect, stats, events). Used by the Compose
-// end-to-end test and by bench/images.ts. Images come from NODE_IMAGE and REDIS_IMAGE when set.
+// end-to-end tests and by bench/images.ts; beside swarm.ts, the docker CLI helpers of the lab.
+// Images come from NODE_IMAGE and REDIS_IMAGE when set.
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
-import { freePort } from '../../src/lib/redis-server.js';
-import { dockerCli } from '../../src/cli/swarm.js';
-import { repositoryRoot as root } from '../../src/lib/paths.js';
+import { freePort } from '../lib/redis-server.js';
+import { dockerCli } from './swarm.js';
+import { repositoryRoot as root } from '../lib/paths.js';
 
 export const builtServices = ['rng', 'hasher', 'worker', 'webui'] as const;
 
