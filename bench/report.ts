@@ -3,9 +3,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repositoryRoot } from '../src/lib/paths.js';
 
-export const benchDir = path.dirname(fileURLToPath(import.meta.url));
+export const benchDir = path.join(repositoryRoot, 'bench');
 
 export function machine(): string {
   const cpus = os.cpus();
