@@ -35,10 +35,10 @@ LABEL org.opencontainers.image.url="https://container.training" \
       org.opencontainers.image.revision="${REVISION:-unknown}"
 ENV NODE_ENV=production PORT=80 \
     DOCKERCOINS_VERSION=${VERSION:-unknown} DOCKERCOINS_REVISION=${REVISION:-unknown}
-# Idle memory (bench/README.md, "Images"): a young generation of 1 MB semi-spaces instead of up
-# to 16 (worker and webui -20 MB each) and two glibc malloc arenas instead of one per thread
-# (worker -10 MB). More frequent scavenges cost nothing at the workshop's rates (a few requests
-# per second per task); override NODE_OPTIONS for a service under heavy load.
+# Idle memory (bench/README.md, "Images", against Node's defaults): a young generation of 1 MB
+# semi-spaces instead of up to 16, and two glibc malloc arenas instead of one per thread. More
+# frequent scavenges cost next to nothing at the workshop's rates (a few requests per second per
+# task); override NODE_OPTIONS for a service under heavy load.
 ENV NODE_OPTIONS=--max-semi-space-size=1 MALLOC_ARENA_MAX=2
 WORKDIR /app
 # Port 80 as a non-root user: Docker (>= 20.10) lets unprivileged processes bind low ports
