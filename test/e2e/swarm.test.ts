@@ -13,9 +13,8 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
-import { swarmLabSteps } from '../../src/cli/lab/swarm-chapter.js';
 import type { LabRun } from '../../src/cli/lab/runner.js';
-import { expectedPlateau, type SwarmLabOptions } from '../../src/cli/lab/swarm-state.js';
+import { expectedPlateau } from '../../src/cli/lab/swarm-state.js';
 import {
   dockerCli,
   existing,
@@ -39,6 +38,22 @@ const nodeCount = 3;
 const nodeHosts = Array.from({ length: nodeCount }, (_, i) => ({ container: `node${i + 1}`, host: `tcp://127.0.0.1:${23751 + i}` }));
 /** The chapter's claim: global rng on 3 nodes makes about 3× the one-rng plateau. */
 const MIN_GLOBAL_GAIN = 2.5;
+/** The Swarm chapter's steps as the workshop page reads them, written here rather than read from
+ * the code under test, so that a step dropped, renamed or reordered fails. */
+const chapterSteps = [
+  'The Swarm',
+  'A registry',
+  'Build, tag and push the images',
+  'An overlay network',
+  'The redis service',
+  'The other services',
+  'Publish the web UI',
+  'What happened to webui',
+  'The web UI',
+  'Scale the workers',
+  'rng in global mode',
+  'Remove everything',
+];
 /** How long the CPU hog runs on every node. */
 const HOG_SECONDS = 120;
 const hostEngine = 'unix:///var/run/docker.sock';
@@ -80,11 +95,9 @@ test('the lab runner walks the Swarm chapter on 3 nodes, every step checked', { 
   const run = JSON.parse(await readFile(report, 'utf8')) as LabRun;
   assert.equal(lab.exitCode, 0, `the lab failed: ${run.reason}`);
 
-  const options = { registry, tag, redisImage, endpointMode: 'dnsrr', keep: false, context: root, minGain: MIN_GLOBAL_GAIN } as SwarmLabOptions;
-  const titles = swarmLabSteps(options).map((s) => s.title);
-  assert.deepEqual(run.results.map((r) => r.title), titles, 'every step ran, in order');
+  assert.deepEqual(run.results.map((r) => r.title), chapterSteps, 'every step ran, in order');
   for (const r of run.results) assert.ok(r.ok, `${r.title}: ${r.figure}`);
-  assert.equal(String(lab.stdout).match(/✓/g)?.length, titles.length, 'one ✓ line per step');
+  assert.equal(String(lab.stdout).match(/✓/g)?.length, chapterSteps.length, 'one ✓ line per step');
 
   const value = (title: string, key: string) => Number(run.results.find((r) => r.title === title)?.values?.[key]);
   assert.equal(value('The Swarm', 'nodes'), 3);
