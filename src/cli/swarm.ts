@@ -8,19 +8,29 @@ import { Failure, Interrupted, waitUntil, type WaitOptions } from '../lib/wait.j
 /** A docker command failed. */
 export class DockerError extends Error {}
 
-/** Runs `docker ...args` (on `host` when given, else on DOCKER_HOST) and resolves with its stdout. */
-export type Docker = (args: string[], options?: { host?: string; signal?: AbortSignal }) => Promise<string>;
+export interface DockerRunOptions {
+  host?: string;
+  signal?: AbortSignal;
+  /** Another program of the workshop's (docker-compose, sed); docker by default. */
+  program?: string;
+  env?: Record<string, string>;
+  cwd?: string;
+}
 
-export const dockerCli: Docker = async (args, { host, signal } = {}) => {
-  const result = await execa('docker', args, {
-    env: host ? { DOCKER_HOST: host } : {},
+/** Runs `docker ...args` (on `host` when given, else on DOCKER_HOST) and resolves with its stdout. */
+export type Docker = (args: string[], options?: DockerRunOptions) => Promise<string>;
+
+export const dockerCli: Docker = async (args, { host, signal, program = 'docker', env, cwd } = {}) => {
+  const result = await execa(program, args, {
+    env: { ...env, ...(host ? { DOCKER_HOST: host } : {}) },
+    cwd,
     cancelSignal: signal,
     reject: false,
   });
-  if (result.isCanceled) throw new Interrupted(`interrupted: docker ${shellLine(args)}`);
+  if (result.isCanceled) throw new Interrupted(`interrupted: ${program} ${shellLine(args)}`);
   if (result.exitCode !== 0) {
     const why = String(result.stderr || result.stdout || result.shortMessage).trim().split('\n').slice(-3).join(' / ');
-    throw new DockerError(`docker ${shellLine(args)} failed: ${why}`);
+    throw new DockerError(`${program} ${shellLine(args)} failed: ${why}`);
   }
   return result.stdout;
 };

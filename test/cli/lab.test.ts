@@ -58,6 +58,19 @@ test('--dry-run prints the chapter as a cheat sheet, in its order', async () => 
   assert.match(stdout, /expect: .*plateaus near 10 hashes\/s/);
 });
 
+test('--dry-run marks each departure from the workshop with its reason', async () => {
+  const { stdout } = await dryRun('--endpoint-mode', 'dnsrr');
+  const lines = stdout.split('\n');
+  const reasonAfter = (command: string) => lines[lines.findIndex((l) => l.startsWith(command)) + 1] ?? '';
+  assert.match(reasonAfter('docker push 127.0.0.1:5000/rng:v1'), /↑ departs from the workshop: .*:\$TAG.*only :latest/);
+  assert.match(reasonAfter('docker service create --network dockercoins --detach=true --endpoint-mode dnsrr --name rng'), /departs from the workshop: dnsrr and host-mode ports.*no IPVS/);
+  assert.match(reasonAfter('docker service update worker --detach --replicas 10'), /departs from the workshop: --detach/);
+  // What the workshop types as it is: no mark.
+  assert.doesNotMatch(reasonAfter('docker network create --driver overlay dockercoins'), /departs/);
+  assert.match(stdout, /# \d+\. One worker\n# {4}expect: about 3\.3 hashes\/s/);
+  assert.match(stdout, /expect: one rng task per node; .*at least 2\.5× on 3 nodes/);
+});
+
 test('--dry-run --endpoint-mode dnsrr: DNS round robin and host-mode ports; --keep leaves the app', async () => {
   const { stdout } = await dryRun('--endpoint-mode', 'dnsrr', '--keep', '--redis-image', 'local/redis:7', '--node-image', 'local/node:24');
   assert.match(stdout, /docker service create --network dockercoins --detach --endpoint-mode dnsrr --name redis local\/redis:7/);

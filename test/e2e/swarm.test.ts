@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import type { LabRun } from '../../src/cli/lab/runner.js';
-import { expectedPlateau } from '../../src/cli/lab/swarm-state.js';
+import { expectedPlateau, oneWorkerRate } from '../../src/cli/lab/swarm-state.js';
 import {
   dockerCli,
   existing,
@@ -50,6 +50,7 @@ const chapterSteps = [
   'Publish the web UI',
   'What happened to webui',
   'The web UI',
+  'One worker',
   'Scale the workers',
   'rng in global mode',
   'Remove everything',
@@ -101,12 +102,14 @@ test('the lab runner walks the Swarm chapter on 3 nodes, every step checked', { 
 
   const value = (title: string, key: string) => Number(run.results.find((r) => r.title === title)?.values?.[key]);
   assert.equal(value('The Swarm', 'nodes'), 3);
+  const oneWorker = value('One worker', 'rate');
+  assert.ok(oneWorker > oneWorkerRate * 0.7 && oneWorker < oneWorkerRate * 1.3, `one worker ${oneWorker} hashes/s, expected ≈${oneWorkerRate.toFixed(1)}`);
   const plateau = value('Scale the workers', 'rate');
   assert.ok(plateau > expectedPlateau * 0.7 && plateau < expectedPlateau * 1.3, `plateau ${plateau} hashes/s, expected ≈${expectedPlateau}`);
   assert.equal(value('rng in global mode', 'rngTasks'), 3);
   const global = value('rng in global mode', 'rate');
   assert.ok(global >= MIN_GLOBAL_GAIN * plateau, `global rng: ${global} hashes/s, expected at least ${MIN_GLOBAL_GAIN} × ${plateau}`);
-  console.log(`lab: plateau ${plateau.toFixed(1)} hashes/s, global rng on 3 nodes ${global.toFixed(1)} hashes/s (${(global / plateau).toFixed(2)}×), ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
+  console.log(`lab: one worker ${oneWorker.toFixed(1)} hashes/s, plateau ${plateau.toFixed(1)} hashes/s, global rng on 3 nodes ${global.toFixed(1)} hashes/s (${(global / plateau).toFixed(2)}×), ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
 
   assert.deepEqual(await existing(swarm, 'service', ['redis', 'hasher', 'rng', 'webui', 'worker']), [], 'the lab removed its services');
   assert.deepEqual(await existing(swarm, 'network', ['dockercoins']), [], 'the lab removed its network');

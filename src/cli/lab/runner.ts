@@ -13,11 +13,21 @@ export interface Outcome {
 
 export interface Command {
   args: string[];
-  /** Runs on the build engine (build, tag, push) instead of the Swarm. */
+  /** docker unless the workshop types another program here (docker-compose, sed). */
+  program?: string;
+  /** Variables the workshop exports before it (TAG=v0.2), shown in front of the command. */
+  env?: Record<string, string>;
+  /** Runs on the build engine (build, tag, push, Compose) instead of the Swarm. */
   build?: boolean;
   /** Its output is part of the lesson (network ls, service ps). */
   show?: boolean;
+  /** Why it differs from the workshop's literal command, shown beside it. */
+  departure?: string;
 }
+
+/** A command as the attendee types it: its variables, the program, the arguments. */
+export const commandLine = (c: Command) =>
+  `${Object.entries(c.env ?? {}).map(([k, v]) => `${k}=${shellLine([v])} `).join('')}${c.program ?? 'docker'} ${shellLine(c.args)}`;
 
 /** What every chapter's options say about running it. */
 export interface RunnerOptions {
@@ -25,6 +35,8 @@ export interface RunnerOptions {
   buildHost?: string;
   /** Leave what the chapter created in place after a failure. */
   keep: boolean;
+  /** Where the workshop's relative paths (stacks/, src/) are: the repository. */
+  context?: string;
 }
 
 export interface StepContext<O extends RunnerOptions, S> {
@@ -80,7 +92,10 @@ export function cheatSheet<O extends RunnerOptions, S>(header: string, steps: La
   const lines = [`# ${header}`];
   for (const [i, step] of steps.entries()) {
     lines.push('', `# ${i + 1}. ${step.title}`);
-    for (const c of step.commands) lines.push(`docker ${shellLine(c.args)}${c.build && o.buildHost ? `   # on ${o.buildHost}` : ''}`);
+    for (const c of step.commands) {
+      lines.push(`${commandLine(c)}${c.build && o.buildHost ? `   # on ${o.buildHost}` : ''}`);
+      if (c.departure) lines.push(`#    ↑ departs from the workshop: ${c.departure}`);
+    }
     lines.push(`#    expect: ${step.expect}`);
   }
   return `${lines.join('\n')}\n`;
@@ -163,8 +178,9 @@ function stepContext<O extends RunnerOptions, S>(
     progress,
     async run(command) {
       const host = command.build ? options.buildHost : undefined;
-      output(`$ docker ${shellLine(command.args)}${host ? `   (DOCKER_HOST=${host})` : ''}`);
-      const out = await dockerRun(command.args, { host, signal });
+      output(`$ ${commandLine(command)}${host ? `   (DOCKER_HOST=${host})` : ''}`);
+      if (command.departure) output(`  ↑ departs from the workshop: ${command.departure}`);
+      const out = await dockerRun(command.args, { host, signal, program: command.program, env: command.env, cwd: options.context });
       if (command.show) for (const line of out.split('\n')) output(`  ${line}`);
       return out;
     },
@@ -177,15 +193,17 @@ const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
 export interface Chapter {
   /** As the closing line names it: "The Swarm chapter". */
   name: string;
+  /** What it leaves running for the next chapter, and how to remove it. */
+  leaves?: string;
   cheatSheet(): string;
   run(io: RunnerIo): Promise<LabRun>;
 }
 
 /** `dockercoins lab <chapter>`: exits 1 with the reason when a step fails, 130 on Ctrl-C. */
-export async function runChapter(chapter: Chapter, o: RunnerOptions & { dryRun: boolean; report?: string }): Promise<void> {
+export async function runChapter(chapter: Chapter, o: RunnerOptions & { dryRun: boolean; report?: string }): Promise<LabRun> {
   if (o.dryRun) {
     process.stdout.write(chapter.cheatSheet());
-    return;
+    return { ok: true, results: [], seconds: 0 };
   }
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
@@ -198,9 +216,10 @@ export async function runChapter(chapter: Chapter, o: RunnerOptions & { dryRun: 
   if (o.report) await writeFile(o.report, `${JSON.stringify(run, null, 2)}\n`);
   const minutes = `${Math.floor(run.seconds / 60)} min ${Math.round(run.seconds % 60)} s`;
   if (run.ok) {
-    process.stdout.write(`\n${chapter.name} ran in ${minutes}: every step checked.${o.keep ? ' The app is still running (--keep).' : ''}\n`);
-    return;
+    process.stdout.write(`\n${chapter.name} ran in ${minutes}: every step checked.${chapter.leaves ? ` ${chapter.leaves}` : ''}${o.keep ? ' The app is still running (--keep).' : ''}\n`);
+    return run;
   }
   process.stderr.write(`\nThe lab stopped after ${minutes}: ${run.reason}\n`);
   process.exitCode = interrupt.signal.aborted ? 130 : 1;
+  return run;
 }

@@ -1,7 +1,6 @@
 // The workshop's Swarm chapter, as its page reads: each step's docker commands, then the outcome
 // the chapter promises, checked with the figure measured. `dockercoins lab swarm` runs it on a
 // real Swarm through the shared runner (./runner.ts).
-import path from 'node:path';
 import { measureRate, publishedUrl, readCounters, serviceTasks, swarmNodes, waitForTasks, waitForUpdate, isRunning, existing } from '../swarm.js';
 import { sleep } from '../../lib/sleep.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
@@ -10,7 +9,9 @@ import {
   appServices,
   docker,
   expectedPlateau,
+  minGain,
   network,
+  oneWorkerRate,
   registryService,
   removeAll,
   type LabState,
@@ -22,6 +23,11 @@ import {
 export type { LabStep };
 
 const endpointArgs = (o: SwarmLabOptions) => (o.endpointMode === 'dnsrr' ? ['--endpoint-mode', 'dnsrr'] : []);
+/** Why a command differs from the page: the options that change it, and flags the page leaves to the engine. */
+const noIpvs = 'dnsrr and host-mode ports (--endpoint-mode dnsrr): this engine has no IPVS for VIPs and the routing mesh';
+const modeDeparture = (o: SwarmLabOptions, extra?: string) =>
+  [o.endpointMode === 'dnsrr' ? noIpvs : undefined, extra].filter(Boolean).join('; ') || undefined;
+const detachDeparture = '--detach: the lab waits for the tasks itself, with its own progress line';
 const publishArg = (o: SwarmLabOptions, published: number, target: number) =>
   o.endpointMode === 'dnsrr' ? `mode=host,published=${published},target=${target}` : `${published}:${target}`;
 const image = (o: SwarmLabOptions, service: string) => `${o.registry}/${service}:${o.tag}`;
@@ -34,19 +40,25 @@ const waitOptions = (ctx: StepContext) => ({ timeoutMs: ctx.options.timeoutSecon
 const perSecond = (rate: number) => rate.toFixed(1);
 
 export function swarmLabSteps(o: SwarmLabOptions): LabStep[] {
-  const createRegistry = docker('service', 'create', '--detach', '--name', registryService, '--publish', publishArg(o, 5000, 5000), 'registry');
+  const createRegistry = { ...docker('service', 'create', '--detach', '--name', registryService, '--publish', publishArg(o, 5000, 5000), 'registry'), departure: modeDeparture(o, detachDeparture) };
   const buildLoop = appServices.flatMap((s): Command[] => [
     {
-      args: ['build', '--target', s, ...(o.nodeImage ? ['--build-arg', `NODE_IMAGE=${o.nodeImage}`] : []), '-t', `dockercoins_${s}`, path.relative(process.cwd(), o.context) || '.'],
+      // Run in the repository (--context), as the chapter runs in its checkout.
+      args: ['build', '--target', s, ...(o.nodeImage ? ['--build-arg', `NODE_IMAGE=${o.nodeImage}`] : []), '-t', `dockercoins_${s}`, '.'],
       build: true,
+      departure: 'docker build --target: our four images come from one Dockerfile (the workshop built them with docker-compose build)',
     },
     { args: ['tag', `dockercoins_${s}`, image(o, s)], build: true },
-    { args: ['push', image(o, s)], build: true },
+    { args: ['push', image(o, s)], build: true, departure: 'the :$TAG in the push: since Docker 20.10 a bare `docker push $REGISTRY/$SERVICE` pushes only :latest' },
   ]);
-  const createApp = appServices.map((s) =>
-    docker('service', 'create', '--network', network, '--detach=true', ...endpointArgs(o), ...healthArgs(o), '--name', s, image(o, s)),
-  );
-  const createRngGlobal = docker('service', 'create', '--detach', '--name', 'rng', '--network', network, '--mode', 'global', ...endpointArgs(o), ...healthArgs(o), image(o, 'rng'));
+  const createApp = appServices.map((s) => ({
+    ...docker('service', 'create', '--network', network, '--detach=true', ...endpointArgs(o), ...healthArgs(o), '--name', s, image(o, s)),
+    departure: modeDeparture(o),
+  }));
+  const createRngGlobal = {
+    ...docker('service', 'create', '--detach', '--name', 'rng', '--network', network, '--mode', 'global', ...endpointArgs(o), ...healthArgs(o), image(o, 'rng')),
+    departure: modeDeparture(o, detachDeparture),
+  };
   const webuiMode = o.endpointMode === 'dnsrr' ? 'host' : 'ingress';
   // Asked again before each measurement: in host mode the URL moves with the task.
   const webui = (ctx: StepContext) => (o.webuiUrl ? Promise.resolve(o.webuiUrl) : publishedUrl(ctx.docker, 'webui', o.port, webuiMode, ctx.signal));
@@ -113,7 +125,7 @@ export function swarmLabSteps(o: SwarmLabOptions): LabStep[] {
     },
     {
       title: 'The redis service',
-      commands: [docker('service', 'create', '--network', network, '--detach', ...endpointArgs(o), '--name', 'redis', o.redisImage)],
+      commands: [{ ...docker('service', 'create', '--network', network, '--detach', ...endpointArgs(o), '--name', 'redis', o.redisImage), departure: modeDeparture(o, detachDeparture) }],
       expect: 'redis: 1/1 task running',
       async run(ctx) {
         ctx.state.created.services.add('redis');
@@ -135,7 +147,7 @@ export function swarmLabSteps(o: SwarmLabOptions): LabStep[] {
     },
     {
       title: 'Publish the web UI',
-      commands: [docker('service', 'update', 'webui', '--detach', '--publish-add', publishArg(o, o.port, 80))],
+      commands: [{ ...docker('service', 'update', 'webui', '--detach', '--publish-add', publishArg(o, o.port, 80)), departure: modeDeparture(o, detachDeparture) }],
       expect: `webui publishes ${o.port} (${webuiMode} mode)`,
       async run(ctx) {
         await runAll(ctx, this.commands);
@@ -185,8 +197,20 @@ export function swarmLabSteps(o: SwarmLabOptions): LabStep[] {
       },
     },
     {
+      title: 'One worker',
+      commands: [],
+      expect: `about ${perSecond(oneWorkerRate)} hashes/s (one hash every 0.3 s)`,
+      async run(ctx) {
+        await settle(ctx);
+        const { rate } = await measureRate(await webui(ctx), o.windowSeconds, ctx);
+        const figure = `1 worker: ${perSecond(rate)} hashes/s over ${o.windowSeconds} s`;
+        if (rate < oneWorkerRate * 0.7 || rate > oneWorkerRate * 1.3) throw new Failure(`${figure}; expected ${perSecond(oneWorkerRate)} ± 30 %`);
+        return { figure, values: { workers: 1, rate } };
+      },
+    },
+    {
       title: 'Scale the workers',
-      commands: [docker('service', 'update', 'worker', '--detach', '--replicas', '10')],
+      commands: [{ ...docker('service', 'update', 'worker', '--detach', '--replicas', '10'), departure: detachDeparture }],
       expect: `10/10 worker tasks; the speed plateaus near ${expectedPlateau} hashes/s (one rng)`,
       async run(ctx) {
         await runAll(ctx, this.commands);
@@ -203,7 +227,7 @@ export function swarmLabSteps(o: SwarmLabOptions): LabStep[] {
     {
       title: 'rng in global mode',
       commands: [docker('service', 'rm', 'rng'), createRngGlobal],
-      expect: 'one rng task per node; the speed rises above the plateau',
+      expect: `one rng task per node; the speed rises about × the number of nodes over the plateau (${o.minGain ? `at least ${o.minGain}×` : 'at least 2.5× on 3 nodes'})`,
       async run(ctx) {
         await runAll(ctx, this.commands);
         const nodes = (await swarmNodes(ctx.docker, ctx.signal)).filter((n) => n.ready).length;
@@ -212,13 +236,14 @@ export function swarmLabSteps(o: SwarmLabOptions): LabStep[] {
         const plateau = ctx.state.plateau!;
         // A second window when the first falls short: on a busy host, 3 rng tasks on
         // 2-core nodes can spend a window waiting for CPU rather than for their queues.
+        const gainNeeded = minGain(o, nodes);
         const windows = [(await measureRate(await webui(ctx), o.windowSeconds, ctx)).rate];
-        if (windows[0]! < o.minGain * plateau) windows.push((await measureRate(await webui(ctx), o.windowSeconds, ctx)).rate);
+        if (windows[0]! < gainNeeded * plateau) windows.push((await measureRate(await webui(ctx), o.windowSeconds, ctx)).rate);
         const rate = Math.max(...windows);
         const gain = rate / plateau;
         const tried = windows.length > 1 ? ` (best of 2 windows: ${windows.map(perSecond).join(', ')})` : '';
         const figure = `${tasks.length} rng tasks on ${nodes} nodes: ${perSecond(rate)} hashes/s${tried}, ${gain.toFixed(2)}× the plateau (${perSecond(plateau)})`;
-        if (gain < o.minGain) throw new Failure(`${figure}; expected at least ${o.minGain}×`);
+        if (gain < gainNeeded) throw new Failure(`${figure}; expected at least ${gainNeeded.toFixed(2)}× on ${nodes} nodes`);
         return { figure, values: { nodes, rngTasks: tasks.length, rate, gain } };
       },
     },

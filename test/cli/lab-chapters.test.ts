@@ -1,0 +1,32 @@
+// `dockercoins lab --list` and `lab all --dry-run`: the chapters in the workshop's order
+// (../shared/workshop/README.md), each one's cheat sheet in turn. No Docker.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { execa } from 'execa';
+import { repositoryRoot as root } from '../../src/lib/paths.js';
+
+const cli = (...args: string[]) => execa(process.execPath, [path.join(root, 'dist/cli.mjs'), 'lab', ...args], { env: { NODE_IMAGE: '' } });
+/** The Swarm track's order (container.training's swarm.yml), by the pages each chapter covers. */
+const workshopOrder = ['sampleapp', 'composescale', 'hastyconclusions', 'composedown', 'ourapponswarm', 'hostingregistry', 'testingregistry', 'btp-manual', 'swarmready', 'stacks', 'netshoot', 'updatingservices', 'rollingupdates', 'healthchecks', 'stateful'];
+
+test('lab --list: every chapter with its workshop pages, in the workshop order', async () => {
+  const { stdout } = await cli('--list');
+  const names = [...stdout.matchAll(/^\d+\. (\S+)/gm)].map((m) => m[1]);
+  assert.ok(names.includes('swarm'), stdout);
+  const pages = [...stdout.matchAll(/workshop: (.*)$/gm)].flatMap((m) => m[1]!.split(', '));
+  assert.equal(pages.length, new Set(pages).size, 'no page in two chapters');
+  const positions = pages.map((p) => workshopOrder.indexOf(p));
+  assert.ok(positions.every((p) => p >= 0), `unknown pages: ${pages.filter((p) => !workshopOrder.includes(p)).join(', ')}`);
+  assert.deepEqual(positions, [...positions].sort((a, b) => a - b), `pages out of the workshop's order: ${pages.join(', ')}`);
+});
+
+test('lab all --dry-run: every chapter\'s cheat sheet, in the order of --list', async () => {
+  const list = (await cli('--list')).stdout;
+  const names = [...list.matchAll(/^\d+\. (\S+)/gm)].map((m) => m[1]!);
+  const { stdout } = await cli('all', '--dry-run');
+  const positions: number[] = [];
+  for (const name of names) positions.push(stdout.indexOf((await cli(name, '--dry-run')).stdout));
+  assert.ok(positions.every((p) => p >= 0), `lab all --dry-run holds every chapter's own --dry-run (${names.join(', ')})`);
+  assert.deepEqual(positions, [...positions].sort((a, b) => a - b), 'in the order of --list');
+});
