@@ -80,9 +80,14 @@ class StoreTimeoutError extends Error {
   override name = 'StoreTimeoutError';
 }
 
+/** A new connection was not up within the deadline: the operation was never sent. */
+class NotConnectedError extends Error {
+  override name = 'NotConnectedError';
+}
+
 /** Whether a failed write may still have reached Redis (so its outcome is unknown) or surely did not. */
 export function mayHaveBeenApplied(err: unknown): boolean {
-  return !(err instanceof ClientOfflineError || err instanceof ClientClosedError || err instanceof ErrorReply);
+  return !(err instanceof ClientOfflineError || err instanceof ClientClosedError || err instanceof ErrorReply || err instanceof NotConnectedError);
 }
 
 // One flush, atomically and at most once per (writer, seq): KEYS hashes, wallet, recent coins,
@@ -109,7 +114,7 @@ export interface RedisStoreOptions {
 
 export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: RedisStoreOptions): Store {
   const connect = () => {
-    const client = createClient({
+    const redis = createClient({
       ...redisAddress(url),
       // Fail at once while disconnected instead of queueing: callers decide what to do.
       disableOfflineQueue: true,
@@ -118,34 +123,61 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
         reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 500),
       },
     });
-    client.on('error', (err: Error) => onError?.(err));
+    const connection = {
+      redis,
+      /** Whether this client has been up at least once. */
+      connected: false,
+      /** Resolves when the client is first up. */
+      firstConnection: new Promise<void>((resolve) => redis.once('ready', resolve)),
+      lastError: undefined as Error | undefined,
+    };
+    void connection.firstConnection.then(() => (connection.connected = true));
+    const failed = (err: Error) => {
+      connection.lastError = err;
+      onError?.(err);
+    };
+    redis.on('error', failed);
     // Connects in the background and keeps reconnecting; commands fail fast until it is up.
-    client.connect().catch((err: Error) => onError?.(err));
-    return client;
+    redis.connect().catch(failed);
+    return connection;
   };
-  let client = connect();
+  let connection = connect();
   let closed = false;
 
   /**
-   * Runs `operation` within the deadline. The client's own timeout stops at a command that has
-   * been written, so a stalled Redis would hold every caller: past the deadline the connection
-   * is taken as broken and replaced, and later commands do not queue behind the stalled ones.
+   * Runs `operation` within the deadline. A new client (the first, or one replacing a broken
+   * one) is waited for within that deadline, so that an operation asked for at start-up is not
+   * refused as offline while the connection is on its way. The client's own timeout stops at a
+   * command that has been written, so a stalled Redis would hold every caller: past the
+   * deadline the connection is taken as broken and replaced, and later commands do not queue
+   * behind the stalled ones.
    */
-  async function withDeadline<T>(operation: (redis: typeof client) => Promise<T>): Promise<T> {
-    const used = client;
-    const answer = operation(used);
+  async function withDeadline<T>(operation: (redis: typeof connection.redis) => Promise<T>): Promise<T> {
+    const used = connection;
+    let expired = false;
+    const answer = (async () => {
+      if (!used.connected) await used.firstConnection;
+      // Too late: the caller has been told it was not sent, so it must not be.
+      if (expired) throw new NotConnectedError('connected after the deadline');
+      return operation(used.redis);
+    })();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreTimeoutError(`no answer within ${deadlineMs} ms`)), deadlineMs);
+      timer = setTimeout(() => {
+        expired = true;
+        const why = used.lastError ? ` (${used.lastError.message})` : '';
+        reject(used.connected ? new StoreTimeoutError(`no answer within ${deadlineMs} ms`) : new NotConnectedError(`not connected within ${deadlineMs} ms${why}`));
+      }, deadlineMs);
     });
     try {
       return await Promise.race([answer, late]);
     } catch (err) {
-      if (err instanceof StoreTimeoutError && used === client && !closed) {
+      if (err instanceof StoreTimeoutError && used === connection && !closed) {
         answer.catch(() => {}); // fails once its connection is destroyed
-        used.destroy();
-        client = connect();
+        used.redis.destroy();
+        connection = connect();
       }
+      if (err instanceof NotConnectedError) answer.catch(() => {});
       throw err;
     } finally {
       clearTimeout(timer);
@@ -187,7 +219,7 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
     ping: () => withDeadline(async (redis) => void (await redis.ping())),
     async close() {
       closed = true;
-      if (client.isOpen) client.destroy();
+      if (connection.redis.isOpen) connection.redis.destroy();
     },
   };
 }

@@ -1,0 +1,42 @@
+// The Redis store against a real redis-server: what it does before its connection is up.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { mayHaveBeenApplied, redisStore, type WorkerReport } from '../../src/lib/store.js';
+import { waitUntil } from '../../src/lib/wait.js';
+import { testRedis } from '../helpers/redis.js';
+
+const report: WorkerReport = { worker: 'early', at: 0, intervalMs: 1000, units: 3, rng: {}, hasher: {} };
+
+describe('Redis store before its first connection', () => {
+  it('an operation asked for at once waits for the connection instead of failing as offline', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const errors: Error[] = [];
+    const store = redisStore({ url: redis.url, onError: (err) => errors.push(err) });
+    t.after(() => store.close());
+    // Asked for in the same tick as the store is made: no connection can be up yet.
+    await store.recordWork(3, [], report, { writer: 'early-writer', seq: 1 });
+    await store.ping();
+    assert.equal(await redis.client.get('hashes'), '3');
+    assert.deepEqual(errors, []);
+  });
+
+  it('with Redis down, fails within its deadline as not sent, naming the cause, and is not applied once Redis is up', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    await redis.stop();
+    const store = redisStore({ url: redis.url, deadlineMs: 300 });
+    t.after(() => store.close());
+    const err = await store.recordWork(3, [], report, { writer: 'refused', seq: 1 }).then(
+      () => assert.fail('recordWork succeeded with Redis down'),
+      (e: unknown) => e as Error,
+    );
+    assert.equal(mayHaveBeenApplied(err), false, `${err.name}: ${err.message}`);
+    assert.match(err.message, /^not connected within 300 ms \(.*ECONNREFUSED.*\)$/);
+
+    await redis.start();
+    await waitUntil('the store to connect', () => store.ping().then(() => true), { timeoutMs: 10_000, everyMs: 100 });
+    await waitUntil('the test client to reconnect', () => redis.client.ping(), { timeoutMs: 10_000, everyMs: 100 });
+    assert.equal(await redis.client.get('hashes'), null, 'the refused write was not sent once the connection came up');
+  });
+});
