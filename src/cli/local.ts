@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseConfig } from '../lib/config.js';
 import { listen } from '../lib/server.js';
 import { exitOnSignals } from '../lib/signals.js';
+import { runService } from '../lib/startup.js';
 import { urlHost } from '../lib/address.js';
 import { distDir } from '../lib/paths.js';
 import { startRedisServer } from '../lib/redis-server.js';
@@ -43,67 +44,70 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
   const env = options.env ?? process.env;
   const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
   const common = { HOST: options.host, LOG_LEVEL: env.LOG_LEVEL ?? 'warn' };
+  // What has been started, so that a failure half-way stops it and a clean stop stops it all.
   const stops: (() => Promise<unknown>)[] = [];
-
-  const { redis, stores, stopRedis } = await storeFor(env, say);
-
-  const rngUrls: string[] = [];
-  for (const [i, port] of rngPorts(options.rngPort, options.rng).entries()) {
-    const config = parseConfig(rngEnv, { ...env, ...common, PORT: String(port), INSTANCE_NAME: `rng-${i + 1}` });
-    const { app } = buildRng(config);
-    await listen(app, port, options.host);
-    stops.push(() => app.close());
-    rngUrls.push(`http://${hostFor(options.host)}:${port}`);
-  }
-
-  const hasher = buildHasher(
-    parseConfig(hasherEnv, { ...env, ...common, PORT: String(options.hasherPort), INSTANCE_NAME: 'hasher-1' }),
-  );
-  await listen(hasher.app, options.hasherPort, options.host);
-  stops.push(() => hasher.app.close());
-  const hasherUrl = `http://${hostFor(options.host)}:${options.hasherPort}`;
-
   const workers: WorkerService[] = [];
-  for (let i = 0; i < options.workers; i++) {
-    const config = parseConfig(workerEnv, {
-      ...env,
-      ...common,
-      INSTANCE_NAME: `worker-${i + 1}`,
-      RNG_URL: rngUrls.join(','),
-      HASHER_URL: hasherUrl,
-    });
-    const worker = buildWorker(config, stores());
-    worker.worker.start();
-    workers.push(worker);
-  }
-
-  const webui = buildWebui(
-    parseConfig(webuiEnv, {
-      ...env,
-      ...common,
-      PORT: String(options.webuiPort),
-      INSTANCE_NAME: 'webui-1',
-      WEBUI_PUBLIC_DIR: env.WEBUI_PUBLIC_DIR ?? path.join(distDir, 'public'),
-    }),
-    stores(),
-  );
-  await listen(webui.app, options.webuiPort, options.host);
-  stops.unshift(() => webui.app.close());
-
-  return {
-    url: `http://localhost:${options.webuiPort}`,
-    rngUrls,
-    hasherUrl,
-    redis,
-    async stop() {
-      // Workers first, so that their last counts are saved while the store is still there.
-      const summaries = await Promise.all(workers.map((w) => w.stop()));
-      for (const stop of stops) await stop();
-      await stopRedis();
-      const total = (key: keyof WorkerSummary) => summaries.reduce((sum, s) => sum + s[key], 0);
-      return { units: total('units'), saved: total('saved'), notSaved: total('notSaved'), unknown: total('unknown') };
-    },
+  let stopRedis = async () => {};
+  const stopAll = async () => {
+    // Workers first, so that their last counts are saved while the store is still there.
+    const summaries = await Promise.all(workers.map((w) => w.stop()));
+    for (const stop of stops) await stop();
+    await stopRedis();
+    const total = (key: keyof WorkerSummary) => summaries.reduce((sum, s) => sum + s[key], 0);
+    return { units: total('units'), saved: total('saved'), notSaved: total('notSaved'), unknown: total('unknown') };
   };
+
+  try {
+    const store = await storeFor(env, say);
+    stopRedis = store.stopRedis;
+
+    const rngUrls: string[] = [];
+    for (const [i, port] of rngPorts(options.rngPort, options.rng).entries()) {
+      const config = parseConfig(rngEnv, { ...env, ...common, PORT: String(port), INSTANCE_NAME: `rng-${i + 1}` });
+      const { app } = buildRng(config);
+      stops.push(() => app.close());
+      await listen(app, port, options.host);
+      rngUrls.push(`http://${hostFor(options.host)}:${port}`);
+    }
+
+    const hasher = buildHasher(
+      parseConfig(hasherEnv, { ...env, ...common, PORT: String(options.hasherPort), INSTANCE_NAME: 'hasher-1' }),
+    );
+    stops.push(() => hasher.app.close());
+    await listen(hasher.app, options.hasherPort, options.host);
+    const hasherUrl = `http://${hostFor(options.host)}:${options.hasherPort}`;
+
+    for (let i = 0; i < options.workers; i++) {
+      const config = parseConfig(workerEnv, {
+        ...env,
+        ...common,
+        INSTANCE_NAME: `worker-${i + 1}`,
+        RNG_URL: rngUrls.join(','),
+        HASHER_URL: hasherUrl,
+      });
+      const worker = buildWorker(config, store.stores());
+      workers.push(worker);
+      worker.worker.start();
+    }
+
+    const webui = buildWebui(
+      parseConfig(webuiEnv, {
+        ...env,
+        ...common,
+        PORT: String(options.webuiPort),
+        INSTANCE_NAME: 'webui-1',
+        WEBUI_PUBLIC_DIR: env.WEBUI_PUBLIC_DIR ?? path.join(distDir, 'public'),
+      }),
+      store.stores(),
+    );
+    stops.unshift(() => webui.app.close());
+    await listen(webui.app, options.webuiPort, options.host);
+
+    return { url: `http://localhost:${options.webuiPort}`, rngUrls, hasherUrl, redis: store.redis, stop: stopAll };
+  } catch (err) {
+    await stopAll().catch(() => {});
+    throw err;
+  }
 }
 
 /** The host part of a URL reaching a service that listens on `host`. */
@@ -127,9 +131,10 @@ async function storeFor(env: Record<string, string | undefined>, say: (line: str
   return { redis: 'in-process', stores: () => store, stopRedis: async () => {} };
 }
 
-/** For the CLI: start, print where to look, stop cleanly on Ctrl-C. */
+/** For the CLI: start (or say in one line why not), print where to look, stop cleanly on Ctrl-C. */
 export async function runLocal(options: LocalOptions): Promise<void> {
-  const app = await startLocal(options);
+  // A port in use, a HOST that does not resolve, a bad variable: one line and exit 1, as the services do.
+  const app = await runService('dockercoins start', () => startLocal(options));
   const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
   say(`rng: ${app.rngUrls.join(', ')}   hasher: ${app.hasherUrl}   workers: ${options.workers}`);
   say(`DockerCoins is mining: open ${app.url}   (Ctrl-C to stop)`);

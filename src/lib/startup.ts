@@ -1,13 +1,13 @@
-// A service's start-up, the one place every main.ts goes through: whatever stops it (a bad
-// variable, a HOST that does not resolve, an address or port it cannot listen on) is one line
-// on stderr naming the cause, and exit code 1, never a stack trace.
+// A service's start-up, the one place every main.ts and `dockercoins start` go through: whatever
+// stops it (a bad variable, a HOST that does not resolve, an address or port it cannot listen on)
+// is one line on stderr naming the cause, and exit code 1, never a stack trace.
 import { ConfigError } from './config.js';
 import { describeError } from './errors.js';
 
-/** Runs `start` (read the configuration, build, listen); on failure writes `<service>: <cause>` and exits 1. */
-export async function runService(service: string, start: () => Promise<void>): Promise<void> {
+/** Runs `start` (read the configuration, build, listen) and gives its result; on failure writes `<service>: <cause>` and exits 1. */
+export async function runService<T>(service: string, start: () => Promise<T>): Promise<T> {
   try {
-    await start();
+    return await start();
   } catch (err) {
     // stderr is synchronous on pipes and files: the line is out before the exit.
     process.stderr.write(`${service}: ${startFailure(err)}\n`);

@@ -11,6 +11,7 @@ import { canRunRedisServer } from '../helpers/redis.js';
 import { waitFor, withHosts } from '../helpers/processes.js';
 import { repositoryRoot as root } from '../../src/lib/paths.js';
 import { Failure } from '../../src/lib/wait.js';
+import { rngPorts, startLocal } from '../../src/cli/local.js';
 
 const canListen = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -115,6 +116,60 @@ describe('dockercoins start', () => {
       assert.equal(code, 0);
     });
   }
+
+  // Each problem found at a different stage: the throwaway redis-server (started first) must be
+  // stopped again, and the output is the one line runService() gives the services.
+  // Each problem found at a different stage: the throwaway redis-server (started first) must be
+  // stopped again, and the output is the one line runService() gives the services.
+  const inUse = (port: number) => new RegExp(`^dockercoins start: cannot listen on 127\\.0\\.0\\.1:${port}: the port is already in use \\(EADDRINUSE\\)$`);
+  const startFailures: [what: string, taken: number | undefined, args: string[], env: Record<string, string>, line: (takenPort: number) => RegExp][] = [
+    ['the web UI port in use (the last to listen)', 0, ['--host', '127.0.0.1'], {}, inUse],
+    ['the hasher port in use', 2, ['--host', '127.0.0.1'], {}, inUse],
+    ['a --host that does not resolve', undefined, ['--host', 'no-such-host.invalid'], {},
+      () => /^dockercoins start: invalid HOST="no-such-host\.invalid": it does not resolve to an address \((ENOTFOUND|EAI_AGAIN)\)$/],
+    ['a bad variable', undefined, ['--host', '127.0.0.1'], { WORK_DELAY_MS: 'soon' },
+      () => /^dockercoins start: invalid WORK_DELAY_MS="soon": expected a whole number of milliseconds/],
+  ];
+  for (const [what, offset, args, env, line] of startFailures) {
+    it(`start-up problem, ${what}: one line naming it, exit 1, its redis-server stopped`, async (t) => {
+      if (!canRunRedisServer(t)) return;
+      const port = await portsForCli();
+      if (offset !== undefined) {
+        const taken = createServer();
+        await new Promise<void>((resolve) => taken.listen(port + offset, '127.0.0.1', resolve));
+        t.after(() => taken.close());
+      }
+      const child = spawn(process.execPath, [path.join(root, 'dist/cli.mjs'), 'start', '--port', String(port), ...args], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      t.after(() => child.exitCode === null && child.kill('SIGKILL'));
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+      const [code] = await once(child, 'close');
+      assert.equal(code, 1, stderr);
+      assert.equal(stderr.split('\n').length, 2, `one line: ${stderr}`);
+      assert.match(stderr.trimEnd(), line(port + (offset ?? 0)));
+      const redisPort = Number(/Redis: a throwaway redis-server on redis:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
+      assert.ok(redisPort, stdout);
+      assert.equal(await canListen(redisPort), true, 'its redis-server was stopped');
+    });
+  }
+
+  it('startLocal, in process: a start that fails half-way closes what it had started', async (t) => {
+    const port = await portsForCli();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve));
+    t.after(() => taken.close());
+    const lines: string[] = [];
+    const started = startLocal({ workers: 2, rng: 2, host: '127.0.0.1', webuiPort: port, rngPort: port + 1, hasherPort: port + 2, env: {}, say: (l) => lines.push(l) });
+    await assert.rejects(started, { code: 'EADDRINUSE', port });
+    const redisPort = Number(/redis:\/\/127\.0\.0\.1:(\d+)/.exec(lines.join('\n'))?.[1] ?? NaN);
+    const opened = [...rngPorts(port + 1, 2), port + 2, ...(redisPort ? [redisPort] : [])];
+    assert.deepEqual(await Promise.all(opened.map(canListen)), opened.map(() => true), `ports ${opened.join(', ')} free again (${lines.join('; ')})`);
+  });
 
   it('refuses a bad option with a clear message', async () => {
     const child = spawn(process.execPath, [path.join(root, 'dist/cli.mjs'), 'start', '--workers', 'many'], { stdio: ['ignore', 'pipe', 'pipe'] });
