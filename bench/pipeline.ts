@@ -37,9 +37,9 @@ export const PIPELINE_SETTINGS = {
   rounds: Number(process.env.BENCH_PIPELINE_ROUNDS ?? 3),
   roundSeconds: Number(process.env.BENCH_PIPELINE_SECONDS ?? 3),
   /**
-   * Warm-up: until two successive windows agree within 15 %, at most this long. 16 fresh
-   * processes on 2 cores need about 30 s before their code is optimised (5 s showed a third of
-   * the steady rate).
+   * Warm-up: until two successive windows agree within 15 %, at most this long: fresh processes
+   * run far below their steady rate until their code is optimised (the warm-up times are in
+   * bench/README.md's pipeline table).
    */
   warmupMaxSeconds: Number(process.env.BENCH_PIPELINE_WARMUP_MAX_SECONDS ?? 40),
   warmupWindowSeconds: 4,

@@ -9,7 +9,7 @@ export const nodeBundle: BuildOptions = {
   format: 'esm',
   // .mjs: a bundle copied anywhere on its own (an image's /app, the bench's temp dir) is still
   // ESM. A .js with no package.json beside it is first compiled as CommonJS, then again as ESM
-  // when that fails: measured +13 MB of RSS at start for rng, +30-60 MB idle for worker and webui.
+  // when that fails, which costs every service memory at start and idle (bench/README.md's RSS).
   outExtension: { '.js': '.mjs' },
   // Some dependencies are CommonJS and call require().
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },

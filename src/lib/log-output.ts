@@ -3,8 +3,8 @@ import pino from 'pino';
 
 /**
  * stdout in batches of 4 KB or 100 ms, whichever comes first: a system call per request line
- * cost rng and hasher about a fifth of their CPU under load (measured by npm run bench); at
- * the workshop's pace a line waits at most 100 ms. pino writes what is left on exit.
+ * costs rng and hasher CPU under load (bench/README.md's Profile); at the workshop's pace a
+ * line waits at most 100 ms. pino writes what is left on exit.
  */
 export function batchedStdout() {
   const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });

@@ -59,8 +59,8 @@ export function createServer(settings: ServerSettings): Service {
     // We write the access-log line ourselves (fastify's default is two lines, at info).
     logController: new LogController({ disableRequestLogging: true }),
     // request.log is the service's logger itself, not a pino child per request binding a reqId:
-    // the child cost rng and hasher about 6 % of their throughput (A/B), and the two lines we
-    // log per request name their method and URL.
+    // the child costs rng and hasher throughput (an A/B run, bench/README.md), and the two lines
+    // we log per request name their method and URL.
     childLoggerFactory: (logger) => logger,
     bodyLimit: settings.bodyLimit ?? 1024 * 1024,
     // Keep-alive sockets must not hold a shutdown back.
@@ -70,8 +70,8 @@ export function createServer(settings: ServerSettings): Service {
     requestTimeout: REQUEST_TIMEOUT_MS,
     http: {
       headersTimeout: REQUEST_TIMEOUT_MS,
-      // Node compares both timeouts with the clock only this often (30 s by default, which let
-      // trickled headers live 36-37 s and a trickled body 67 s): a slow client is cut at 10-10.5 s.
+      // Node compares both timeouts with the clock only this often (30 s by default, which let a
+      // trickled request live far past them): a slow client is cut within half a second of them.
       connectionsCheckingInterval: 500,
     },
     // The request line's absolute form (`GET http://x/32`) is routed by its path: every check,
@@ -135,7 +135,7 @@ export function createServer(settings: ServerSettings): Service {
     // The access line: at debug for answers that went well, at info for refusals (4xx; 5xx are
     // also logged as errors with their cause). A line per request at info would fill Docker's
     // unrotated json-file log by ~250 MB a day per service at the workshop's pace, and costs
-    // rng and hasher about a tenth of their throughput (npm run bench). Like podinfo's.
+    // rng and hasher throughput (bench/README.md). Like podinfo's.
     const level = reply.statusCode >= 400 ? 'info' : 'debug';
     // Checked first: the line's fields (request.ip above all) cost even when pino drops it.
     if (accessLogged[level]) {
@@ -232,7 +232,7 @@ export async function listen(app: FastifyInstance, port: number, host: string): 
 
 /**
  * For a synchronous route handler: answers now if `value` is ready, else once it is. Ready, no
- * promise is made (one per request cost rng and hasher 5-7 % of their rate at delay 0), and the
+ * promise is made (one per request costs rng and hasher rate at delay 0: bench/README.md), and the
  * handler gets undefined to return: fastify would send a returned reply a second time.
  */
 export function answerWhenReady<T>(value: T | Promise<T>, answer: (value: T) => unknown): Promise<unknown> | undefined {

@@ -13,9 +13,9 @@
 // a connection for every call, like the original; keep-alive never replaces one: behind a VIP
 // it pins each worker to one replica.
 //
-// The calls go through node:http, not undici: undici's parser is WebAssembly, and it cost the
-// idle worker about 12 MB of RSS (71 → 59 MB, npm run bench) for the same rate on this loop of
-// one small call at a time.
+// The calls go through node:http, not undici: undici's parser is WebAssembly, which costs the
+// idle worker memory for no gain in rate on this loop of one small call at a time (the
+// pipeline's two clients and the worker's RSS: bench/README.md).
 import { lookup } from 'node:dns/promises';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';

@@ -96,6 +96,16 @@ export async function startService(
 }
 
 /** A bound against hangs, not a speed claim: a start on a busy 2-core machine can take 10 s. */
+/**
+ * rng and hasher processes with `delays` (RNG_DELAY_MS, HASHER_DELAY_MS; WORK_DELAY_MS is the
+ * worker's), and the environment of a worker that uses them and the Redis at `redisUrl`.
+ */
+export async function startUpstreams(t: TestContext, delays: Record<string, string>, redisUrl: string) {
+  const rng = await startService(t, 'rng', delays);
+  const hasher = await startService(t, 'hasher', delays);
+  return { rng, hasher, workerEnv: { ...delays, RNG_URL: rng.url, HASHER_URL: hasher.url, REDIS_URL: redisUrl } };
+}
+
 export async function waitHealthy(proc: ServiceProcess, timeoutMs = 30_000): Promise<void> {
   await waitFor(
     `${proc.name} to answer /healthz`,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { metricValue } from '../helpers/metrics.js';
-import { startService, waitFor, workerShutdownMs, type ServiceProcess } from '../helpers/processes.js';
+import { startService, startUpstreams, waitFor, workerShutdownMs, type ServiceProcess } from '../helpers/processes.js';
 import { testRedis } from '../helpers/redis.js';
 
 const fast = { RNG_DELAY_MS: '20', HASHER_DELAY_MS: '20', WORK_DELAY_MS: '20' };
@@ -23,14 +23,8 @@ describe('worker faults (real redis-server, rng, hasher and worker processes)', 
   it('survives Redis, rng and hasher going away in turn, logs one line per streak, resumes within 2 s', async (t) => {
     const redis = await testRedis(t);
     if (!redis) return;
-    const rng = await startService(t, 'rng', fast);
-    const hasher = await startService(t, 'hasher', fast);
-    const worker = await startService(t, 'worker', {
-      ...fast,
-      RNG_URL: rng.url,
-      HASHER_URL: hasher.url,
-      REDIS_URL: redis.url,
-    });
+    const { rng, hasher, workerEnv } = await startUpstreams(t, fast, redis.url);
+    const worker = await startService(t, 'worker', workerEnv);
     await waitFor('first flush', async () => ((await redis.client.get('hashes')) ? true : undefined));
 
     // Redis: the worker keeps working and keeps its count; the counter resumes once Redis is back.
@@ -77,11 +71,9 @@ describe('worker shutdown', () => {
   it('SIGTERM: every worker exits 0 within 1 s and the counter equals the units they report, 0 lost', async (t) => {
     const redis = await testRedis(t);
     if (!redis) return;
-    const rng = await startService(t, 'rng', { RNG_DELAY_MS: '10' });
-    const hasher = await startService(t, 'hasher', { HASHER_DELAY_MS: '10' });
-    const env = { WORK_DELAY_MS: '10', RNG_URL: rng.url, HASHER_URL: hasher.url, REDIS_URL: redis.url };
+    const { workerEnv } = await startUpstreams(t, { RNG_DELAY_MS: '10', HASHER_DELAY_MS: '10', WORK_DELAY_MS: '10' }, redis.url);
     const workers = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => startService(t, 'worker', { ...env, INSTANCE_NAME: `worker-${i + 1}` })),
+      Array.from({ length: 5 }, (_, i) => startService(t, 'worker', { ...workerEnv, INSTANCE_NAME: `worker-${i + 1}` })),
     );
     await delay(2500);
     const exits = await Promise.all(workers.map((w) => w.stop('SIGTERM')));

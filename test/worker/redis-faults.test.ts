@@ -8,15 +8,14 @@ import { createClient } from '@redis/client';
 import { STORE_DEADLINE_MS } from '../../src/lib/store.js';
 import { metricValue } from '../helpers/metrics.js';
 import { tcpProxy } from '../helpers/proxy.js';
-import { startService, waitFor, type LogLine, type ServiceProcess } from '../helpers/processes.js';
+import { startService, startUpstreams, waitFor, type LogLine, type ServiceProcess } from '../helpers/processes.js';
 import { testRedis, type TestRedis } from '../helpers/redis.js';
 
 const fast = { RNG_DELAY_MS: '20', HASHER_DELAY_MS: '20', WORK_DELAY_MS: '20' };
 
 async function startApp(t: TestContext, redis: TestRedis, redisUrl = redis.url) {
-  const rng = await startService(t, 'rng', fast);
-  const hasher = await startService(t, 'hasher', fast);
-  const worker = await startService(t, 'worker', { ...fast, RNG_URL: rng.url, HASHER_URL: hasher.url, REDIS_URL: redisUrl });
+  const { workerEnv } = await startUpstreams(t, fast, redisUrl);
+  const worker = await startService(t, 'worker', workerEnv);
   const webui = await startService(t, 'webui', { REDIS_URL: redis.url });
   await waitFor('a first flush', async () => ((await redis.client.get('hashes')) ? true : undefined));
   return { worker, webui };
@@ -135,11 +134,9 @@ describe('worker: repeated signals', () => {
   it('SIGTERM twice, SIGTERM then SIGINT, SIGINT three times: one final line each, exit 0, nothing lost', async (t) => {
     const redis = await testRedis(t);
     if (!redis) return;
-    const rng = await startService(t, 'rng', fast);
-    const hasher = await startService(t, 'hasher', fast);
-    const env = { ...fast, RNG_URL: rng.url, HASHER_URL: hasher.url, REDIS_URL: redis.url };
+    const { workerEnv } = await startUpstreams(t, fast, redis.url);
     const sequences: NodeJS.Signals[][] = [['SIGTERM', 'SIGTERM'], ['SIGTERM', 'SIGINT'], ['SIGINT', 'SIGINT', 'SIGINT']];
-    const workers = await Promise.all(sequences.map((_, i) => startService(t, 'worker', { ...env, INSTANCE_NAME: `twice-${i + 1}` })));
+    const workers = await Promise.all(sequences.map((_, i) => startService(t, 'worker', { ...workerEnv, INSTANCE_NAME: `twice-${i + 1}` })));
     await waitFor('every worker counting', async () => {
       const values = await Promise.all(workers.map((w) => metricValue(w.url, 'worker_units_total')));
       return values.every((v) => v > 5) ? true : undefined;
