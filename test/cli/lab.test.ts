@@ -10,6 +10,7 @@ import type { SwarmLabOptions } from '../../src/cli/lab/swarm-state.js';
 import { isRunning, parseTasks, rateBetween, shellLine, type Docker } from '../../src/cli/swarm.js';
 import { Failure } from '../../src/lib/wait.js';
 import { repositoryRoot as root } from '../../src/lib/paths.js';
+import { dryRun as workshopDryRun, unmarked, workshopText } from '../helpers/workshop.js';
 
 const options: SwarmLabOptions = {
   registry: '127.0.0.1:5000',
@@ -69,6 +70,15 @@ test('--dry-run marks each departure from the workshop with its reason', async (
   assert.doesNotMatch(reasonAfter('docker network create --driver overlay dockercoins'), /departs/);
   assert.match(stdout, /# \d+\. One worker\n# {4}expect: about 3\.3 hashes\/s/);
   assert.match(stdout, /expect: one rng task per node; .*at least 2\.5× on 3 nodes/);
+});
+
+test('--dry-run: every command is on the chapter\'s pages as written, or marked as a departure', async () => {
+  const text = await workshopText(['ourapponswarm', 'hostingregistry', 'testingregistry', 'btp-manual'], { REGISTRY: '127.0.0.1:5000', TAG: 'v1' }, { name: 'SERVICE', values: ['hasher', 'rng', 'webui', 'worker'] });
+  for (const mode of ['vip', 'dnsrr']) {
+    const { commands } = await workshopDryRun('swarm', '--endpoint-mode', mode);
+    assert.deepEqual(unmarked(commands, text), [], `endpoint mode ${mode}`);
+    assert.ok(commands.filter((c) => !c.departure).length >= 8, 'most commands as the page has them');
+  }
 });
 
 test('--dry-run --endpoint-mode dnsrr: DNS round robin and host-mode ports; --keep leaves the app', async () => {

@@ -5,6 +5,7 @@ import type { Command as CliCommand, OptionValues } from 'commander';
 import { numberOption } from '../number-option.js';
 import type { LabOptions } from './options.js';
 import type { Chapter } from './runner.js';
+import { composeChapter, type ComposeLabOptions } from './compose-chapter.js';
 import { swarmChapter } from './swarm-chapter.js';
 
 export interface ChapterEntry {
@@ -18,6 +19,16 @@ export interface ChapterEntry {
 }
 
 export const chapters: ChapterEntry[] = [
+  {
+    name: 'compose',
+    pages: ['sampleapp', 'composescale', 'hastyconclusions', 'composedown'],
+    description: 'the app with docker-compose on the build engine: up, ps, logs, 2 then 10 workers, rng and hasher latency, down',
+    options: (c) =>
+      c
+        .option('--rng-port <port>', "rng's published port", numberOption(1, 65535), 8001)
+        .option('--hasher-port <port>', "hasher's published port", numberOption(1, 65535), 8002),
+    create: (o) => composeChapter(o as ComposeLabOptions),
+  },
   {
     name: 'swarm',
     pages: ['ourapponswarm', 'hostingregistry', 'testingregistry', 'btp-manual'],

@@ -66,7 +66,7 @@ export function swarmLabSteps(o: SwarmLabOptions): LabStep[] {
   return [
     {
       title: 'The Swarm',
-      commands: [docker('node', 'ls')],
+      commands: [{ ...docker('node', 'ls'), departure: 'a check the lab adds: the chapter starts on the Swarm of the earlier chapters' }],
       expect: 'this engine is a Swarm manager; every node Ready; no DockerCoins services left from an earlier run',
       async run(ctx) {
         await runAll(ctx, this.commands);
@@ -252,7 +252,10 @@ export function swarmLabSteps(o: SwarmLabOptions): LabStep[] {
       : [
           {
             title: 'Remove everything',
-            commands: [docker('service', 'rm', 'redis', ...appServices), docker('network', 'rm', network)],
+            commands: [
+              { ...docker('service', 'rm', 'redis', ...appServices), departure: 'what the lab created, by name (the page removes every service: docker service ls -q | xargs docker service rm)' },
+              { ...docker('network', 'rm', network), departure: 'the network too, so that the next run starts clean' },
+            ],
             expect: 'no DockerCoins service, no dockercoins network',
             async run(ctx: StepContext) {
               const removed = await removeAll(ctx);

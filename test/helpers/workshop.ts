@@ -1,0 +1,44 @@
+// The workshop's own text (../shared/workshop/slides, ../shared/seed), for pinning what a lab
+// chapter prints against what attendees type: every command of a chapter's --dry-run is on the
+// chapter's pages as written, or marked as a departure with its reason.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { repositoryRoot as root } from '../../src/lib/paths.js';
+
+const shared = process.env.SHARED ?? path.resolve(root, '../shared');
+
+/**
+ * The commands of the chapter's pages, one string, continuation lines joined and spaces
+ * collapsed; `vars` expanded ($NAME, ${NAME-default}); `loop` repeats the text once per value
+ * of a for-loop variable (SERVICE).
+ */
+export async function workshopText(pages: string[], vars: Record<string, string>, loop?: { name: string; values: string[] }): Promise<string> {
+  const files = pages.map((p) => (p === 'btp-manual' ? path.join(shared, 'seed/000_f0c21e5694ed891b.txt') : path.join(shared, `workshop/slides/${p.startsWith('compose') || p === 'sampleapp' || p === 'hastyconclusions' ? 'shared' : 'swarm'}-${p}.md`)));
+  const text = (await Promise.all(files.map((f) => readFile(f, 'utf8')))).join('\n').replaceAll(/\\\n\s*/g, ' ');
+  const expand = (t: string, values: Record<string, string>) =>
+    t.replaceAll(/\$\{(\w+)-[^}]*\}|\$(\w+)/g, (whole, braced?: string, bare?: string) => values[(braced ?? bare)!] ?? whole);
+  const copies = loop ? loop.values.map((v) => expand(text, { ...vars, [loop.name]: v })) : [expand(text, vars)];
+  return copies.join('\n').replaceAll(/[ \t]+/g, ' ');
+}
+
+export interface SheetCommand {
+  /** The command without the variables the lab sets in front of it. */
+  command: string;
+  departure?: string;
+}
+
+/** A chapter's cheat sheet (`dockercoins lab <chapter> --dry-run ...args`). */
+export async function dryRun(chapter: string, ...args: string[]): Promise<{ stdout: string; commands: SheetCommand[] }> {
+  const { stdout } = await execa(process.execPath, [path.join(root, 'dist/cli.mjs'), 'lab', chapter, '--dry-run', ...args], { env: { NODE_IMAGE: '' } });
+  const lines = stdout.split('\n');
+  const commands = lines.flatMap((line, i) => {
+    if (!line || line.startsWith('#')) return [];
+    const departure = /^#\s+↑ departs from the workshop: (.*)$/.exec(lines[i + 1] ?? '')?.[1];
+    return [{ command: line.replace(/^(\w+=\S+ )+/, '').replace(/ {3}# on .*$/, ''), departure }];
+  });
+  return { stdout, commands };
+}
+
+/** The commands that are neither on the pages nor marked as departures. */
+export const unmarked = (commands: SheetCommand[], text: string) => commands.filter((c) => !c.departure && !text.includes(c.command)).map((c) => c.command);
