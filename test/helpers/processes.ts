@@ -95,7 +95,6 @@ export async function startService(
   return proc;
 }
 
-/** A bound against hangs, not a speed claim: a start on a busy 2-core machine can take 10 s. */
 /**
  * rng and hasher processes with `delays` (RNG_DELAY_MS, HASHER_DELAY_MS; WORK_DELAY_MS is the
  * worker's), and the environment of a worker that uses them and the Redis at `redisUrl`.
@@ -106,6 +105,7 @@ export async function startUpstreams(t: TestContext, delays: Record<string, stri
   return { rng, hasher, workerEnv: { ...delays, RNG_URL: rng.url, HASHER_URL: hasher.url, REDIS_URL: redisUrl } };
 }
 
+/** A bound against hangs, not a speed claim: a start on a busy 2-core machine can take 10 s. */
 export async function waitHealthy(proc: ServiceProcess, timeoutMs = 30_000): Promise<void> {
   await waitFor(
     `${proc.name} to answer /healthz`,

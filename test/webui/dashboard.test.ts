@@ -111,7 +111,12 @@ async function simulate(
 const workersOf = (count: number, unitMs: number, options: Partial<SimulatedWorker> = {}, first = 1) =>
   Array.from({ length: count }, (_, i) => ({ name: `worker-${first + i}`, unitMs: () => unitMs, phase: ((i * 137) % FLUSH_MS) + 1, ...options }));
 const counterOnly = (unitsPerFlush: number): SimulatedWorker => ({ name: 'original', unitMs: () => FLUSH_MS / unitsPerFlush, phase: 700, counterOnly: true });
-const between = (run: Run, fromMs: number, toMs: number) => run.dashboards.filter((d) => d.at >= fromMs && d.at <= toMs);
+/** The dashboards of a window, which must reach its end: a loop over none would check nothing. */
+const between = (run: Run, fromMs: number, toMs: number) => {
+  const found = run.dashboards.filter((d) => d.at >= fromMs && d.at <= toMs);
+  assert.equal(found.at(-1)?.at, toMs, `dashboards from ${fromMs} to ${toMs} ms: ${found.length}, the last at ${found.at(-1)?.at}`);
+  return found;
+};
 const at = (run: Run, ms: number) => run.dashboards.find((d) => d.at === ms)!;
 const near = (value: number | null, expected: number, tolerance: number) => value !== null && Math.abs(value / expected - 1) <= tolerance;
 
@@ -149,7 +154,9 @@ describe('Sampler: the speed', () => {
     const run = await simulate([...workersOf(3, 300), counterOnly(3)], 40_000, { sampleFrom: 20_000 });
     const measuring = run.dashboards.filter((d) => d.speed === null);
     assert.ok(measuring.length > 0 && measuring.every((d) => d.at < 25_000 && d.status.kind === 'measuring'), `${measuring.length} measuring`);
-    for (const d of run.dashboards.filter((x) => x.speed !== null)) assert.ok(near(d.speed, 13, 0.1), `speed ${d.speed} at ${d.at}`);
+    const told = run.dashboards.filter((x) => x.speed !== null);
+    assert.ok(told.length > 0 && told.at(-1)!.at === 40_000, `speeds told: ${told.length}`);
+    for (const d of told) assert.ok(near(d.speed, 13, 0.1), `speed ${d.speed} at ${d.at}`);
   });
 
   it('a sample late by more than a flush: the overwritten report is not taken for another worker', async () => {
