@@ -98,8 +98,8 @@ export function createServer(settings: ServerSettings): Service {
     .set(1);
   app.log.info(build, `${settings.service} ${build.version}, revision ${build.revision}`);
   // One histogram: its _count is the number of requests by method, route and status. Each
-  // prom-client update hashes its labels, and rng and hasher run at tens of thousands of
-  // requests per second (npm run bench), so one update per request, not two.
+  // prom-client update hashes its labels, and rng and hasher answer thousands of requests a
+  // second (bench/README.md), so one update per request, not two.
   const latency = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'Time from request to response, by method, route and status code',

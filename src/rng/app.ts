@@ -56,7 +56,7 @@ export function buildRng(config: RngConfig): Service {
   /** Runs `answer` when this request's turn comes, after the delay; skips clients that left. */
   const inTurn = <T>(socket: { destroyed: boolean }, answer: () => T): T | Promise<T | undefined> => {
     // No delay and nobody ahead: the turn is now. `answer` is synchronous, so requests are still
-    // served one at a time, without the queue's promises (a tenth of rng's CPU at delay 0).
+    // served one at a time, without the queue's promises (their cost at delay 0: bench/README.md).
     if (config.RNG_DELAY_MS === 0 && queue.activeCount === 0 && queue.pendingCount === 0) {
       waited.observe(0);
       return answer();

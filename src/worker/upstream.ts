@@ -152,7 +152,7 @@ export class Upstream {
   /**
    * One request and its whole answer. Timeouts: connecting at most 2 s (or timeoutMs if
    * shorter), then at most timeoutMs without a byte, like undici's connect, headers and body
-   * timeouts. No AbortSignal per call: one cost the worker a fifth of its CPU (measured), and
+   * timeouts. No AbortSignal per call: one costs the worker CPU (bench/README.md's Profile), and
    * close() ends calls in flight by destroying their sockets. The answer is read no further
    * than a right one goes (a failure's, no further than its first line): a peer answering
    * megabytes costs one read, never a buffer of them.
