@@ -35,9 +35,9 @@ export const dockerCli: Docker = async (args, { host, signal, program = 'docker'
   return result.stdout;
 };
 
-/** A command line as a user would type it (single quotes where the shell needs them). */
+/** A command line as a user would type it (single quotes where the shell needs them; `$CID` stays a variable). */
 export function shellLine(args: string[]): string {
-  return args.map((a) => (/^[\w@%+=:,./{}-]+$/.test(a) && !a.includes('{{') ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+  return args.map((a) => (/^[\w@%+=:,./{}$-]+$/.test(a) && !a.includes('{{') ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
 
 export interface Task {
@@ -154,6 +154,19 @@ export async function readCounters(webui: string, signal?: AbortSignal): Promise
   if (!res.ok) throw new Error(`GET ${webui}/json answered ${res.status}`);
   const body = (await res.json()) as { coins: number; hashes: string | null; now: number };
   return { hashes: Number(body.hashes ?? 0), coins: body.coins, now: body.now };
+}
+
+/** Waits for the web UI to answer and its hash counter to climb; resolves with the reading that climbed. */
+export async function waitForClimbing(webui: string, o: WaitOptions): Promise<Counters> {
+  const first = await waitUntil(`${webui}/json`, () => readCounters(webui, o.signal), o);
+  return waitUntil(
+    'the hash counter to climb',
+    async () => {
+      const now = await readCounters(webui, o.signal);
+      return now.hashes > first.hashes ? now : undefined;
+    },
+    o,
+  );
 }
 
 export const rateBetween = (a: Counters, b: Counters) => (b.hashes - a.hashes) / (b.now - a.now);

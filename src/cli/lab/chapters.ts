@@ -7,6 +7,7 @@ import type { LabOptions } from './options.js';
 import type { Chapter } from './runner.js';
 import { composeChapter, type ComposeLabOptions } from './compose-chapter.js';
 import { swarmChapter } from './swarm-chapter.js';
+import { netshootChapter } from './netshoot-chapter.js';
 
 export interface ChapterEntry {
   name: string;
@@ -35,5 +36,13 @@ export const chapters: ChapterEntry[] = [
     description: 'registry, images, services, scaling, global mode on the Swarm DOCKER_HOST points to',
     options: (c) => c.option('--min-gain <x>', 'global rng must reach this multiple of the plateau (default: 5/6 × the number of nodes)', numberOption(1, 10, { fractions: true })),
     create: (o) => swarmChapter(o),
+  },
+  // The chapters that operate the running app (the dockercoins stack; deployed first where it is not running).
+  {
+    name: 'netshoot',
+    pages: ['netshoot'],
+    description: 'a debug container on the overlay network; rng and hasher benchmarked at concurrency 1 and 50',
+    options: (c) => c.option('--debian-image <image>', "base of the debug image (default: stacks/netshoot.Dockerfile's)", process.env.DEBIAN_IMAGE),
+    create: (o) => netshootChapter(o),
   },
 ];

@@ -23,11 +23,15 @@ export interface Command {
   show?: boolean;
   /** Why it differs from the workshop's literal command, shown beside it. */
   departure?: string;
+  /** The shell variable the workshop keeps its output in: `CID=$(docker ps -q …)`. */
+  assign?: string;
 }
 
 /** A command as the attendee types it: its variables, the program, the arguments. */
-export const commandLine = (c: Command) =>
-  `${Object.entries(c.env ?? {}).map(([k, v]) => `${k}=${shellLine([v])} `).join('')}${c.program ?? 'docker'} ${shellLine(c.args)}`;
+export function commandLine(c: Command): string {
+  const line = `${Object.entries(c.env ?? {}).map(([k, v]) => `${k}=${shellLine([v])} `).join('')}${c.program ?? 'docker'} ${shellLine(c.args)}`;
+  return c.assign ? `${c.assign}=$(${line})` : line;
+}
 
 /** What every chapter's options say about running it. */
 export interface RunnerOptions {

@@ -1,7 +1,7 @@
 // The workshop's Swarm chapter, as its page reads: each step's docker commands, then the outcome
 // the chapter promises, checked with the figure measured. `dockercoins lab swarm` runs it on a
 // real Swarm through the shared runner (./runner.ts).
-import { measureRate, publishedUrl, readCounters, serviceTasks, swarmNodes, waitForTasks, waitForUpdate, isRunning, existing } from '../swarm.js';
+import { measureRate, publishedUrl, waitForClimbing, serviceTasks, swarmNodes, waitForTasks, waitForUpdate, isRunning, existing } from '../swarm.js';
 import { sleep } from '../../lib/sleep.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import { cheatSheet, runSteps, type Chapter, type Command, type RunnerIo, type LabRun } from './runner.js';
@@ -184,15 +184,7 @@ export function swarmLabSteps(o: SwarmLabOptions): LabStep[] {
       expect: `GET /json on port ${o.port} answers and the hash counter climbs`,
       async run(ctx) {
         const url = await webui(ctx);
-        const first = await waitUntil(`${url}/json`, () => readCounters(url, ctx.signal), waitOptions(ctx));
-        const later = await waitUntil(
-          'the hash counter to climb',
-          async () => {
-            const now = await readCounters(url, ctx.signal);
-            return now.hashes > first.hashes ? now : undefined;
-          },
-          waitOptions(ctx),
-        );
+        const later = await waitForClimbing(url, waitOptions(ctx));
         return { figure: `${url}/json answers: ${later.hashes} hashes, climbing`, values: { url, hashes: later.hashes } };
       },
     },

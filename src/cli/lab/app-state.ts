@@ -1,0 +1,134 @@
+// What the chapters that operate the running app share (netshoot, rolling, healthcheck,
+// stateful): their options, the stack they work on (`dockercoins`, as the workshop's stacks
+// chapter deploys it), the step that finds it running (or deploys it), what they remember
+// while they run, and how they undo what they changed when they stop early.
+import { existing, publishedUrl, swarmNodes, waitForClimbing } from '../swarm.js';
+import { Failure, waitUntil } from '../../lib/wait.js';
+import type { LabOptions } from './options.js';
+import type { Command, LabStep, StepContext } from './runner.js';
+
+export const stack = 'dockercoins';
+export const stackServices = ['redis', 'rng', 'hasher', 'webui', 'worker'] as const;
+/** `dockercoins_hasher`: the names `docker stack deploy` gives, which the workshop types. */
+export const service = (name: (typeof stackServices)[number]) => `${stack}_${name}`;
+/** The stack's network (no `networks:` in the stack file: Compose's default). */
+export const stackNetwork = `${stack}_default`;
+
+/** The shared options (./options.ts), and netshoot's own. */
+export interface AppLabOptions extends LabOptions {
+  /** Base of netshoot's debug image (its Dockerfile's debian:bookworm-slim when not given). */
+  debianImage?: string;
+}
+
+/** What steps share while a chapter runs. */
+export interface AppState {
+  /** The chapter deployed the stack itself (it was not running): removed on failure. */
+  deployedStack: boolean;
+  /** Services the chapter created (the debug container), removed on failure. */
+  services: Set<string>;
+  /** Commands that put back what the chapter changed (workers scaled to 0), run in reverse on failure. */
+  undo: Command[];
+  /** Figures a later step compares with. */
+  figures: Record<string, number>;
+}
+
+export const newAppState = (): AppState => ({ deployedStack: false, services: new Set(), undo: [], figures: {} });
+
+export type AppStepContext = StepContext<AppLabOptions, AppState>;
+export type AppLabStep = LabStep<AppLabOptions, AppState>;
+
+export const docker = (...args: string[]): Command => ({ args });
+/** A command that differs from the workshop's literal one, and why. */
+export const departs = (c: Command, ...why: string[]): Command => ({ ...c, departure: why.join('; ') });
+export const detached = '--detach: the lab waits for the tasks itself, with its own progress line';
+/** The workshop's shell variables (`$CID`, `$HOSTNAME`) in a command, filled in when it runs. */
+export const withVars = (c: Command, vars: Record<string, string>): Command => ({ ...c, args: c.args.map((a) => a.replace(/\$(\w+)/g, (m, k: string) => vars[k] ?? m)) });
+export const waitOptions = (ctx: AppStepContext) => ({ timeoutMs: ctx.options.timeoutSeconds * 1000, signal: ctx.signal, progress: ctx.progress });
+
+/** Where the web UI answers; asked again after anything that may move its task (host-mode port). */
+export const webuiUrl = (ctx: AppStepContext) =>
+  ctx.options.webuiUrl
+    ? Promise.resolve(ctx.options.webuiUrl)
+    : publishedUrl(ctx.docker, service('webui'), ctx.options.port, ctx.options.endpointMode === 'dnsrr' ? 'host' : 'ingress', ctx.signal);
+
+/** `docker stack deploy` of stacks/dockercoins.yml (+ no-ipvs.yml and `extra` override files). */
+export function deployStack(o: AppLabOptions, ...extra: string[]): Command {
+  const files = ['stacks/dockercoins.yml', ...(o.endpointMode === 'dnsrr' ? ['stacks/no-ipvs.yml'] : []), ...extra];
+  return {
+    args: ['stack', 'deploy', ...files.flatMap((f) => ['-c', f]), stack],
+    env: { REGISTRY: o.registry, TAG: o.tag, REDIS_IMAGE: o.redisImage },
+    ...(o.endpointMode === 'dnsrr' ? { departure: 'stacks/no-ipvs.yml: DNS round robin and a host-mode port, for engines without IPVS' } : {}),
+  };
+}
+
+/** Waits until every service of the stack runs all its tasks (`docker service ls`: n/n, n > 0); returns the counts. */
+export async function waitForStack(ctx: AppStepContext): Promise<Record<string, string>> {
+  return waitUntil(
+    `every service of ${stack} to run all its tasks`,
+    async () => {
+      const out = await ctx.docker(['service', 'ls', '--filter', `label=com.docker.stack.namespace=${stack}`, '--format', '{{.Name}}\t{{.Replicas}}'], { signal: ctx.signal });
+      const replicas = Object.fromEntries(out.split('\n').filter(Boolean).map((line) => line.split('\t') as [string, string]));
+      const missing = stackServices.filter((s) => !replicas[service(s)]);
+      const short = Object.entries(replicas).filter(([, r]) => {
+        const [running, wanted] = r.split(' ')[0]!.split('/');
+        return running !== wanted || wanted === '0';
+      });
+      const summary = Object.entries(replicas).map(([name, r]) => `${name.slice(stack.length + 1)} ${r}`).join(', ');
+      ctx.progress(summary || 'no service yet');
+      if (missing.length) throw new Error(`missing ${missing.join(', ')}`);
+      if (short.length) throw new Error(summary);
+      return replicas;
+    },
+    { ...waitOptions(ctx), progress: undefined },
+  );
+}
+
+/** The first step of every chapter here: the workshop has the app running from its stacks chapter. */
+export function runningAppStep(o: AppLabOptions): AppLabStep {
+  return {
+    title: 'The app on the Swarm',
+    commands: [deployStack(o), { args: ['stack', 'services', stack], show: true }],
+    expect: `the ${stack} stack runs every task (deployed here only if it is not running: the workshop deploys it in its stacks chapter); the hash counter climbs`,
+    async run(ctx) {
+      const nodes = await swarmNodes(ctx.docker, ctx.signal);
+      if (nodes.some((n) => !n.ready)) throw new Failure(`${nodes.filter((n) => !n.ready).length} of ${nodes.length} nodes are not Ready`);
+      const running = await existing(ctx.docker, 'service', stackServices.map(service), ctx.signal);
+      if (running.length < stackServices.length) {
+        if (running.length) throw new Failure(`the ${stack} stack is incomplete (${running.join(', ')}); remove it: docker stack rm ${stack}`);
+        ctx.state.deployedStack = true;
+        await ctx.run(this.commands[0]!);
+      }
+      await ctx.run(this.commands[1]!);
+      await waitForStack(ctx);
+      const url = await webuiUrl(ctx);
+      const later = await waitForClimbing(url, waitOptions(ctx));
+      const how = ctx.state.deployedStack ? 'deployed' : 'already running';
+      return { figure: `${stack} ${how} on ${nodes.length} nodes; ${url}/json: ${later.hashes} hashes, climbing`, values: { nodes: nodes.length, deployed: String(ctx.state.deployedStack), hashes: later.hashes } };
+    },
+  };
+}
+
+/** On failure or Ctrl-C: what the chapter created goes, what it changed comes back (all of the stack, if it deployed it). */
+export async function undoAll(ctx: AppStepContext): Promise<string[]> {
+  const done: string[] = [];
+  const services = await existing(ctx.docker, 'service', [...ctx.state.services]);
+  if (services.length) {
+    await ctx.run(docker('service', 'rm', ...services));
+    done.push(...services);
+  }
+  if (ctx.state.deployedStack) {
+    await ctx.run(docker('stack', 'rm', stack));
+    done.push(`the ${stack} stack`);
+  } else {
+    for (const command of ctx.state.undo.reverse()) {
+      await ctx.run(command);
+      done.push(command.args.join(' '));
+    }
+  }
+  ctx.state.services.clear();
+  ctx.state.undo = [];
+  ctx.state.deployedStack = false;
+  return done;
+}
+
+export const needsUndo = (s: AppState) => s.deployedStack || s.services.size > 0 || s.undo.length > 0;
