@@ -162,30 +162,20 @@ test('the stack converges, no task is killed under a CPU hog on every node, and 
   assert.deepEqual(unhealthy, [], 'no container turned unhealthy');
   assert.deepEqual(replaced, [], 'no task was replaced');
 
-  // Every worker's last line ("worker stopped", with its units) is collected as it is written:
-  // Swarm deletes the containers of scaled-down tasks, and their logs with them. Followed from
-  // here, after the hog: no worker has stopped before (checked above).
-  const logs = execa('docker', ['service', 'logs', '--follow', '--raw', '--no-trunc', `${stack}_worker`], {
-    env: { DOCKER_HOST: swarmHost },
-    reject: false,
-    buffer: false,
-  });
+  // Every worker's last line ("worker stopped", with its units) is collected as it is written,
+  // from each container's own log on its node: `docker service logs --follow` (the managers' log
+  // broker) dropped a stopped task's last line in some runs, and Swarm deletes the containers of
+  // scaled-down tasks, and their logs with them. Followed from here, after the hog: no worker has
+  // stopped before (checked above).
   const stopped: { units: number; saved: number; notSaved: number; unknown: number }[] = [];
   /** Error lines (a shutdown over its deadline, above all): they say why a "worker stopped" line is missing. */
   const errors: string[] = [];
-  logs.stdout.setEncoding('utf8');
-  let partial = '';
-  logs.stdout.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) {
-      if (/"level":(50|60)/.test(line)) errors.push(line);
-      if (!line.includes('worker stopped')) continue;
-      const entry = JSON.parse(line) as { units: number; saved: number; notSaved: number; unknown: number };
-      stopped.push(entry);
-    }
+  const logs = followContainerLogs(`${stack}_worker`, (line) => {
+    if (/"level":(50|60)/.test(line)) errors.push(line);
+    if (line.includes('worker stopped')) stopped.push(JSON.parse(line) as (typeof stopped)[number]);
   });
-  t.after(() => logs.kill());
+  t.after(() => logs.stop());
+  await logs.ready;
 
   // The web UI, polled every 500 ms through both updates.
   const polls = { ok: 0, failed: [] as string[] };
@@ -212,7 +202,7 @@ test('the stack converges, no task is killed under a CPU hog on every node, and 
     assert.ok(replaced >= 1, `the update of ${service} replaced its tasks`);
     if (service === 'worker') assert.ok(seconds <= 45, `the rolling update of 10 workers took ${seconds.toFixed(1)} s`);
   }
-  // A stopped task's last line reaches `docker service logs` a moment after Swarm reports the update done.
+  // A stopped task's last line reaches its log a moment after Swarm reports the update done.
   await waitUntil('10 "worker stopped" lines', async () => (stopped.length >= 10 ? true : undefined), { timeoutMs: 30_000 }).catch(() => {});
   assert.equal(stopped.length, 10, `the 10 first workers stopped during the rolling update; error lines: ${errors.join('\n') || 'none'}`);
 
@@ -243,6 +233,38 @@ async function runningTaskIds(): Promise<Set<string>> {
 async function hogCpu(container: string, seconds: number) {
   const script = `for i in $(seq $(nproc)); do timeout ${seconds} sh -c 'while :; do :; done' & done; wait`;
   await execa('docker', ['exec', container, 'sh', '-c', script], { timeout: (seconds + 30) * 1000, reject: false });
+}
+
+/**
+ * Every line written by the containers of a service, on every node, from their start (or from now,
+ * for those already running) to their exit: each node's engine reports the service's container
+ * starts, and each container's log is followed there. `ready` resolves once the running ones are
+ * followed.
+ */
+function followContainerLogs(service: string, onLine: (line: string) => void): { ready: Promise<void>; stop(): void } {
+  const children: ReturnType<typeof spawn>[] = [];
+  const followed = new Set<string>();
+  const label = `label=com.docker.swarm.service.name=${service}`;
+  const run = (host: string, args: string[], each: (line: string) => void) => {
+    const child = spawn('docker', args, { env: { ...process.env, DOCKER_HOST: host }, stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    createInterface({ input: child.stdout! }).on('line', each);
+    return child;
+  };
+  const follow = (host: string, id: string) => {
+    if (followed.has(id)) return;
+    followed.add(id);
+    run(host, ['logs', '--follow', id], onLine);
+  };
+  const ready = Promise.all(
+    nodeHosts.map(async ({ host }) => {
+      // Starts first, then the running ones: a container started in between is seen twice, followed once.
+      run(host, ['events', '--format', '{{.ID}}', '--filter', 'type=container', '--filter', 'event=start', '--filter', label], (id) => follow(host, id));
+      const running = await execa('docker', ['ps', '-q', '--no-trunc', '--filter', label], { env: { DOCKER_HOST: host } });
+      for (const id of running.stdout.split('\n').filter(Boolean)) follow(host, id);
+    }),
+  ).then(() => undefined);
+  return { ready, stop: () => children.forEach((child) => child.kill()) };
 }
 
 /** The `health_status: unhealthy` events of one node's engine, from now until stop(). */
