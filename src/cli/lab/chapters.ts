@@ -6,8 +6,10 @@ import { numberOption } from '../number-option.js';
 import type { LabOptions } from './options.js';
 import type { Chapter } from './runner.js';
 import { composeChapter, type ComposeLabOptions } from './compose-chapter.js';
+import { stacksChapter } from './stacks-chapter.js';
 import { swarmChapter } from './swarm-chapter.js';
 import { netshootChapter } from './netshoot-chapter.js';
+import { updateChapter } from './update-chapter.js';
 
 export interface ChapterEntry {
   name: string;
@@ -37,6 +39,12 @@ export const chapters: ChapterEntry[] = [
     options: (c) => c.option('--min-gain <x>', 'global rng must reach this multiple of the plateau (default: 5/6 × the number of nodes)', numberOption(1, 10, { fractions: true })),
     create: (o) => swarmChapter(o),
   },
+  {
+    name: 'stacks',
+    pages: ['swarmready', 'stacks'],
+    description: 'the registry as a stack, images built and pushed with docker-compose, the app as a stack; leaves it running',
+    create: (o) => stacksChapter(o),
+  },
   // The chapters that operate the running app (the dockercoins stack; deployed first where it is not running).
   {
     name: 'netshoot',
@@ -44,5 +52,11 @@ export const chapters: ChapterEntry[] = [
     description: 'a debug container on the overlay network; rng and hasher benchmarked at concurrency 1 and 50',
     options: (c) => c.option('--debian-image <image>', "base of the debug image (default: stacks/netshoot.Dockerfile's)", process.env.DEBIAN_IMAGE),
     create: (o) => netshootChapter(o),
+  },
+  {
+    name: 'update',
+    pages: ['updatingservices'],
+    description: 'a bigger speed axis on the page (one sed), TAG v0.2, build, push, docker stack deploy, the change checked on the page',
+    create: (o) => updateChapter(o),
   },
 ];

@@ -3,6 +3,7 @@
 // one ✓ or ✗ line with the figure it measured. A chapter is plain data (its steps) so that
 // `--dry-run` prints it as a cheat sheet and tests can check it.
 import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Listr } from 'listr2';
 import { dockerCli, shellLine, type Docker } from '../swarm.js';
 
@@ -21,6 +22,8 @@ export interface Command {
   build?: boolean;
   /** Its output is part of the lesson (network ls, service ps). */
   show?: boolean;
+  /** Where it runs, relative to the repository (--context): stacks/ for `cd stacks`. */
+  dir?: string;
   /** Why it differs from the workshop's literal command, shown beside it. */
   departure?: string;
   /** The shell variable the workshop keeps its output in: `CID=$(docker ps -q …)`. */
@@ -184,7 +187,7 @@ function stepContext<O extends RunnerOptions, S>(
       const host = command.build ? options.buildHost : undefined;
       output(`$ ${commandLine(command)}${host ? `   (DOCKER_HOST=${host})` : ''}`);
       if (command.departure) output(`  ↑ departs from the workshop: ${command.departure}`);
-      const out = await dockerRun(command.args, { host, signal, program: command.program, env: command.env, cwd: options.context });
+      const out = await dockerRun(command.args, { host, signal, program: command.program, env: command.env, cwd: path.resolve(options.context ?? '.', command.dir ?? '.') });
       if (command.show) for (const line of out.split('\n')) output(`  ${line}`);
       return out;
     },

@@ -21,6 +21,9 @@ export class SpeedChart {
   private readonly plot: uPlot;
 
   constructor(private readonly box: HTMLElement) {
+    // From the page's style, where one sed changes it (style.css); the axis widens with it.
+    const speedFont = getComputedStyle(box).getPropertyValue('--speed-axis-font').trim() || FONT;
+    const speedPx = parseFloat(speedFont) || 16;
     this.plot = new uPlot(
       {
         width: box.clientWidth,
@@ -40,7 +43,7 @@ export class SpeedChart {
               return splits.map((s) => clock(s, step % 60 !== 0));
             },
           },
-          { font: FONT, size: 56, space: 40, stroke: '#14213d' },
+          { font: speedFont, size: Math.ceil(speedPx * 3.5), space: Math.max(40, speedPx * 2), stroke: '#14213d' },
         ],
       },
       this.history,
