@@ -2,7 +2,7 @@
 // stack, the images built and pushed with docker-compose, the app deployed with `docker stack
 // deploy`, what `docker stack ps` and `services` show, and the promise: rng on every node, 10
 // workers, the speed above one rng's plateau. Leaves the stack running for the next chapters.
-import { measureRate, readCounters, swarmNodes } from '../swarm.js';
+import { existing, measureRate, readCounters, swarmNodes } from '../swarm.js';
 import { sleep } from '../../lib/sleep.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import type { LabOptions } from './options.js';
@@ -46,6 +46,12 @@ export function stacksLabSteps(o: LabOptions): Step[] {
         const ready = nodes.filter((n) => n.ready).length;
         if (ready < nodes.length) throw new Failure(`${nodes.length - ready} of ${nodes.length} nodes are not Ready`);
         if ((await stacksLeft(ctx.docker, [stack], ctx.signal)).length) throw new Failure(`a ${stack} stack is left over from an earlier run: docker stack rm ${stack}`);
+        // A stack just removed keeps its network a few seconds, and a deploy then fails on it.
+        await waitUntil(
+          `the network of a removed ${stack} stack to go`,
+          async () => ((await existing(ctx.docker, 'network', [`${stack}_default`], ctx.signal)).length ? undefined : true),
+          waitOptions(ctx),
+        );
         return { figure: `${ready} nodes Ready`, values: { nodes: ready } };
       },
     },
