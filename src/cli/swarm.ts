@@ -200,7 +200,9 @@ export async function publishedUrl(
   signal?: AbortSignal,
 ): Promise<string> {
   if (mode === 'ingress') return `http://127.0.0.1:${port}`;
-  const task = (await serviceTasks(docker, service, signal)).find(isRunning);
+  // A starting task (before its first health check) already answers on its host-mode port.
+  const tasks = (await serviceTasks(docker, service, signal)).filter((t) => t.desired === 'Running');
+  const task = tasks.find(isRunning) ?? tasks.find((t) => t.current.startsWith('Starting'));
   if (!task) throw new DockerError(`${service} has no running task`);
   const node = (await swarmNodes(docker, signal)).find((n) => n.hostname === task.node);
   if (!node) throw new DockerError(`node ${task.node} of ${service} is not in docker node ls`);

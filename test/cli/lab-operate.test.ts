@@ -1,7 +1,7 @@
-// The chapters that operate the running app (netshoot) without
+// The chapters that operate the running app (netshoot, rolling) without
 // a Swarm: each one's cheat sheet from the real CLI pins its commands against the workshop's
 // pages; ab's output as netshoot reads it; what a failed chapter undoes (recorded fake docker).
-// The real runs are in test/e2e/swarm.test.ts.
+// The real runs are in test/e2e/labs.test.ts.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -52,6 +52,21 @@ test('netshoot --endpoint-mode dnsrr: the no-IPVS override; --debian-image is th
   assert.match(commands[2]!, /^docker build --build-arg DEBIAN_IMAGE=local\/debian:bookworm /);
 });
 
+test('rolling: hasher to 7, rolled to v0.1, parallelism 2 and max failure ratio .25, webui rolled back', async () => {
+  const { stdout, commands } = await dryRun('rolling', '--context', '.');
+  assert.deepEqual(commands, [
+    ...appFirst,
+    'docker service update --detach --health-interval 5s --health-start-period 5s dockercoins_hasher',
+    'docker service scale --detach dockercoins_hasher=7',
+    'docker build --target hasher --build-arg VERSION=v0.1 -t 127.0.0.1:5000/hasher:v0.1 .',
+    'docker push 127.0.0.1:5000/hasher:v0.1',
+    'docker service update --detach --image 127.0.0.1:5000/hasher:v0.1 dockercoins_hasher',
+    'docker service update --detach --update-parallelism 2 --update-max-failure-ratio .25 dockercoins_hasher',
+    'docker service rollback --detach dockercoins_webui',
+  ]);
+  assert.match(stdout, /--health-interval 5s.*\n# +↑ departs from the workshop: not in the workshop: our images check their health every 30 s/);
+});
+
 test("parseAb reads ab's counts and times; a run with errors counts them as failed", () => {
   const output = [
     'Complete requests:      50',
@@ -87,5 +102,5 @@ test('a failed chapter removes the services it created and undoes its changes in
   state.deployedStack = true;
   state.undo.push({ args: ['service', 'update', 'x'] });
   await undoAll(ctx);
-  assert.deepEqual(calls.slice(1), ['stack rm dockercoins']);
+  assert.deepEqual(calls.slice(1), ['stack rm dockercoins', 'network ls --format {{.Name}}'], 'and waits for its network to go');
 });

@@ -118,6 +118,8 @@ export async function undoAll(ctx: AppStepContext): Promise<string[]> {
   }
   if (ctx.state.deployedStack) {
     await ctx.run(docker('stack', 'rm', stack));
+    // `stack rm` returns before the network goes: a deploy right after would find it half-removed.
+    await waitUntil(`the ${stack} stack to be gone`, async () => ((await existing(ctx.docker, 'network', [stackNetwork])).length ? undefined : true), waitOptions(ctx));
     done.push(`the ${stack} stack`);
   } else {
     for (const command of ctx.state.undo.reverse()) {

@@ -10,6 +10,7 @@ import { stacksChapter } from './stacks-chapter.js';
 import { swarmChapter } from './swarm-chapter.js';
 import { netshootChapter } from './netshoot-chapter.js';
 import { updateChapter } from './update-chapter.js';
+import { rollingChapter } from './rolling-chapter.js';
 
 export interface ChapterEntry {
   name: string;
@@ -58,5 +59,11 @@ export const chapters: ChapterEntry[] = [
     pages: ['updatingservices'],
     description: 'a bigger speed axis on the page (one sed), TAG v0.2, build, push, docker stack deploy, the change checked on the page',
     create: (o) => updateChapter(o),
+  },
+  {
+    name: 'rolling',
+    pages: ['rollingupdates'],
+    description: 'hasher scaled to 7 and rolled to another image, the update policy changed, webui rolled back',
+    create: (o) => rollingChapter(o),
   },
 ];

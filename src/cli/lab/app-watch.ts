@@ -1,0 +1,92 @@
+// What the operating chapters watch while Swarm changes the app: the web UI's /json polled
+// twice a second (does it answer? does the counter only climb?), and an update's or a
+// rollback's duration by the manager's own clock.
+import { readCounters, type Counters } from '../swarm.js';
+import { sleep } from '../../lib/sleep.js';
+import { Failure, waitUntil } from '../../lib/wait.js';
+import { webuiUrl, type AppStepContext } from './app-state.js';
+
+export interface WebuiWatch {
+  answers: number;
+  failures: number;
+  /** Longest time without an answer, seconds (the web UI's clock on both sides). */
+  longestGap: number;
+  /** Readings lower than the one before: counted units lost. */
+  decreases: { from: Counters; to: Counters }[];
+  first?: Counters;
+  last?: Counters;
+}
+
+/** Polls the web UI until `stop()`; asks again where it answers after a failure (a host-mode port moves with its task). */
+export function watchWebui(ctx: AppStepContext, everyMs = 500): { stop(): Promise<WebuiWatch> } {
+  const watch: WebuiWatch = { answers: 0, failures: 0, longestGap: 0, decreases: [] };
+  let polling = true;
+  const loop = (async () => {
+    let url = await webuiUrl(ctx).catch(() => undefined);
+    while (polling && !ctx.signal.aborted) {
+      try {
+        url ??= await webuiUrl(ctx);
+        const now = await readCounters(url, ctx.signal);
+        if (watch.last) {
+          watch.longestGap = Math.max(watch.longestGap, now.now - watch.last.now);
+          if (now.hashes < watch.last.hashes || now.coins < watch.last.coins) watch.decreases.push({ from: watch.last, to: now });
+        }
+        watch.first ??= now;
+        watch.last = now;
+        watch.answers++;
+      } catch {
+        watch.failures++;
+        url = undefined;
+      }
+      await sleep(everyMs, ctx.signal);
+    }
+  })();
+  return {
+    async stop() {
+      polling = false;
+      await loop;
+      return watch;
+    },
+  };
+}
+
+/** One line about a watch: answers, gap, and what the counter did. */
+export function describeWatch(w: WebuiWatch): string {
+  const answers = `web UI: ${w.answers} answers, ${w.failures} failed, longest gap ${w.longestGap.toFixed(1)} s`;
+  const falls = w.decreases.map((d) => `${d.from.hashes} → ${d.to.hashes} hashes, ${d.from.coins} → ${d.to.coins} coins`);
+  return `${answers}; ${falls.length ? `counter went down: ${falls.join('; ')}` : `counter only climbed (${w.first?.hashes ?? '?'} → ${w.last?.hashes ?? '?'} hashes)`}`;
+}
+
+interface UpdateStatus {
+  State?: string;
+  StartedAt?: string;
+  CompletedAt?: string;
+  Message?: string;
+}
+
+export async function updateStatus(ctx: AppStepContext, service: string): Promise<UpdateStatus> {
+  const out = await ctx.docker(['service', 'inspect', service, '--format', '{{json .UpdateStatus}}'], { signal: ctx.signal });
+  return (JSON.parse(out) ?? {}) as UpdateStatus;
+}
+
+/**
+ * Waits for the service's update (or rollback) that started after `before` (its status before
+ * the command) to reach one of `states`; fails at once on another end state. Seconds by the
+ * manager's clock.
+ */
+export async function waitForUpdateState(ctx: AppStepContext, service: string, before: UpdateStatus, states: string[]): Promise<{ state: string; seconds: number; message: string }> {
+  const ends = ['completed', 'paused', 'rollback_completed', 'rollback_paused'];
+  const status = await waitUntil(
+    `${service}: update ${states.join(' or ')}`,
+    async () => {
+      const s = await updateStatus(ctx, service);
+      if (s.StartedAt === before.StartedAt) return undefined;
+      ctx.progress(`${service}: ${s.State ?? 'no update yet'}${s.Message ? ` (${s.Message})` : ''}`);
+      if (s.State && states.includes(s.State) && s.CompletedAt) return s;
+      if (s.State && ends.includes(s.State) && s.CompletedAt) throw new Failure(`${service}: update ${s.State}, expected ${states.join(' or ')}: ${s.Message ?? ''}`);
+      return undefined;
+    },
+    { timeoutMs: ctx.options.timeoutSeconds * 1000, signal: ctx.signal, everyMs: 500 },
+  );
+  return { state: status.State!, seconds: (Date.parse(status.CompletedAt!) - Date.parse(status.StartedAt!)) / 1000, message: status.Message ?? '' };
+}
