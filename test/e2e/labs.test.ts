@@ -1,5 +1,6 @@
 // npm run test:labs — the workshop's chapters as `dockercoins lab` runs them: compose on this
-// machine's engine, then stacks and update on a 3-node docker-in-docker Swarm
+// machine's engine, then stacks, update, netshoot and rolling on a
+// 3-node docker-in-docker Swarm
 // (../shared/tools/swarm-cluster.sh, its registry on 127.0.0.1:5000), one after the other on
 // the same cluster as `lab all` does. The swarm chapter runs in swarm.test.ts. Images are
 // built on this machine's engine. No IPVS here: --endpoint-mode dnsrr. SWARM_KEEP=1 leaves
@@ -83,4 +84,21 @@ test('lab stacks then lab update on 3 nodes: rng global, 10 workers above the pl
   assert.match(String(value(update, 'Build, ship, and run', 'changed')), /webui/);
   assert.match(update.results.at(-1)!.figure, /speed axis in 50px \(was 16px\)/);
   assert.deepEqual(await existing(swarm, 'service', ['dockercoins_webui']), ['dockercoins_webui'], 'the app runs on for the next chapters');
+});
+
+// The chapters that operate the running app (issue 16), on the stack that stacks and update left.
+const swarmArgs = () => ['--endpoint-mode', 'dnsrr', '--build-host', hostEngine, '--redis-image', redisImage, ...nodeImage];
+
+test('lab netshoot: tasks.rng on every node; rng queues 50 requests at a time, hasher serves them together; the workers back', { timeout: minutes(6) }, async () => {
+  const debianImage = process.env.DEBIAN_IMAGE ? ['--debian-image', process.env.DEBIAN_IMAGE] : [];
+  const run = await lab('netshoot', [...swarmArgs(), ...debianImage], { DOCKER_HOST: swarmHost });
+  assert.equal(value(run, 'Enter it, and look up the services', 'tasksRng'), 3);
+  assert.ok(Number(value(run, 'Benchmark rng', 'growth')) > 5 * Number(value(run, 'Benchmark hasher', 'growth')), 'rng queues, hasher does not');
+  assert.deepEqual(await existing(swarm, 'service', ['debug']), [], 'the debug service removed');
+});
+
+test('lab rolling: 7 hashers rolled to v0.1 with the web UI answering throughout, the policy changed, webui rolled back', { timeout: minutes(6) }, async () => {
+  const run = await lab('rolling', swarmArgs(), { DOCKER_HOST: swarmHost });
+  assert.equal(value(run, 'Roll hasher to another image', 'failures'), 0);
+  assert.ok(Number(value(run, 'Roll hasher to another image', 'hashesAfter')) > Number(value(run, 'Roll hasher to another image', 'hashesBefore')));
 });
