@@ -1,4 +1,4 @@
-// The chapters that operate the running app (netshoot, rolling) without
+// The chapters that operate the running app (netshoot, rolling, stateful) without
 // a Swarm: each one's cheat sheet from the real CLI pins its commands against the workshop's
 // pages; ab's output as netshoot reads it; what a failed chapter undoes (recorded fake docker).
 // The real runs are in test/e2e/labs.test.ts.
@@ -65,6 +65,21 @@ test('rolling: hasher to 7, rolled to v0.1, parallelism 2 and max failure ratio 
     'docker service rollback --detach dockercoins_webui',
   ]);
   assert.match(stdout, /--health-interval 5s.*\n# +↑ departs from the workshop: not in the workshop: our images check their health every 30 s/);
+});
+
+test("stateful: the app's Redis pinned, on a volume with an append-only file, updated with --force and killed", async () => {
+  const { stdout, commands } = await dryRun('stateful', '--context', '.');
+  assert.deepEqual(commands, [
+    ...appFirst,
+    'docker service update --detach dockercoins_redis --constraint-add node.hostname==$HOSTNAME',
+    'docker service ps dockercoins_redis',
+    "docker service update --detach dockercoins_redis --mount-add type=volume,source=dockercoins-redis,target=/data --args 'redis-server --appendonly yes'",
+    'docker volume ls',
+    'docker service update --detach --force dockercoins_redis',
+    'CID=$(docker ps -q --filter label=com.docker.swarm.service.name=dockercoins_redis)',
+    'docker kill $CID',
+  ]);
+  assert.match(stdout, /at most the last second of work is lost/);
 });
 
 test("parseAb reads ab's counts and times; a run with errors counts them as failed", () => {

@@ -1,5 +1,5 @@
 // npm run test:labs — the workshop's chapters as `dockercoins lab` runs them: compose on this
-// machine's engine, then stacks, update, netshoot and rolling on a
+// machine's engine, then stacks, update, netshoot, rolling and stateful on a
 // 3-node docker-in-docker Swarm
 // (../shared/tools/swarm-cluster.sh, its registry on 127.0.0.1:5000), one after the other on
 // the same cluster as `lab all` does. The swarm chapter runs in swarm.test.ts. Images are
@@ -101,4 +101,10 @@ test('lab rolling: 7 hashers rolled to v0.1 with the web UI answering throughout
   const run = await lab('rolling', swarmArgs(), { DOCKER_HOST: swarmHost });
   assert.equal(value(run, 'Roll hasher to another image', 'failures'), 0);
   assert.ok(Number(value(run, 'Roll hasher to another image', 'hashesAfter')) > Number(value(run, 'Roll hasher to another image', 'hashesBefore')));
+});
+
+test("lab stateful: the app's Redis pinned, on a volume, append-only: the counts survive an update and a kill", { timeout: minutes(6) }, async () => {
+  const run = await lab('stateful', swarmArgs(), { DOCKER_HOST: swarmHost });
+  assert.equal(value(run, 'The counts survive an update', 'lost'), 0);
+  assert.ok(Number(value(run, 'The counts survive a kill', 'lostSeconds')) <= 1, 'at most the last second of work lost');
 });

@@ -50,6 +50,9 @@ export function watchWebui(ctx: AppStepContext, everyMs = 500): { stop(): Promis
   };
 }
 
+/** Hashes the counter lost: the sum of its falls. */
+export const hashesLost = (w: WebuiWatch) => w.decreases.reduce((sum, d) => sum + Math.max(0, d.from.hashes - d.to.hashes), 0);
+
 /** One line about a watch: answers, gap, and what the counter did. */
 export function describeWatch(w: WebuiWatch): string {
   const answers = `web UI: ${w.answers} answers, ${w.failures} failed, longest gap ${w.longestGap.toFixed(1)} s`;

@@ -11,6 +11,7 @@ import { swarmChapter } from './swarm-chapter.js';
 import { netshootChapter } from './netshoot-chapter.js';
 import { updateChapter } from './update-chapter.js';
 import { rollingChapter } from './rolling-chapter.js';
+import { statefulChapter } from './stateful-chapter.js';
 
 export interface ChapterEntry {
   name: string;
@@ -65,5 +66,11 @@ export const chapters: ChapterEntry[] = [
     pages: ['rollingupdates'],
     description: 'hasher scaled to 7 and rolled to another image, the update policy changed, webui rolled back',
     create: (o) => rollingChapter(o),
+  },
+  {
+    name: 'stateful',
+    pages: ['stateful'],
+    description: "the app's Redis pinned, on a volume, append-only: the counts survive an update and a kill",
+    create: (o) => statefulChapter(o),
   },
 ];
