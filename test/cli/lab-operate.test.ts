@@ -1,8 +1,9 @@
 // The chapters that operate the running app (netshoot, rolling, stateful) without
-// a Swarm: each one's cheat sheet from the real CLI pins its commands against the workshop's
-// pages; ab's output as netshoot reads it; what a failed chapter undoes (recorded fake docker).
+// a Swarm: each one's cheat sheet from the real CLI, its commands pinned in their order
+// (lab-operate-sheets.json); ab's output as netshoot reads it; what a failed chapter undoes (recorded fake docker).
 // The real runs are in test/e2e/labs.test.ts.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
@@ -22,64 +23,20 @@ const appFirst = [
   'docker stack services dockercoins',
 ];
 
-test('netshoot: a debug container on the stack network, drill, ab at c=1 and c=50 with the workers at 0, then back', async () => {
-  const { stdout, commands } = await dryRun('netshoot', '--context', '.');
-  assert.deepEqual(commands, [
-    ...appFirst,
-    'docker build -t 127.0.0.1:5000/netshoot:v1 -f stacks/netshoot.Dockerfile stacks',
-    'docker push 127.0.0.1:5000/netshoot:v1',
-    'docker service create --detach --network dockercoins_default --name debug --constraint node.hostname==$HOSTNAME 127.0.0.1:5000/netshoot:v1 sleep 1000000000',
-    'CID=$(docker ps -q --filter label=com.docker.swarm.service.name=debug)',
-    'docker exec $CID drill rng',
-    'docker exec $CID drill tasks.rng',
-    'docker exec $CID drill tasks.hasher',
-    'docker exec $CID curl -fsS rng',
-    'docker service update dockercoins_worker --replicas 0 --detach',
-    'docker exec $CID ab -c 1 -n 50 http://rng/10',
-    'docker exec $CID ab -c 50 -n 50 http://rng/10',
-    "docker exec $CID sh -c 'curl -fsS http://rng/10 >/tmp/random'",
-    'docker exec $CID ab -c 1 -n 50 -T application/octet-stream -p /tmp/random http://hasher/',
-    'docker exec $CID ab -c 50 -n 50 -T application/octet-stream -p /tmp/random http://hasher/',
-    'docker service update dockercoins_worker --replicas $WORKERS --detach',
-    'docker service rm debug',
-  ]);
-  assert.match(stdout, /netshoot.Dockerfile stacks\n# +↑ departs from the workshop: not in the workshop, which runs alpine/);
-});
+/** Each chapter's commands after the stack's, and a line of what it prints (lab-operate-sheets.json). */
+const sheets = JSON.parse(await readFile(new URL('lab-operate-sheets.json', import.meta.url), 'utf8')) as Record<string, { title: string; commands: string[]; prints: string }>;
+for (const [chapter, { title, commands: expected, prints }] of Object.entries(sheets)) {
+  test(`${chapter}: ${title}`, async () => {
+    const { stdout, commands } = await dryRun(chapter, '--context', '.');
+    assert.deepEqual(commands, [...appFirst, ...expected]);
+    assert.match(stdout, new RegExp(prints));
+  });
+}
 
 test('netshoot --endpoint-mode dnsrr: the no-IPVS override; --debian-image is the debug image base', async () => {
   const { commands } = await dryRun('netshoot', '--endpoint-mode', 'dnsrr', '--debian-image', 'local/debian:bookworm', '--redis-image', 'r:7');
   assert.equal(commands[0], 'REGISTRY=127.0.0.1:5000 TAG=v1 REDIS_IMAGE=r:7 docker stack deploy -c stacks/dockercoins.yml -c stacks/no-ipvs.yml dockercoins');
   assert.match(commands[2]!, /^docker build --build-arg DEBIAN_IMAGE=local\/debian:bookworm /);
-});
-
-test('rolling: hasher to 7, rolled to v0.1, parallelism 2 and max failure ratio .25, webui rolled back', async () => {
-  const { stdout, commands } = await dryRun('rolling', '--context', '.');
-  assert.deepEqual(commands, [
-    ...appFirst,
-    'docker service update --detach --health-interval 5s --health-start-period 5s dockercoins_hasher',
-    'docker service scale --detach dockercoins_hasher=7',
-    'docker build --target hasher --build-arg VERSION=v0.1 -t 127.0.0.1:5000/hasher:v0.1 .',
-    'docker push 127.0.0.1:5000/hasher:v0.1',
-    'docker service update --detach --image 127.0.0.1:5000/hasher:v0.1 dockercoins_hasher',
-    'docker service update --detach --update-parallelism 2 --update-max-failure-ratio .25 dockercoins_hasher',
-    'docker service rollback --detach dockercoins_webui',
-  ]);
-  assert.match(stdout, /--health-interval 5s.*\n# +↑ departs from the workshop: not in the workshop: our images check their health every 30 s/);
-});
-
-test("stateful: the app's Redis pinned, on a volume with an append-only file, updated with --force and killed", async () => {
-  const { stdout, commands } = await dryRun('stateful', '--context', '.');
-  assert.deepEqual(commands, [
-    ...appFirst,
-    'docker service update --detach dockercoins_redis --constraint-add node.hostname==$HOSTNAME',
-    'docker service ps dockercoins_redis',
-    "docker service update --detach dockercoins_redis --mount-add type=volume,source=dockercoins-redis,target=/data --args 'redis-server --appendonly yes'",
-    'docker volume ls',
-    'docker service update --detach --force dockercoins_redis',
-    'CID=$(docker ps -q --filter label=com.docker.swarm.service.name=dockercoins_redis)',
-    'docker kill $CID',
-  ]);
-  assert.match(stdout, /at most the last second of work is lost/);
 });
 
 test("parseAb reads ab's counts and times; a run with errors counts them as failed", () => {
