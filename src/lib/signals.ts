@@ -2,6 +2,12 @@
 // The first signal starts `close`; further ones are noted and ignored (the default action would
 // kill the process halfway through saving); the process exits once `close` is done or the
 // deadline has passed, after its last log lines have reached stdout.
+//
+// A clean stop still exits 128 + the signal's number (143 on SIGTERM), as a process the signal
+// had ended would: Swarm reports a task that exits 0 as Complete with no error, even one it
+// stopped for failing its health check (moby's daemon/cluster/executor/container/controller.go),
+// and `docker service ps` would not say why the task was replaced.
+import { constants } from 'node:os';
 
 interface ShutdownLog {
   info: (msg: string) => void;
@@ -14,9 +20,9 @@ interface ShutdownLog {
 const FLUSH_WAIT_MS = 200;
 
 /**
- * Runs `close` on the first SIGTERM or SIGINT, then exits with the code it returns (0 if none),
- * 1 if it fails or takes more than `deadlineMs`. Docker waits 10 s before killing; the services
- * take less than 1 s.
+ * Runs `close` on the first SIGTERM or SIGINT, then exits with the code it returns (128 + the
+ * signal's number if none), 1 if it fails or takes more than `deadlineMs`. Docker waits 10 s
+ * before killing; the services take less than 1 s.
  */
 export function exitOnSignals(close: () => Promise<number | void>, log: ShutdownLog, deadlineMs = 900): void {
   let stopping = false;
@@ -41,7 +47,7 @@ export function exitOnSignals(close: () => Promise<number | void>, log: Shutdown
       exit(1);
     }, deadlineMs).unref();
     close().then(
-      (code) => exit(code ?? 0),
+      (code) => exit(code ?? 128 + constants.signals[signal]),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
         exit(1);

@@ -3,7 +3,9 @@
 // hashes/s), every container with a health check healthy, the health check of the workshop's
 // health-check chapter passing in every image, the build info in labels, logs and metrics, scale
 // back to 1 without losing a counted unit, then stop each container and check it ends in under
-// a second with exit code 0.
+// a second with the exit code it should: 143 for rng, hasher and webui (stopped by SIGTERM, which
+// Swarm needs to count a task stopped by its health check as failed), 0 for the worker (all saved)
+// and Redis.
 // Images: NODE_IMAGE and REDIS_IMAGE when set (CI's local stand-ins), else the official ones.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -98,7 +100,7 @@ test('each image carries its version and revision: labels, first log line, docke
   }
 });
 
-test('scale back to 1 worker, then stop every container: no unit lost, each ends in under a second with exit code 0', { timeout: minutes(3) }, async () => {
+test('scale back to 1 worker, then stop every container: no unit lost, each ends in under a second with its exit code (143 stopped by SIGTERM; worker 0: all saved)', { timeout: minutes(3) }, async () => {
   await stack.compose('up', '-d', '--scale', 'worker=1');
   assert.equal((await stack.containers('worker')).length, 1);
 
@@ -134,7 +136,7 @@ test('scale back to 1 worker, then stop every container: no unit lost, each ends
   }).join('\n'));
   assert.equal(new Set(times.map((t) => t.id)).size, 14, 'each container stopped once');
   for (const t of times) {
-    assert.equal(t.exitCode, 0, `${t.name} exit code`);
+    assert.equal(t.exitCode, ['rng', 'hasher', 'webui'].includes(t.service) ? 143 : 0, `${t.name} exit code`);
     const wall = wallMs.get(t.id);
     if (t.service === 'redis') continue;
     if (wall === undefined) {

@@ -6,6 +6,7 @@ import { parseConfig } from '../../src/lib/config.js';
 import { buildRng, rngEnv } from '../../src/rng/app.js';
 import { startService, waitFor, type LogLine } from '../helpers/processes.js';
 import { exchange, parseAnswer } from '../helpers/sockets.js';
+import { testRedis } from '../helpers/redis.js';
 
 const pino = { debug: 20, info: 30 };
 const accessLines = (logs: LogLine[]) => logs.filter((l) => l.msg === 'request');
@@ -132,6 +133,21 @@ describe('every service (real processes)', () => {
       const root = await fetch(`${proc.url}/`, { redirect: 'manual' });
       await root.arrayBuffer();
       assert.ok(root.status < 400, `${service}: GET / answered ${root.status}`);
+    }
+  });
+
+  // Swarm reports a task that exits 0 as Complete with no error, even one its failed health check
+  // stopped: the exit code must say "stopped by a signal".
+  it('rng, hasher and webui stop cleanly on SIGTERM with exit code 143 and on SIGINT with 130, as if the signal had ended them', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    for (const service of ['rng', 'hasher', 'webui'] as const) {
+      const proc = await startService(t, service, { REDIS_URL: redis.url });
+      assert.equal((await proc.stop('SIGTERM')).code, 143, `${service} after SIGTERM: ${proc.stderr.join('\n')}`);
+      assert.ok(proc.logs.some((l) => l.msg === 'SIGTERM received, shutting down'), `${service} logged the signal`);
+      assert.ok(!proc.logs.some((l) => l.level >= 50), `${service} logged no error: ${JSON.stringify(proc.logs.filter((l) => l.level >= 50))}`);
+      await proc.restart();
+      assert.equal((await proc.stop('SIGINT')).code, 130, `${service} after SIGINT`);
     }
   });
 });
