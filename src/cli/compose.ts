@@ -2,13 +2,11 @@
 // and what the engine says about its containers (inspect, stats, events). Used by the Compose
 // end-to-end tests and by bench/images.ts; beside swarm.ts, the docker CLI helpers of the lab.
 // Images come from NODE_IMAGE and REDIS_IMAGE when set.
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { freePort } from '../lib/redis-server.js';
-import { dockerCli } from './swarm.js';
+import { dockerCli, followDocker } from './swarm.js';
 import { repositoryRoot as root } from '../lib/paths.js';
 
 export const builtServices = ['rng', 'hasher', 'worker', 'webui'] as const;
@@ -114,10 +112,8 @@ export interface ContainerEvent {
 /** Collects the engine's events about the project's containers from now until `stop()`. */
 export function followEvents(project: string): { events: ContainerEvent[]; stop(): void } {
   const events: ContainerEvent[] = [];
-  const child = spawn('docker', ['events', '--format', '{{json .}}', '--filter', 'type=container', '--filter', `label=com.docker.compose.project=${project}`], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  createInterface({ input: child.stdout }).on('line', (line) => {
+  const args = ['events', '--format', '{{json .}}', '--filter', 'type=container', '--filter', `label=com.docker.compose.project=${project}`];
+  const { stop } = followDocker(args, (line) => {
     const e = JSON.parse(line) as { id: string; Action: string; timeNano: number; Actor: { Attributes: Record<string, string> } };
     events.push({
       id: e.id,
@@ -128,7 +124,7 @@ export function followEvents(project: string): { events: ContainerEvent[]; stop(
       attributes: e.Actor.Attributes,
     });
   });
-  return { events, stop: () => child.kill() };
+  return { events, stop };
 }
 
 /** For each container stopped with SIGTERM: milliseconds from the signal to its end, and its exit code. */

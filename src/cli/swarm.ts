@@ -35,6 +35,18 @@ export const dockerCli: Docker = async (args, { host, signal, program = 'docker'
   return result.stdout;
 };
 
+/**
+ * Runs a docker command that streams (`events`, `logs --follow`) on `host` (else DOCKER_HOST) and
+ * hands each line of its output to `onLine` until `stop()`.
+ */
+export function followDocker(args: string[], onLine: (line: string) => void, host?: string): { stop(): void } {
+  const child = execa('docker', args, { env: host ? { DOCKER_HOST: host } : {}, stderr: 'inherit', buffer: false, reject: false });
+  void (async () => {
+    for await (const line of child) onLine(line);
+  })().catch(() => {});
+  return { stop: () => child.kill() };
+}
+
 /** A command line as a user would type it (single quotes where the shell needs them; `$CID` stays a variable). */
 export function shellLine(args: string[]): string {
   return args.map((a) => (/^[\w@%+=:,./{}$-]+$/.test(a) && !a.includes('{{') ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
@@ -43,21 +55,22 @@ export function shellLine(args: string[]): string {
 export interface Task {
   id: string;
   name: string;
+  image: string;
   node: string;
   desired: string;
   current: string;
   error: string;
 }
 
-const taskFormat = '{{.ID}}\t{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}';
+const taskFormat = '{{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}';
 
 export function parseTasks(output: string): Task[] {
   return output
     .split('\n')
     .filter((line) => line.trim())
     .map((line) => {
-      const [id = '', name = '', node = '', desired = '', current = '', error = ''] = line.split('\t');
-      return { id, name, node, desired, current, error };
+      const [id = '', name = '', image = '', node = '', desired = '', current = '', error = ''] = line.split('\t');
+      return { id, name, image, node, desired, current, error };
     });
 }
 

@@ -190,14 +190,18 @@ test('runLab stops on Ctrl-C (its signal) and cleans up', async () => {
 
 test('parseTasks and isRunning read `docker service ps`', () => {
   const tasks = parseTasks(
-    'a1\twebui.1\tnode1\tRunning\tRunning 6 seconds ago\t\n' + 'b2\twebui.1\tnode1\tShutdown\tShutdown 14 seconds ago\t\n' + 'c3\trng.x\tnode2\tRunning\tStarting 2 seconds ago\t\n',
+    'a1\twebui.1\tr/webui:v2\tnode1\tRunning\tRunning 6 seconds ago\t\n' +
+      'b2\twebui.1\tr/webui:v1\tnode1\tShutdown\tShutdown 14 seconds ago\t\n' +
+      'c3\trng.x\tr/rng:v1\tnode2\tRunning\tStarting 2 seconds ago\t\n' +
+      'd4\thasher.1\tr/hasher:v0.3\tnode3\tShutdown\tFailed 3 seconds ago\ttask: non-zero exit (143): dockerexec: unhealthy container\n',
   );
   assert.deepEqual(
-    tasks.map((t) => [t.id, t.node, isRunning(t)]),
+    tasks.map((t) => [t.id, t.image, t.node, isRunning(t), t.error]),
     [
-      ['a1', 'node1', true],
-      ['b2', 'node1', false],
-      ['c3', 'node2', false],
+      ['a1', 'r/webui:v2', 'node1', true, ''],
+      ['b2', 'r/webui:v1', 'node1', false, ''],
+      ['c3', 'r/rng:v1', 'node2', false, ''],
+      ['d4', 'r/hasher:v0.3', 'node3', false, 'task: non-zero exit (143): dockerexec: unhealthy container'],
     ],
   );
 });

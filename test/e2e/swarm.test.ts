@@ -9,8 +9,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import type { LabRun } from '../../src/cli/lab/runner.js';
@@ -18,6 +16,7 @@ import { expectedPlateau, oneWorkerRate } from '../../src/cli/lab/swarm-state.js
 import {
   dockerCli,
   existing,
+  followDocker,
   measureRate,
   publishedUrl,
   readCounters,
@@ -242,38 +241,31 @@ async function hogCpu(container: string, seconds: number) {
  * followed.
  */
 function followContainerLogs(service: string, onLine: (line: string) => void): { ready: Promise<void>; stop(): void } {
-  const children: ReturnType<typeof spawn>[] = [];
+  const streams: { stop(): void }[] = [];
   const followed = new Set<string>();
   const label = `label=com.docker.swarm.service.name=${service}`;
-  const run = (host: string, args: string[], each: (line: string) => void) => {
-    const child = spawn('docker', args, { env: { ...process.env, DOCKER_HOST: host }, stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(child);
-    createInterface({ input: child.stdout! }).on('line', each);
-    return child;
-  };
   const follow = (host: string, id: string) => {
     if (followed.has(id)) return;
     followed.add(id);
-    run(host, ['logs', '--follow', id], onLine);
+    streams.push(followDocker(['logs', '--follow', id], onLine, host));
   };
   const ready = Promise.all(
     nodeHosts.map(async ({ host }) => {
       // Starts first, then the running ones: a container started in between is seen twice, followed once.
-      run(host, ['events', '--format', '{{.ID}}', '--filter', 'type=container', '--filter', 'event=start', '--filter', label], (id) => follow(host, id));
+      streams.push(followDocker(['events', '--format', '{{.ID}}', '--filter', 'type=container', '--filter', 'event=start', '--filter', label], (id) => follow(host, id), host));
       const running = await execa('docker', ['ps', '-q', '--no-trunc', '--filter', label], { env: { DOCKER_HOST: host } });
       for (const id of running.stdout.split('\n').filter(Boolean)) follow(host, id);
     }),
   ).then(() => undefined);
-  return { ready, stop: () => children.forEach((child) => child.kill()) };
+  return { ready, stop: () => streams.forEach((s) => s.stop()) };
 }
 
 /** The `health_status: unhealthy` events of one node's engine, from now until stop(). */
 function followHealthEvents(host: string): { unhealthy: string[]; stop(): void } {
   const unhealthy: string[] = [];
-  const child = spawn('docker', ['events', '--format', '{{json .}}', '--filter', 'type=container'], { env: { ...process.env, DOCKER_HOST: host }, stdio: ['ignore', 'pipe', 'inherit'] });
-  createInterface({ input: child.stdout }).on('line', (line) => {
+  const { stop } = followDocker(['events', '--format', '{{json .}}', '--filter', 'type=container'], (line) => {
     const e = JSON.parse(line) as { Action: string; Actor: { Attributes: Record<string, string> } };
     if (e.Action.startsWith('health_status: unhealthy')) unhealthy.push(`${host} ${e.Actor.Attributes.name ?? '?'}`);
-  });
-  return { unhealthy, stop: () => child.kill() };
+  }, host);
+  return { unhealthy, stop };
 }
