@@ -1,4 +1,4 @@
-// The chapters that operate the running app (netshoot, rolling, stateful) without
+// The chapters that operate the running app (netshoot, rolling, healthcheck, stateful) without
 // a Swarm: each one's cheat sheet from the real CLI, its commands pinned in their order
 // (lab-operate-sheets.json); ab's output as netshoot reads it; what a failed chapter undoes (recorded fake docker).
 // The real runs are in test/e2e/labs.test.ts.

@@ -1,5 +1,5 @@
 // npm run test:labs — the workshop's chapters as `dockercoins lab` runs them: compose on this
-// machine's engine, then stacks, update, netshoot, rolling and stateful on a
+// machine's engine, then stacks, update, netshoot, rolling, healthcheck and stateful on a
 // 3-node docker-in-docker Swarm
 // (../shared/tools/swarm-cluster.sh, its registry on 127.0.0.1:5000), one after the other on
 // the same cluster as `lab all` does. The swarm chapter runs in swarm.test.ts. Images are
@@ -101,6 +101,13 @@ test('lab rolling: 7 hashers rolled to v0.1 with the web UI answering throughout
   const run = await lab('rolling', swarmArgs(), { DOCKER_HOST: swarmHost });
   assert.equal(value(run, 'Roll hasher to another image', 'failures'), 0);
   assert.ok(Number(value(run, 'Roll hasher to another image', 'hashesAfter')) > Number(value(run, 'Roll hasher to another image', 'hashesBefore')));
+});
+
+test('lab healthcheck: a broken hasher (v0.3, port 81) fails its checks and Swarm rolls it back by itself, the counter never going down', { timeout: minutes(6) }, async () => {
+  const run = await lab('healthcheck', swarmArgs(), { DOCKER_HOST: swarmHost });
+  assert.ok(Number(value(run, 'Ship a broken hasher (v0.3: listens on 81)', 'rollbackSeconds')) > 0);
+  assert.equal(value(run, 'Ship a broken hasher (v0.3: listens on 81)', 'failures'), 0, 'the web UI answered throughout');
+  assert.ok(Number(value(run, 'After the rollback', 'unhealthyTasks')) >= 1, 'the broken tasks Failed as unhealthy');
 });
 
 test("lab stateful: the app's Redis pinned, on a volume, append-only: the counts survive an update and a kill", { timeout: minutes(6) }, async () => {

@@ -5,7 +5,7 @@
 import { existing, publishedUrl, swarmNodes, waitForClimbing } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import type { LabOptions } from './options.js';
-import type { Command, LabStep, StepContext } from './runner.js';
+import { cheatSheet, runSteps, type Chapter, type Command, type LabStep, type StepContext } from './runner.js';
 
 export const stack = 'dockercoins';
 export const stackServices = ['redis', 'rng', 'hasher', 'webui', 'worker'] as const;
@@ -59,6 +59,15 @@ export function deployStack(o: AppLabOptions, ...extra: string[]): Command {
     env: { REGISTRY: o.registry, TAG: o.tag, REDIS_IMAGE: o.redisImage },
     ...(o.endpointMode === 'dnsrr' ? { departure: 'stacks/no-ipvs.yml: DNS round robin and a host-mode port, for engines without IPVS' } : {}),
   };
+}
+
+/**
+ * The TAG the stack was last deployed with, as the attendee's shell has it exported (v0.2 after
+ * the updatingservices chapter): the worker's, whose image no chapter here changes by itself.
+ */
+export async function deployedTag(ctx: AppStepContext): Promise<string> {
+  const image = await ctx.docker(['service', 'inspect', service('worker'), '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}'], { signal: ctx.signal }).catch(() => '');
+  return /:([\w][\w.-]*)(@|$)/.exec(image.trim().split('/').at(-1) ?? '')?.[1] ?? ctx.options.tag;
 }
 
 /** Waits until every service of the stack runs all its tasks (`docker service ls`: n/n, n > 0); returns the counts. */
@@ -134,3 +143,15 @@ export async function undoAll(ctx: AppStepContext): Promise<string[]> {
 }
 
 export const needsUndo = (s: AppState) => s.deployedStack || s.services.size > 0 || s.undo.length > 0;
+
+/**
+ * A chapter of steps on the running app, its cheat sheet headed by its name and `subtitle`; a run
+ * that stops early undoes what it changed.
+ */
+export function appChapter(name: string, steps: AppLabStep[], o: AppLabOptions, subtitle = ''): Chapter {
+  return {
+    name,
+    cheatSheet: () => cheatSheet(`${name}${subtitle} (stack ${stack}, endpoint mode ${o.endpointMode})`, steps, o),
+    run: (io) => runSteps(steps, o, newAppState(), { needed: needsUndo, run: undoAll }, io),
+  };
+}

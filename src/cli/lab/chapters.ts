@@ -11,6 +11,7 @@ import { swarmChapter } from './swarm-chapter.js';
 import { netshootChapter } from './netshoot-chapter.js';
 import { updateChapter } from './update-chapter.js';
 import { rollingChapter } from './rolling-chapter.js';
+import { healthcheckChapter } from './healthcheck-chapter.js';
 import { statefulChapter } from './stateful-chapter.js';
 
 export interface ChapterEntry {
@@ -66,6 +67,12 @@ export const chapters: ChapterEntry[] = [
     pages: ['rollingupdates'],
     description: 'hasher scaled to 7 and rolled to another image, the update policy changed, webui rolled back',
     create: (o) => rollingChapter(o),
+  },
+  {
+    name: 'healthcheck',
+    pages: ['healthchecks'],
+    description: "hasher checked with the workshop's curl and an update policy that rolls back; a broken hasher (v0.3, port 81) shipped and rolled back by Swarm",
+    create: (o) => healthcheckChapter(o),
   },
   {
     name: 'stateful',

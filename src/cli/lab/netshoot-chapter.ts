@@ -4,18 +4,16 @@
 // hasher at concurrency 1 and 50: rng serves one request at a time, hasher does not.
 import { isRunning, serviceTasks, waitForTasks } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
-import { cheatSheet, runSteps, type Chapter, type Command } from './runner.js';
+import type { Chapter, Command } from './runner.js';
 import {
+  appChapter,
   departs,
   detached,
   docker,
   withVars,
-  needsUndo,
-  newAppState,
   runningAppStep,
   service,
   stackNetwork,
-  undoAll,
   waitOptions,
   type AppLabOptions,
   type AppLabStep,
@@ -187,11 +185,4 @@ export function netshootSteps(o: AppLabOptions): AppLabStep[] {
   ];
 }
 
-export function netshootChapter(o: AppLabOptions): Chapter {
-  const steps = netshootSteps(o);
-  return {
-    name: 'The netshoot chapter',
-    cheatSheet: () => cheatSheet(`The netshoot chapter: breaking into an overlay network (stack dockercoins, endpoint mode ${o.endpointMode})`, steps, o),
-    run: (io) => runSteps(steps, o, newAppState(), { needed: needsUndo, run: undoAll }, io),
-  };
-}
+export const netshootChapter = (o: AppLabOptions): Chapter => appChapter('The netshoot chapter', netshootSteps(o), o, ': breaking into an overlay network');

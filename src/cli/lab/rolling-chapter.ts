@@ -4,8 +4,8 @@
 // clock, whether the web UI answered throughout, and whether the counter ever went down.
 import { isRunning, serviceTasks, waitForClimbing, waitForTasks } from '../swarm.js';
 import { Failure } from '../../lib/wait.js';
-import { cheatSheet, runSteps, type Chapter } from './runner.js';
-import { departs, detached, docker, needsUndo, newAppState, runningAppStep, service, undoAll, waitOptions, webuiUrl, type AppLabOptions, type AppLabStep, type AppStepContext } from './app-state.js';
+import type { Chapter } from './runner.js';
+import { appChapter, departs, detached, docker, runningAppStep, service, waitOptions, webuiUrl, type AppLabOptions, type AppLabStep, type AppStepContext } from './app-state.js';
 import { describeWatch, updateStatus, waitForUpdateState, watchWebui } from './app-watch.js';
 
 const hasher = service('hasher');
@@ -105,11 +105,4 @@ export function rollingSteps(o: AppLabOptions): AppLabStep[] {
   ];
 }
 
-export function rollingChapter(o: AppLabOptions): Chapter {
-  const steps = rollingSteps(o);
-  return {
-    name: 'The rolling updates chapter',
-    cheatSheet: () => cheatSheet(`The rolling updates chapter (stack dockercoins, endpoint mode ${o.endpointMode})`, steps, o),
-    run: (io) => runSteps(steps, o, newAppState(), { needed: needsUndo, run: undoAll }, io),
-  };
-}
+export const rollingChapter = (o: AppLabOptions): Chapter => appChapter('The rolling updates chapter', rollingSteps(o), o);

@@ -6,8 +6,8 @@
 // lost, in units and in seconds of work.
 import { isRunning, measureRate, serviceTasks, waitForTasks } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
-import { cheatSheet, runSteps, type Chapter } from './runner.js';
-import { departs, detached, docker, withVars, needsUndo, newAppState, runningAppStep, service, stack, undoAll, waitOptions, webuiUrl, type AppLabOptions, type AppLabStep, type AppStepContext } from './app-state.js';
+import type { Chapter } from './runner.js';
+import { appChapter, departs, detached, docker, withVars, runningAppStep, service, stack, waitOptions, webuiUrl, type AppLabOptions, type AppLabStep, type AppStepContext } from './app-state.js';
 import { describeWatch, hashesLost, watchWebui, type WebuiWatch } from './app-watch.js';
 import { sleep } from '../../lib/sleep.js';
 
@@ -130,11 +130,4 @@ export function statefulSteps(o: AppLabOptions): AppLabStep[] {
 
 const counts = (w: WebuiWatch) => ({ hashesBefore: w.first?.hashes ?? -1, hashesAfter: w.last?.hashes ?? -1, coinsBefore: w.first?.coins ?? -1, coinsAfter: w.last?.coins ?? -1 });
 
-export function statefulChapter(o: AppLabOptions): Chapter {
-  const steps = statefulSteps(o);
-  return {
-    name: 'The stateful services chapter',
-    cheatSheet: () => cheatSheet(`The stateful services chapter, on the app's Redis (stack dockercoins, endpoint mode ${o.endpointMode})`, steps, o),
-    run: (io) => runSteps(steps, o, newAppState(), { needed: needsUndo, run: undoAll }, io),
-  };
-}
+export const statefulChapter = (o: AppLabOptions): Chapter => appChapter('The stateful services chapter', statefulSteps(o), o, ", on the app's Redis");
