@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { execa } from 'execa';
-import { dockerCli, readCounters } from '../src/cli/swarm.js';
+import { dockerCli, measureRate, readCounters } from '../src/cli/swarm.js';
 import { sleep } from '../src/lib/sleep.js';
 import { waitUntil } from '../src/lib/wait.js';
 import { builtServices, composeStack, followEvents, inspectContainers, type ComposeStack } from '../src/cli/compose.js';
@@ -30,8 +30,10 @@ const HEALTH_SECONDS = Number(process.env.BENCH_HEALTH_SECONDS ?? 180);
 /** The stack of the health-check measurement: redis, rng, hasher, webui and 11 workers. */
 const HEALTH_CONTAINERS = 15;
 const SETTLE_SECONDS = 20;
+const RATE_SECONDS = 30; // hashes/s at 10 workers: over this long, as long after scaling
 
 type Memory = Record<string, { cgroupMB: number; rssMB: number }>;
+type Rates = { oneWorker: number[]; tenWorkers: number[] }; // hashes/s: ours, then Node's defaults
 
 interface Saved {
   /** The tar `docker save` writes: each layer once, uncompressed. */
@@ -113,13 +115,20 @@ async function main() {
     let defaultMemory: Memory;
     let paceCpu: CpuSample;
     let defaultPaceCpu: CpuSample;
+    let rates: Rates;
     try {
       await defaults.compose('up', '-d');
       await waitUntil('the other stack counting', async () => ((await readCounters(defaults.webui)).hashes > 0 ? true : undefined), { timeoutMs: 60_000 });
       console.log(`idle memory after ${IDLE_SECONDS} s`);
-      // Meanwhile what each stack's containers cost in CPU at the workshop's pace (1 worker).
-      [paceCpu, defaultPaceCpu] = await Promise.all([stack.containers().then((ids) => dockerCpu(ids, IDLE_SECONDS)), defaults.containers().then((ids) => dockerCpu(ids, IDLE_SECONDS))]);
+      // Meanwhile what each stack's containers cost in CPU at the workshop's pace (1 worker), and
+      // the work each does (hashes/s, ours then Node's defaults); then the same work at 10 workers.
+      const hashRates = (seconds: number) => Promise.all([stack, defaults].map(async (s) => (await measureRate(s.webui, seconds)).rate));
+      const [cpu, oneWorker] = await Promise.all([Promise.all([stack.containers().then((ids) => dockerCpu(ids, IDLE_SECONDS)), defaults.containers().then((ids) => dockerCpu(ids, IDLE_SECONDS))]), hashRates(IDLE_SECONDS)]);
+      [paceCpu, defaultPaceCpu] = cpu;
       [memory, defaultMemory] = await Promise.all([idleMemory(stack), idleMemory(defaults)]);
+      await Promise.all([stack, defaults].map((s) => s.compose('up', '-d', '--scale', 'worker=10')));
+      await sleep(RATE_SECONDS * 1000);
+      rates = { oneWorker, tenWorkers: await hashRates(RATE_SECONDS) };
     } finally {
       await defaults.down();
     }
@@ -149,6 +158,7 @@ async function main() {
       memory,
       defaultMemory,
       paceCpu: { seconds: IDLE_SECONDS, ours: paceCpu, defaults: defaultPaceCpu },
+      rates,
       healthChecks: { seconds: HEALTH_SECONDS, containers: HEALTH_CONTAINERS, intervals: checked, with: withChecks, without: withoutChecks },
     };
     const resultsDir = path.join(benchDir, 'results');
@@ -231,6 +241,7 @@ interface Result {
   memory: Memory;
   defaultMemory: Memory;
   paceCpu: { seconds: number; ours: CpuSample; defaults: CpuSample };
+  rates: Rates;
   healthChecks: { seconds: number; containers: number; intervals: Record<string, number | null>; with: CpuSample; without: CpuSample };
 }
 
@@ -263,7 +274,7 @@ function render(r: Result): string {
     "Start → healthy: from the engine's `start` event to its `health_status: healthy` event; the first health check runs one interval after start (30 s; redis's, set in docker-compose.yml, 10 s), which Docker 20.10 cannot shorten (`--start-interval` needs Docker 25); the worker has no health check (Dockerfile). On top of the base: our bundle and curl (for the health checks). Idle: the Compose stack with 1 worker, " +
       `${IDLE_SECONDS} s after every container was healthy (the worker working at the workshop's pace); RSS of PID 1 (node; redis-server for redis) from /proc, and the container's memory as \`docker stats\` counts it (about the process's anonymous memory: RSS also counts the node binary mapped from the image, page cache that every container on the same base shares). Node's defaults: the same stack at the same time with \`NODE_OPTIONS\` and \`MALLOC_ARENA_MAX\` emptied (bench/node-defaults.yml), i.e. without the images' \`--max-semi-space-size=1\` and \`MALLOC_ARENA_MAX=2\`, and worker and webui without their \`--optimize-for-size --single-threaded-gc\`.`,
     '',
-    `CPU of the containers of each stack meanwhile (shims and main processes, over ${r.paceCpu.seconds} s at the workshop's pace, 1 worker): ${pct(r.paceCpu.ours.containerSeconds / r.paceCpu.seconds)} of one core with the images' settings, ${pct(r.paceCpu.defaults.containerSeconds / r.paceCpu.seconds)} with Node's defaults.`,
+    `CPU of the containers of each stack meanwhile (shims and main processes, over ${r.paceCpu.seconds} s at the workshop's pace, 1 worker): ${pct(r.paceCpu.ours.containerSeconds / r.paceCpu.seconds)} of one core with the images' settings, ${pct(r.paceCpu.defaults.containerSeconds / r.paceCpu.seconds)} with Node's defaults. Hashes/s meanwhile (the web UI's counter), with the images' settings and with Node's defaults: ${r.rates.oneWorker.map((x) => x.toFixed(2)).join(' and ')}; with 10 workers (over ${RATE_SECONDS} s, ${RATE_SECONDS} s after scaling): ${r.rates.tenWorkers.map((x) => x.toFixed(2)).join(' and ')}.`,
   );
   return lines.join('\n');
 }
