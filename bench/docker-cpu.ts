@@ -9,8 +9,10 @@ import { dockerCli } from '../src/cli/swarm.js';
 export interface CpuSample {
   /** dockerd and containerd, with their reaped children: shared with whatever else uses the engine. */
   engineSeconds: number;
-  /** The containers' shims (with runc and the exec'd probes they reaped) and main processes. */
-  containerSeconds: number;
+  /** The containers' shims, with runc and the exec'd processes (health probes) they reaped. */
+  shimSeconds: number;
+  /** The containers' main processes: the services' own work. */
+  mainSeconds: number;
 }
 
 const ticksPerSecond = async () => Number((await execa('getconf', ['CLK_TCK'])).stdout);
@@ -45,13 +47,11 @@ export async function dockerCpu(containerIds: string[], seconds: number): Promis
   const shims = all.filter((p) => containerIds.some((id) => p.cmdline.includes('containerd-shim') && p.cmdline.includes(`-id ${id}`))).map((p) => p.pid);
   if (engine.length === 0 || shims.length !== containerIds.length) throw new Error(`found ${engine.length} engine processes and ${shims.length} shims for ${containerIds.length} containers`);
   const mains = (await dockerCli(['inspect', '--format', '{{.State.Pid}}', ...containerIds])).split('\n').filter(Boolean).map(Number);
-  const read = async () => ({
-    engine: (await Promise.all(engine.map((pid) => ticks(pid, true)))).reduce((a, b) => a + b, 0),
-    containers: (await Promise.all([...shims.map((pid) => ticks(pid, true)), ...mains.map((pid) => ticks(pid, false))])).reduce((a, b) => a + b, 0),
-  });
+  const sum = async (pids: number[], children: boolean) => (await Promise.all(pids.map((pid) => ticks(pid, children)))).reduce((a, b) => a + b, 0);
+  const read = async () => ({ engine: await sum(engine, true), shims: await sum(shims, true), mains: await sum(mains, false) });
   const hz = await ticksPerSecond();
   const start = await read();
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   const end = await read();
-  return { engineSeconds: (end.engine - start.engine) / hz, containerSeconds: (end.containers - start.containers) / hz };
+  return { engineSeconds: (end.engine - start.engine) / hz, shimSeconds: (end.shims - start.shims) / hz, mainSeconds: (end.mains - start.mains) / hz };
 }

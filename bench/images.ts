@@ -4,7 +4,7 @@
 // container's idle memory beside the same stack on Node's default memory settings
 // (bench/node-defaults.yml), and the host CPU that health checking costs: the stack with 15
 // containers, with its health checks and without (bench/no-healthcheck.yml), each for
-// BENCH_HEALTH_SECONDS (default 180). Writes bench/results/images-<time>.json and the "Images"
+// BENCH_HEALTH_SECONDS (default 180; bench/health-checks.ts). Writes bench/results/images-<time>.json and the "Images"
 // and "Health checks" sections of bench/README.md.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { waitUntil } from '../src/lib/wait.js';
 import { builtServices, composeStack, followEvents, inspectContainers, type ComposeStack } from '../src/cli/compose.js';
 import { benchDir, machine, median, runBench, updateReadmeSection } from './report.js';
 import { dockerCpu, type CpuSample } from './docker-cpu.js';
+import { HEALTH_CONTAINERS, HEALTH_SECONDS, inspectHealthchecks, pct, renderHealth, stackCpu, type HealthChecks } from './health-checks.js';
 
 const ROUNDS = 3;
 /**
@@ -26,10 +27,6 @@ const ROUNDS = 3;
  */
 const IDLE_SECONDS = 30;
 const MB = 1e6;
-const HEALTH_SECONDS = Number(process.env.BENCH_HEALTH_SECONDS ?? 180);
-/** The stack of the health-check measurement: redis, rng, hasher, webui and 11 workers. */
-const HEALTH_CONTAINERS = 15;
-const SETTLE_SECONDS = 20;
 const RATE_SECONDS = 30; // hashes/s at 10 workers: over this long, as long after scaling
 
 type Memory = Record<string, { cgroupMB: number; rssMB: number }>;
@@ -167,7 +164,7 @@ async function main() {
     await writeFile(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
     const table = render(result);
     await updateReadmeSection('Images', table);
-    const health = renderHealth(result);
+    const health = renderHealth(result.healthChecks, measured(result));
     await updateReadmeSection('Health checks', health);
     console.log(`\n${table}\n\n${health}\n\nwritten: ${path.relative(process.cwd(), jsonFile)}, bench/README.md (sections "Images" and "Health checks")`);
   } finally {
@@ -195,30 +192,6 @@ async function idleMemory(stack: ComposeStack): Promise<Memory> {
   return memory;
 }
 
-/**
- * The stack scaled to HEALTH_CONTAINERS and settled (its checks passed, or without checks its
- * counter climbing), then the host CPU it costs.
- */
-async function stackCpu(stack: ComposeStack, checked: boolean): Promise<CpuSample> {
-  await stack.compose('up', '-d', '--scale', `worker=${HEALTH_CONTAINERS - 4}`);
-  const ids = await stack.containers();
-  if (ids.length !== HEALTH_CONTAINERS) throw new Error(`${ids.length} containers, expected ${HEALTH_CONTAINERS}`);
-  const settled = checked
-    ? async () => ((await inspectContainers(ids)).every((c) => c.health === undefined || c.health === 'healthy') ? true : undefined)
-    : async () => ((await readCounters(stack.webui)).hashes > 0 ? true : undefined);
-  await waitUntil(checked ? 'every health check passing' : 'the counter climbing', settled, { timeoutMs: 120_000 });
-  await sleep(SETTLE_SECONDS * 1000);
-  return dockerCpu(ids, HEALTH_SECONDS);
-}
-
-/** The health check interval of each image, seconds (none: no check). */
-async function inspectHealthchecks(images: string[]): Promise<Record<string, number | null>> {
-  // As JSON, the interval is in nanoseconds (the plain template prints a Go duration: "30s").
-  // HEALTHCHECK NONE keeps the parent's interval: its test is ["NONE"].
-  const out = await dockerCli(['image', 'inspect', '--format', '{{with .Config.Healthcheck}}{{if ne (index .Test 0) "NONE"}}{{json .Interval}}{{end}}{{end}}', ...images]);
-  return Object.fromEntries(out.split('\n').map((ns, i) => [images[i]!, ns.trim() ? Number(ns) / 1e9 : null]));
-}
-
 /** docker stats' sizes: "12.5MiB", "1.2GiB", "512KiB", "100B". */
 function parseDockerSize(text: string): number {
   const m = /^([\d.]+)\s*([KMG]i?)?B$/.exec(text.trim());
@@ -242,12 +215,12 @@ interface Result {
   defaultMemory: Memory;
   paceCpu: { seconds: number; ours: CpuSample; defaults: CpuSample };
   rates: Rates;
-  healthChecks: { seconds: number; containers: number; intervals: Record<string, number | null>; with: CpuSample; without: CpuSample };
+  healthChecks: HealthChecks;
 }
 
 const measured = (r: Result) => `Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${r.machine}, Docker ${r.dockerVersion}, by \`npm run bench:images\`, base image \`${r.baseImage}\``;
 
-const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+const containers = (s: CpuSample) => s.shimSeconds + s.mainSeconds;
 
 function render(r: Result): string {
   const mb = (n: number) => (n / MB).toFixed(1);
@@ -274,26 +247,9 @@ function render(r: Result): string {
     "Start → healthy: from the engine's `start` event to its `health_status: healthy` event; the first health check runs one interval after start (30 s; redis's, set in docker-compose.yml, 10 s), which Docker 20.10 cannot shorten (`--start-interval` needs Docker 25); the worker has no health check (Dockerfile). On top of the base: our bundle and curl (for the health checks). Idle: the Compose stack with 1 worker, " +
       `${IDLE_SECONDS} s after every container was healthy (the worker working at the workshop's pace); RSS of PID 1 (node; redis-server for redis) from /proc, and the container's memory as \`docker stats\` counts it (about the process's anonymous memory: RSS also counts the node binary mapped from the image, page cache that every container on the same base shares). Node's defaults: the same stack at the same time with \`NODE_OPTIONS\` and \`MALLOC_ARENA_MAX\` emptied (bench/node-defaults.yml), i.e. without the images' \`--max-semi-space-size=1\` and \`MALLOC_ARENA_MAX=2\`, and worker and webui without their \`--optimize-for-size --single-threaded-gc\`.`,
     '',
-    `CPU of the containers of each stack meanwhile (shims and main processes, over ${r.paceCpu.seconds} s at the workshop's pace, 1 worker): ${pct(r.paceCpu.ours.containerSeconds / r.paceCpu.seconds)} of one core with the images' settings, ${pct(r.paceCpu.defaults.containerSeconds / r.paceCpu.seconds)} with Node's defaults. Hashes/s meanwhile (the web UI's counter), with the images' settings and with Node's defaults: ${r.rates.oneWorker.map((x) => x.toFixed(2)).join(' and ')}; with 10 workers (over ${RATE_SECONDS} s, ${RATE_SECONDS} s after scaling): ${r.rates.tenWorkers.map((x) => x.toFixed(2)).join(' and ')}.`,
+    `CPU of the containers of each stack meanwhile (shims and main processes, over ${r.paceCpu.seconds} s at the workshop's pace, 1 worker): ${pct(containers(r.paceCpu.ours) / r.paceCpu.seconds)} of one core with the images' settings, ${pct(containers(r.paceCpu.defaults) / r.paceCpu.seconds)} with Node's defaults. Hashes/s meanwhile (the web UI's counter), with the images' settings and with Node's defaults: ${r.rates.oneWorker.map((x) => x.toFixed(2)).join(' and ')}; with 10 workers (over ${RATE_SECONDS} s, ${RATE_SECONDS} s after scaling): ${r.rates.tenWorkers.map((x) => x.toFixed(2)).join(' and ')}.`,
   );
   return lines.join('\n');
-}
-
-function renderHealth(r: Result): string {
-  const h = r.healthChecks;
-  const core = (s: CpuSample) => (s.engineSeconds + s.containerSeconds) / h.seconds;
-  const checked = Object.entries(h.intervals).map(([image, every]) => `${image} ${every === null ? 'none' : `every ${every} s`}`).join(', ');
-  return [
-    `${measured(r)}.`,
-    '',
-    '| the stack (15 containers) | host CPU, share of one core | of which dockerd and containerd | of which the containers (shims, probes, main processes) |',
-    '|---|---:|---:|---:|',
-    `| with its health checks | ${pct(core(h.with))} | ${pct(h.with.engineSeconds / h.seconds)} | ${pct(h.with.containerSeconds / h.seconds)} |`,
-    `| without (bench/no-healthcheck.yml) | ${pct(core(h.without))} | ${pct(h.without.engineSeconds / h.seconds)} | ${pct(h.without.containerSeconds / h.seconds)} |`,
-    `| **health checking** | **${pct(core(h.with) - core(h.without))}** | ${pct((h.with.engineSeconds - h.without.engineSeconds) / h.seconds)} | ${pct((h.with.containerSeconds - h.without.containerSeconds) / h.seconds)} |`,
-    '',
-    `The Compose stack with 11 workers (redis, rng, hasher, webui and 11 workers: ${h.containers} containers), each case for ${h.seconds} s (BENCH_HEALTH_SECONDS), one after the other, ${SETTLE_SECONDS} s after every check passed. Checks: ${checked}, redis every 10 s (docker-compose.yml). CPU from /proc: dockerd and containerd (shared with anything else using the engine: the noisy part), each container's shim with the processes it reaped (runc, the probes) and its main process.`,
-  ].join('\n');
 }
 
 await runBench(main);
