@@ -12,33 +12,23 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import type { LabRun } from '../../src/cli/lab/runner.js';
-import { dockerCli, existing, type Docker } from '../../src/cli/swarm.js';
+import { dockerCli, existing } from '../../src/cli/swarm.js';
 import { freePort } from '../../src/lib/redis-server.js';
 import { repositoryRoot as root } from '../../src/lib/paths.js';
+import { hostEngine, minutes, startCluster, stopCluster, swarm, swarmHost } from './cluster.js';
 
-const shared = process.env.SHARED ?? path.resolve(root, '../shared');
-const clusterScript = path.join(shared, 'tools/swarm-cluster.sh');
-const swarmHost = 'tcp://127.0.0.1:23751';
-const hostEngine = 'unix:///var/run/docker.sock';
-const minutes = (n: number) => n * 60_000;
 /** Each chapter's budget in CI (issue 15). */
 const CHAPTER_MINUTES = 4;
-const swarm: Docker = (args, o) => dockerCli(args, { host: swarmHost, signal: o?.signal });
-const cluster = (...args: string[]) => execa('bash', [clusterScript, ...args], { stdout: ['pipe', 'inherit'], stderr: ['pipe', 'inherit'], timeout: minutes(6) });
 const nodeImage = process.env.NODE_IMAGE ? ['--node-image', process.env.NODE_IMAGE] : [];
 let redisImage = 'redis:7';
 
 before(async () => {
-  await cluster('up', '3');
-  if (process.env.REDIS_IMAGE) {
-    await cluster('push', process.env.REDIS_IMAGE);
-    redisImage = `127.0.0.1:5000/${process.env.REDIS_IMAGE}`;
-  }
+  redisImage = await startCluster();
 });
 
 after(async () => {
   await swarm(['stack', 'rm', 'dockercoins', 'registry']).catch(() => {});
-  if (process.env.SWARM_KEEP !== '1') await cluster('down');
+  await stopCluster();
 });
 
 /** Runs `dockercoins lab <chapter>` and returns its report, each step's figure printed. */

@@ -14,7 +14,6 @@ import { execa } from 'execa';
 import type { LabRun } from '../../src/cli/lab/runner.js';
 import { expectedPlateau, oneWorkerRate } from '../../src/cli/lab/swarm-state.js';
 import {
-  dockerCli,
   existing,
   followDocker,
   measureRate,
@@ -23,18 +22,12 @@ import {
   serviceTasks,
   waitForTasks,
   waitForUpdate,
-  type Docker,
 } from '../../src/cli/swarm.js';
 import { sleep } from '../../src/lib/sleep.js';
 import { waitUntil } from '../../src/lib/wait.js';
 import { repositoryRoot as root } from '../../src/lib/paths.js';
+import { hostEngine, minutes, nodeCount, nodeHosts, registry, startCluster, stopCluster, swarm, swarmHost } from './cluster.js';
 
-const shared = process.env.SHARED ?? path.resolve(root, '../shared');
-const clusterScript = path.join(shared, 'tools/swarm-cluster.sh');
-const swarmHost = 'tcp://127.0.0.1:23751';
-const nodeCount = 3;
-/** Each node's own engine (swarm-cluster.sh publishes node N's API on 23750 + N). */
-const nodeHosts = Array.from({ length: nodeCount }, (_, i) => ({ container: `node${i + 1}`, host: `tcp://127.0.0.1:${23751 + i}` }));
 /** The chapter's claim: global rng on 3 nodes makes about 3× the one-rng plateau. */
 const MIN_GLOBAL_GAIN = 2.5;
 /** The Swarm chapter's steps as the workshop page reads them, written here rather than read from
@@ -56,32 +49,15 @@ const chapterSteps = [
 ];
 /** How long the CPU hog runs on every node. */
 const HOG_SECONDS = 120;
-const hostEngine = 'unix:///var/run/docker.sock';
-const registry = '127.0.0.1:5000';
 const tag = 'v1';
 const stack = 'dockercoins';
-const minutes = (n: number) => n * 60_000;
-/** The Swarm's docker CLI (node1, the manager). */
-const swarm: Docker = (args, o) => dockerCli(args, { host: swarmHost, signal: o?.signal });
-const cluster = (...args: string[]) =>
-  execa('bash', [clusterScript, ...args], { stdout: ['pipe', 'inherit'], stderr: ['pipe', 'inherit'], timeout: minutes(6) });
-
 let redisImage = 'redis:7';
 
 before(async () => {
-  await cluster('up', String(nodeCount));
-  // Where no registry is reachable, CI gives a local stand-in of the redis image: the nodes
-  // pull it from the cluster's registry.
-  if (process.env.REDIS_IMAGE) {
-    await cluster('push', process.env.REDIS_IMAGE);
-    redisImage = `${registry}/${process.env.REDIS_IMAGE}`;
-  }
+  redisImage = await startCluster();
 });
 
-after(async () => {
-  if (process.env.SWARM_KEEP === '1') return;
-  await cluster('down');
-});
+after(stopCluster);
 
 test('the lab runner walks the Swarm chapter on 3 nodes, every step checked', { timeout: minutes(20) }, async () => {
   const report = path.join(await mkdtemp(path.join(tmpdir(), 'dockercoins-lab-')), 'report.json');
