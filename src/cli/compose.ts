@@ -1,11 +1,11 @@
-// The Compose stack of docker-compose.yml under a project name of its own, on free host ports,
+// The Compose stack of docker-compose.yml under a project name of its own, on host ports the
+// engine picks (several stacks may start at once: a port chosen here could be taken before `up`),
 // and what the engine says about its containers (inspect, stats, events). Used by the Compose
 // end-to-end tests and by bench/images.ts; beside swarm.ts, the docker CLI helpers of the lab.
 // Images come from NODE_IMAGE and REDIS_IMAGE when set.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { freePort } from '../lib/redis-server.js';
 import { dockerCli, followDocker } from './swarm.js';
 import { repositoryRoot as root } from '../lib/paths.js';
 
@@ -19,8 +19,8 @@ async function composeCommand(): Promise<[string, ...string[]]> {
 
 export interface ComposeStack {
   project: string;
-  /** http://127.0.0.1:<port> of the web UI. */
-  webui: string;
+  /** http://127.0.0.1:<port> of the web UI, once the stack is up. */
+  readonly webui: string;
   /** Runs `docker-compose -p <project> ...args` and resolves with its stdout. */
   compose(...args: string[]): Promise<string>;
   /** Ids of the project's running containers, of one service or all. */
@@ -43,10 +43,12 @@ export async function composeStack(project: string, o: { files?: string[]; env?:
   const env = {
     ...(await buildInfoArgs()),
     ...o.env,
-    WEBUI_PORT: String(await freePort()),
-    RNG_PORT: String(await freePort()),
-    HASHER_PORT: String(await freePort()),
+    // Port 0: the engine publishes on a port of its choice, read back after `up`.
+    WEBUI_PORT: '0',
+    RNG_PORT: '0',
+    HASHER_PORT: '0',
   };
+  let webuiPort: string | undefined;
   const compose = async (...args: string[]) => {
     const result = await execa(command, [...prefix, ...files, '-p', project, ...args], {
       cwd: root,
@@ -55,11 +57,16 @@ export async function composeStack(project: string, o: { files?: string[]; env?:
       timeout: 10 * 60_000,
     });
     if (result.exitCode !== 0) throw new Error(`${command} ${[...prefix, ...args].join(' ')} failed: ${String(result.stderr || result.stdout).trim()}`);
+    // A recreated or restarted container may be given another port.
+    if (['up', 'start', 'restart'].includes(args[0]!)) webuiPort = /:(\d+)\s*$/.exec(await compose('port', 'webui', '80').catch(() => ''))?.[1];
     return result.stdout;
   };
   return {
     project,
-    webui: `http://127.0.0.1:${env.WEBUI_PORT}`,
+    get webui() {
+      if (!webuiPort) throw new Error(`the web UI of ${project} has no port yet: the stack is not up`);
+      return `http://127.0.0.1:${webuiPort}`;
+    },
     compose,
     async containers(service) {
       const filters = [`label=com.docker.compose.project=${project}`, ...(service ? [`label=com.docker.compose.service=${service}`] : [])];
