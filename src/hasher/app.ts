@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { count, millis, serverEnv } from '../lib/config.js';
+import { readBody } from '../lib/fast-path.js';
 import { answerWhenReady, createServer, notFound, type Service } from '../lib/server.js';
 import { sleep } from '../lib/sleep.js';
 
@@ -18,6 +19,15 @@ export function buildHasher(config: HasherConfig): Service {
     service: 'hasher',
     ...config,
     bodyLimit: config.HASHER_MAX_BODY_BYTES,
+    // POST / with a Content-Length within the limit (the worker's call), on bare node:http; a
+    // chunked body, or one over the limit (413), is fastify's.
+    fastPath: (request, send) => {
+      if (request.method !== 'POST' || request.url !== '/' || request.headers['transfer-encoding'] !== undefined) return false;
+      const length = Number(request.headers['content-length'] ?? 0);
+      if (!(length <= config.HASHER_MAX_BODY_BYTES)) return false;
+      readBody(request, length, (body) => hash(body, (digest) => send('/', 'text/plain;charset=utf-8', digest)));
+      return true;
+    },
     // Only GET/HEAD / and POST / exist (plus health and metrics); decide before reading a body.
     onRequest: (request, reply) => {
       const path = request.url.split('?')[0]!;
@@ -36,12 +46,15 @@ export function buildHasher(config: HasherConfig): Service {
     reply.type('text/plain; charset=utf-8').send(`HASHER running on ${config.INSTANCE_NAME}\n`),
   );
 
-  app.post('/', (request, reply) => {
-    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    // At delay 0 (the bench) the answer goes at once.
+  /** The body's sha256 in hex, given to `answer` after the delay (at delay 0, the bench: at once). */
+  const hash = (body: Buffer, answer: (digest: string) => unknown) => {
     const delayed = config.HASHER_DELAY_MS > 0 ? sleep(config.HASHER_DELAY_MS) : undefined;
-    return answerWhenReady(delayed, () => reply.type('text/plain;charset=utf-8').send(createHash('sha256').update(body).digest('hex')));
-  });
+    return answerWhenReady(delayed, () => answer(createHash('sha256').update(body).digest('hex')));
+  };
+
+  app.post('/', (request, reply) =>
+    hash(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0), (digest) => reply.type('text/plain;charset=utf-8').send(digest)),
+  );
 
   return service;
 }

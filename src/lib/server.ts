@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import pino from 'pino';
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { describeError } from './errors.js';
+import { fastPathServerFactory, type FastPath } from './fast-path.js';
 import { batchedStdout, isoTime } from './log-output.js';
 import { REQUEST_TIMEOUT_MS, refuseClient, refuseExpectation } from './refusals.js';
 
@@ -18,6 +19,8 @@ export interface ServerSettings {
    * server's one onRequest hook: each hook is a cost on every request.
    */
   onRequest?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
+  /** The service's busiest route answered without the framework (fast-path.ts). */
+  fastPath?: FastPath;
   /**
    * Whether the service can do its job now, for /readyz: resolves if so, throws the reason if
    * not (worker and webui: Redis answers). Without it the service is ready until shutdown.
@@ -49,6 +52,37 @@ export interface Service {
 }
 
 export function createServer(settings: ServerSettings): Service {
+  const metrics = new Registry();
+  metrics.setDefaultLabels({ service: settings.service, instance: settings.INSTANCE_NAME });
+  collectDefaultMetrics({ register: metrics });
+  // One histogram: its _count is the number of requests by method, route and status. Each
+  // prom-client update hashes its labels, and rng and hasher answer thousands of requests a
+  // second (bench/README.md), so one update per request, not two.
+  const latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from request to response, by method, route and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
+    registers: [metrics],
+  });
+  // A handful of routes make a handful of series: each series' child is looked up once.
+  const series = new Map<string, { observe(seconds: number): void }>();
+  const observe = (method: string, route: string, status: number, seconds: number) => {
+    const key = `${method} ${route} ${status}`;
+    let child = series.get(key);
+    if (!child) {
+      child = latency.labels(method, route, String(status));
+      series.set(key, child);
+    }
+    child.observe(seconds);
+  };
+  // Whether the access line is written at each of its two levels ('silent' has no value: never).
+  const logThreshold = pino.levels.values[settings.LOG_LEVEL] ?? Infinity;
+  const accessLogged = { info: pino.levels.values.info! >= logThreshold, debug: pino.levels.values.debug! >= logThreshold };
+  // Set once the app closes (preClose, below): every request then gets a one-line 503.
+  let closing = false;
+  const { fastPath } = settings;
+
   const app = Fastify({
     logger: {
       level: settings.LOG_LEVEL,
@@ -84,12 +118,13 @@ export function createServer(settings: ServerSettings): Service {
     // Errors raised before routing (a malformed URL, an over-long parameter) get the same
     // one-line text answer as every other error.
     frameworkErrors: (error, _request, reply) => oneLineError(reply, error),
+    // The fast path never writes the access line: with it at debug, every request is fastify's.
+    ...(fastPath && {
+      serverFactory: fastPathServerFactory({ fastPath, open: () => !closing && !accessLogged.debug, instance: settings.INSTANCE_NAME, observe }),
+    }),
     ...settings.fastify,
   });
 
-  const metrics = new Registry();
-  metrics.setDefaultLabels({ service: settings.service, instance: settings.INSTANCE_NAME });
-  collectDefaultMetrics({ register: metrics });
   // Which version each task runs, during a rolling update above all: in the first log line and
   // as the usual *_build_info gauge (always 1; the labels are the information).
   const build = settings.build ?? buildInfo();
@@ -97,24 +132,6 @@ export function createServer(settings: ServerSettings): Service {
     .labels(build.version, build.revision)
     .set(1);
   app.log.info(build, `${settings.service} ${build.version}, revision ${build.revision}`);
-  // One histogram: its _count is the number of requests by method, route and status. Each
-  // prom-client update hashes its labels, and rng and hasher answer thousands of requests a
-  // second (bench/README.md), so one update per request, not two.
-  const latency = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'Time from request to response, by method, route and status code',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
-    registers: [metrics],
-  });
-  // Whether the access line is written at each of its two levels ('silent' has no value: never).
-  const logThreshold = pino.levels.values[settings.LOG_LEVEL] ?? Infinity;
-  const accessLogged = { info: pino.levels.values.info! >= logThreshold, debug: pino.levels.values.debug! >= logThreshold };
-  // A handful of routes make a handful of series: each series' child is looked up once.
-  const series = new Map<string, { observe(seconds: number): void }>();
-
-  // Set once the app closes (preClose, below): every request then gets a one-line 503.
-  let closing = false;
   app.server.on('checkExpectation', (request, response) => refuseExpectation(settings.INSTANCE_NAME, request, response));
 
   // Callback hooks, not async ones: they run on every request and a promise each costs.
@@ -124,14 +141,7 @@ export function createServer(settings: ServerSettings): Service {
     if (!settings.onRequest?.(request, reply)) done();
   });
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const key = `${request.method} ${route} ${reply.statusCode}`;
-    let child = series.get(key);
-    if (!child) {
-      child = latency.labels(request.method, route, String(reply.statusCode));
-      series.set(key, child);
-    }
-    child.observe(reply.elapsedTime / 1000);
+    observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     // The access line: at debug for answers that went well, at info for refusals (4xx; 5xx are
     // also logged as errors with their cause). A line per request at info would fill Docker's
     // unrotated json-file log by ~250 MB a day per service at the workshop's pace, and costs
