@@ -42,7 +42,7 @@ export function healthcheckSteps(o: AppLabOptions): AppLabStep[] {
     runningAppStep(o),
     {
       title: 'Deploy the stack with health checks',
-      commands: [departs(deployStack(o, 'stacks/healthcheck.yml'), "stacks/healthcheck.yml: the workshop's dockercoins+healthcheck.yml as an override of our stack file, with a check every 2 s and a start period of 5 s; TAG: the one the stack runs")],
+      commands: [departs(deployStack(o, 'stacks/healthcheck.yml'), "stacks/healthcheck.yml: the workshop's dockercoins+healthcheck.yml as an override of our stack file, with a check every 2 s, a start period of 5 s and the rollback of all tasks at once (the chapter's --rollback-parallelism 0); TAG: the one the stack runs")],
       expect: 'hasher: 7 tasks, each checked with curl -f http://localhost/, update failure action rollback; every service converged',
       async run(ctx) {
         const template = () => ctx.docker(['service', 'inspect', hasher, '--format', '{{json .Spec.TaskTemplate}}'], { signal: ctx.signal });
@@ -95,8 +95,9 @@ export function healthcheckSteps(o: AppLabOptions): AppLabStep[] {
         await waitForTasks(ctx.docker, hasher, 7, waitOptions(ctx));
         await ctx.run(this.commands[0]!);
         const broken = (await serviceTasks(ctx.docker, hasher, ctx.signal)).filter((t) => t.image.startsWith(`${o.registry}/hasher:v0.3`));
-        // Those Swarm did not stop itself (Shutdown, when the rollback began) ended on their own.
-        const ended = broken.filter((t) => !t.current.startsWith('Shutdown'));
+        // Those that ended on their own: not Shutdown (stopped by Swarm when the rollback began),
+        // nor still starting or running (a restart Swarm is stopping as the rollback ends).
+        const ended = broken.filter((t) => /^(Failed|Complete|Rejected|Orphaned)/.test(t.current));
         const unhealthy = ended.filter((t) => t.current.startsWith('Failed') && t.error.includes('unhealthy container'));
         const rate = await speed(ctx);
         const { before, during } = ctx.state.figures;
