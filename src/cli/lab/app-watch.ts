@@ -2,6 +2,7 @@
 // twice a second (does it answer? does the counter only climb?), and an update's or a
 // rollback's duration by the manager's own clock.
 import { readCounters, type Counters } from '../swarm.js';
+import { describeError } from '../../lib/errors.js';
 import { sleep } from '../../lib/sleep.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import { webuiUrl, type AppStepContext } from './app-state.js';
@@ -13,13 +14,15 @@ export interface WebuiWatch {
   longestGap: number;
   /** Readings lower than the one before: counted units lost. */
   decreases: { from: Counters; to: Counters }[];
+  /** Why the failed polls failed, each reason once: a figure that says 1 failed should say how. */
+  reasons: string[];
   first?: Counters;
   last?: Counters;
 }
 
 /** Polls the web UI until `stop()`; asks again where it answers after a failure (a host-mode port moves with its task). */
 export function watchWebui(ctx: AppStepContext, everyMs = 500): { stop(): Promise<WebuiWatch> } {
-  const watch: WebuiWatch = { answers: 0, failures: 0, longestGap: 0, decreases: [] };
+  const watch: WebuiWatch = { answers: 0, failures: 0, longestGap: 0, decreases: [], reasons: [] };
   let polling = true;
   const loop = (async () => {
     let url = await webuiUrl(ctx).catch(() => undefined);
@@ -34,8 +37,10 @@ export function watchWebui(ctx: AppStepContext, everyMs = 500): { stop(): Promis
         watch.first ??= now;
         watch.last = now;
         watch.answers++;
-      } catch {
+      } catch (err) {
         watch.failures++;
+        const reason = describeError(err);
+        if (!watch.reasons.includes(reason)) watch.reasons.push(reason);
         url = undefined;
       }
       await sleep(everyMs, ctx.signal);
@@ -55,7 +60,8 @@ export const hashesLost = (w: WebuiWatch) => w.decreases.reduce((sum, d) => sum 
 
 /** One line about a watch: answers, gap, and what the counter did. */
 export function describeWatch(w: WebuiWatch): string {
-  const answers = `web UI: ${w.answers} answers, ${w.failures} failed, longest gap ${w.longestGap.toFixed(1)} s`;
+  const failed = w.failures ? `${w.failures} failed (${w.reasons.join('; ')})` : '0 failed';
+  const answers = `web UI: ${w.answers} answers, ${failed}, longest gap ${w.longestGap.toFixed(1)} s`;
   const falls = w.decreases.map((d) => `${d.from.hashes} → ${d.to.hashes} hashes, ${d.from.coins} → ${d.to.coins} coins`);
   return `${answers}; ${falls.length ? `counter went down: ${falls.join('; ')}` : `counter only climbed (${w.first?.hashes ?? '?'} → ${w.last?.hashes ?? '?'} hashes)`}`;
 }
