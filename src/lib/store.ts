@@ -161,23 +161,35 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
       if (expired) throw new NotConnectedError('connected after the deadline');
       return operation(used.redis);
     })();
+    let settled = false;
+    // Also keeps a late failure of the answer (its connection destroyed below) from going unhandled.
+    answer.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        expired = true;
-        const why = used.lastError ? ` (${used.lastError.message})` : '';
-        reject(used.connected ? new StoreTimeoutError(`no answer within ${deadlineMs} ms`) : new NotConnectedError(`not connected within ${deadlineMs} ms${why}`));
-      }, deadlineMs);
+      // Timers run before the event loop reads its sockets: a process starved past the deadline
+      // (a loaded host) would call an answer already waiting on the socket a timeout. setImmediate
+      // looks again after this turn's reads.
+      timer = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (settled) return;
+            expired = true;
+            const why = used.lastError ? ` (${used.lastError.message})` : '';
+            reject(used.connected ? new StoreTimeoutError(`no answer within ${deadlineMs} ms`) : new NotConnectedError(`not connected within ${deadlineMs} ms${why}`));
+          }),
+        deadlineMs,
+      );
     });
     try {
       return await Promise.race([answer, late]);
     } catch (err) {
       if (err instanceof StoreTimeoutError && used === connection && !closed) {
-        answer.catch(() => {}); // fails once its connection is destroyed
         used.redis.destroy();
         connection = connect();
       }
-      if (err instanceof NotConnectedError) answer.catch(() => {});
       throw err;
     } finally {
       clearTimeout(timer);

@@ -1,4 +1,5 @@
-// The Redis store against a real redis-server: what it does before its connection is up.
+// The Redis store against a real redis-server: what it does before its connection is up, and
+// when its own process is starved past the deadline.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mayHaveBeenApplied, redisStore, type WorkerReport } from '../../src/lib/store.js';
@@ -38,5 +39,23 @@ describe('Redis store before its first connection', () => {
     await waitUntil('the store to connect', () => store.ping().then(() => true), { timeoutMs: 10_000, everyMs: 100 });
     await waitUntil('the test client to reconnect', () => redis.client.ping(), { timeoutMs: 10_000, everyMs: 100 });
     assert.equal(await redis.client.get('hashes'), null, 'the refused write was not sent once the connection came up');
+  });
+});
+
+describe('Redis store in a starved process', () => {
+  it('an answer already waiting on the socket when the deadline passes is taken, not called a timeout', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const store = redisStore({ url: redis.url, deadlineMs: 200 });
+    t.after(() => store.close());
+    await store.ping();
+    await redis.client.set('hashes', '42');
+    const reading = store.readTotals();
+    // Let the client write the commands (it does on the next tick), then hold the event loop
+    // past the deadline as a starved process would: Redis answers meanwhile.
+    await new Promise((resolve) => process.nextTick(resolve));
+    const heldUntil = performance.now() + 600;
+    while (performance.now() < heldUntil);
+    assert.deepEqual(await reading, { coins: 0, hashes: '42' });
   });
 });
