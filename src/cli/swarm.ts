@@ -161,10 +161,22 @@ export interface Counters {
   now: number;
 }
 
+/** The reason a web UI's error answer gives (its JSON `error`, or the first line of text), as `: reason`. */
+async function whyRefused(res: Response): Promise<string> {
+  const text = await res.text().catch(() => '');
+  let reason = text.split('\n')[0]!;
+  try {
+    reason = String((JSON.parse(text) as { error?: unknown }).error ?? reason);
+  } catch {
+    // not JSON: the line as it is
+  }
+  return reason ? `: ${reason.slice(0, 200)}` : '';
+}
+
 /** GET <webui>/json: the contract's `{coins, hashes (a string or null), now}`. */
 export async function readCounters(webui: string, signal?: AbortSignal): Promise<Counters> {
   const res = await fetch(new URL('/json', webui), { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000) });
-  if (!res.ok) throw new Error(`GET ${webui}/json answered ${res.status}`);
+  if (!res.ok) throw new Error(`GET ${webui}/json answered ${res.status}${await whyRefused(res)}`);
   const body = (await res.json()) as { coins: number; hashes: string | null; now: number };
   return { hashes: Number(body.hashes ?? 0), coins: body.coins, now: body.now };
 }

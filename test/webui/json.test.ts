@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { readCounters } from '../../src/cli/swarm.js';
 import { parseConfig } from '../../src/lib/config.js';
 import { STORE_DEADLINE_MS, memoryStore, redisStore } from '../../src/lib/store.js';
 import { buildWebui, webuiEnv } from '../../src/webui/app.js';
@@ -69,6 +70,9 @@ describe('webui contract (real redis-server)', () => {
     const down = await app.inject('/json');
     assert.equal(down.statusCode, 503);
     assert.match(down.json().error, /^Redis is unavailable/);
+    // What the labs' watches and the CLI report of such an answer: its reason, not only 503.
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    await assert.rejects(readCounters(address), /\/json answered 503: Redis is unavailable: \S/);
     // How long the 503 took by the web UI's own clock (its request histogram), not the busy
     // test's: bounded by the store's deadline, not a hang.
     const metrics = (await app.inject('/metrics')).body;
