@@ -42,7 +42,7 @@ export function healthcheckSteps(o: AppLabOptions): AppLabStep[] {
     runningAppStep(o),
     {
       title: 'Deploy the stack with health checks',
-      commands: [departs(deployStack(o, 'stacks/healthcheck.yml'), "stacks/healthcheck.yml: the workshop's dockercoins+healthcheck.yml as an override of our stack file, with a check every 2 s and a start period of 5 s; TAG: the one the stack runs")],
+      commands: [departs(deployStack(o, 'stacks/healthcheck.yml'), "stacks/healthcheck.yml: the workshop's dockercoins+healthcheck.yml as an override of our stack file, with a check every 2 s and a start period of 1 s; TAG: the one the stack runs")],
       expect: 'hasher: 7 tasks, each checked with curl -f http://localhost/, update failure action rollback; every service converged',
       async run(ctx) {
         const template = () => ctx.docker(['service', 'inspect', hasher, '--format', '{{json .Spec.TaskTemplate}}'], { signal: ctx.signal });
