@@ -24,7 +24,7 @@ export interface TestRedis {
   client: ReturnType<typeof newClient>;
   /** Stops the server (connections drop). */
   stop(): Promise<void>;
-  /** Starts it again on the same port, empty. */
+  /** Starts it again on the same port, empty; nothing if it runs. */
   start(): Promise<void>;
   /** SIGSTOP: connections stay open, nothing answers. */
   pause(): void;
@@ -51,6 +51,7 @@ export async function testRedis(t: TestContext, args: string[] = []): Promise<Te
       server = undefined;
     },
     async start() {
+      if (server) return;
       server = await startRedisServer(port, args);
       if (!server) throw new Error(`redis-server did not restart on port ${port}`);
     },
