@@ -1,7 +1,9 @@
 // rng and hasher against a bare node:http server doing the same work (bench/bare.ts), delays
-// 0, at the default log level: interleaved rounds, each ratio taken within its round.
+// 0, at the default log level: interleaved rounds, each ratio taken within its round. The ratio
+// is of the server's CPU per request: autocannon, one process on the other core, is near a full
+// core itself (its CPU is in the table), so req/s measure the load generator as much as the server.
 import autocannon from 'autocannon';
-import { ALL_CPUS, LAST_CPU, inTurns, peakRss, pin, start, type Proc } from './processes.js';
+import { ALL_CPUS, LAST_CPU, cpuMs, inTurns, peakRss, pin, start, type Proc } from './processes.js';
 import { median, spread, type Spread } from './report.js';
 
 export const HTTP_SETTINGS = {
@@ -21,10 +23,35 @@ export interface Load {
   errors: number;
 }
 
-export interface HttpRow extends Load {
+export interface ServerLoad extends Load {
+  /** The server's CPU time per request answered, µs. */
+  cpuUsPerRequest: number;
+  /** The server's CPU and autocannon's, each as a share of one core over the round. */
+  serverCpu: number;
+  clientCpu: number;
+}
+
+export interface HttpRow extends ServerLoad {
   target: string;
-  /** Each round's rate over its baseline's in the same round; none for a baseline. */
+  /** Each round: the baseline's CPU per request over ours (the requests per CPU-second, ours over the baseline's); none for a baseline. */
   ratio?: Spread;
+  /** Each round's req/s over its baseline's: bounded by autocannon as much as by the server. */
+  rateRatio?: Spread;
+}
+
+/** `load` against `proc`, with the CPU it and this process (autocannon) spent meanwhile. */
+async function serverLoad(proc: Proc, url: string, options: Parameters<typeof load>[1] = {}): Promise<ServerLoad> {
+  const [server, client, started] = [cpuMs(proc), process.cpuUsage(), performance.now()];
+  const result = await load(url, options);
+  const wallMs = performance.now() - started;
+  const serverMs = cpuMs(proc) - server;
+  const { user, system } = process.cpuUsage(client);
+  return {
+    ...result,
+    cpuUsPerRequest: (serverMs * 1000) / Math.max(1, (result.reqPerSec * wallMs) / 1000),
+    serverCpu: serverMs / wallMs,
+    clientCpu: (user + system) / 1000 / wallMs,
+  };
 }
 
 export async function load(url: string, options: { method?: 'GET' | 'POST'; connections?: number; seconds?: number } = {}): Promise<Load> {
@@ -50,7 +77,7 @@ interface Target {
   proc: Proc;
   /** The row this one is a ratio of. */
   baseline?: string;
-  run: () => Promise<Load>;
+  run: () => Promise<ServerLoad>;
 }
 
 /**
@@ -61,20 +88,14 @@ export async function httpRounds(): Promise<{ rows: HttpRow[]; peak: Map<Proc, n
   const bare = await start('bare');
   const rng = await start('rng', ZERO_DELAYS);
   const hasher = await start('hasher', ZERO_DELAYS);
-  const targets: Target[] = [
-    { name: 'bare GET', proc: bare, run: () => load(`${bare.url}/32`) },
-    { name: 'rng GET /32', proc: rng, baseline: 'bare GET', run: () => load(`${rng.url}/32`) },
-    { name: 'bare POST', proc: bare, run: () => load(`${bare.url}/`, { method: 'POST' }) },
-    { name: 'hasher POST /', proc: hasher, baseline: 'bare POST', run: () => load(`${hasher.url}/`, { method: 'POST' }) },
-  ];
+  const get = (name: string, proc: Proc, baseline?: string): Target => ({ name, proc, baseline, run: () => serverLoad(proc, `${proc.url}/32`) });
+  const post = (name: string, proc: Proc, baseline?: string): Target => ({ name, proc, baseline, run: () => serverLoad(proc, `${proc.url}/`, { method: 'POST' }) });
+  const targets = [get('bare GET', bare), get('rng GET /32', rng, 'bare GET'), post('bare POST', bare), post('hasher POST /', hasher, 'bare POST')];
   const other = process.env.BENCH_AB_DIST;
   if (other) {
     const rngB = await start('rng', ZERO_DELAYS, { dir: other });
     const hasherB = await start('hasher', ZERO_DELAYS, { dir: other });
-    targets.push(
-      { name: `rng GET /32 (${other})`, proc: rngB, baseline: 'bare GET', run: () => load(`${rngB.url}/32`) },
-      { name: `hasher POST / (${other})`, proc: hasherB, baseline: 'bare POST', run: () => load(`${hasherB.url}/`, { method: 'POST' }) },
-    );
+    targets.push(get(`rng GET /32 (${other})`, rngB, 'bare GET'), post(`hasher POST / (${other})`, hasherB, 'bare POST'));
   }
   const servers = [...new Set(targets.map((t) => t.proc))];
   for (const p of servers) pin(p.child.pid!, LAST_CPU);
@@ -93,7 +114,8 @@ export async function httpRounds(): Promise<{ rows: HttpRow[]; peak: Map<Proc, n
         target: t.name,
         ...mid,
         errors: loads.reduce((sum, l) => sum + l.errors, 0),
-        ratio: base ? spread(loads.map((l, round) => l.reqPerSec / base[round]!.reqPerSec)) : undefined,
+        ratio: base ? spread(loads.map((l, round) => base[round]!.cpuUsPerRequest / l.cpuUsPerRequest)) : undefined,
+        rateRatio: base ? spread(loads.map((l, round) => l.reqPerSec / base[round]!.reqPerSec)) : undefined,
       };
     });
     return { rows, peak, rng, hasher };

@@ -50,12 +50,23 @@ export function render(r: Results): string {
 function httpSection(r: Results): string[] {
   const s = r.settings.http;
   return [
-    `**rng and hasher against bare node:http** (bench/bare.ts: the same work, no framework), delays 0, default log level, autocannon ${s.connections} connections, ${s.rounds} interleaved rounds of ${s.roundSeconds} s, the other servers stopped during each${s.pinned ? ', the server on the last CPU and autocannon on the first' : ''}. req/s and latencies: the median round; ratio: the median of the rounds' ratios to the bare server measured in the same round, and their range.`,
+    `**rng and hasher against bare node:http** (bench/bare.ts: the same work, no framework), delays 0, default log level, autocannon ${s.connections} connections, ${s.rounds} interleaved rounds of ${s.roundSeconds} s, the other servers stopped during each${s.pinned ? ', the server on the last CPU and autocannon on the first' : ''}. req/s, CPU and latencies: the median round. autocannon is one process, near a full core itself (its column), so req/s are the load generator's limit as much as the server's, and the ratio is of the server's own CPU per request (/proc): the bare server's µs/request over ours, i.e. the requests ours answers per CPU-second against the bare server's, the median of the rounds' ratios (range), each to the bare server measured in the same round. The req/s ratio is given beside it.`,
     '',
     ...table(
-      ['target', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'errors', 'ratio to bare (range)'],
-      ['---', '---:', '---:', '---:', '---:', '---:', '---:'],
-      r.http.map((h) => [h.target, int(h.reqPerSec), String(h.p50), String(h.p90), String(h.p99), String(h.errors), h.ratio ? ratioText(h.ratio) : '1']),
+      ['target', 'req/s', 'server CPU (% of a core)', 'autocannon CPU', 'server µs/request', 'p50 ms', 'p99 ms', 'errors', 'ratio to bare, CPU per request (range)', 'req/s ratio (range)'],
+      ['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:'],
+      r.http.map((h) => [
+        h.target,
+        int(h.reqPerSec),
+        `${Math.round(h.serverCpu * 100)} %`,
+        `${Math.round(h.clientCpu * 100)} %`,
+        h.cpuUsPerRequest.toFixed(1),
+        String(h.p50),
+        String(h.p99),
+        String(h.errors),
+        h.ratio ? ratioText(h.ratio) : '1',
+        h.rateRatio ? ratioText(h.rateRatio) : '1',
+      ]),
     ),
     '',
     `webui GET /json, 200 connections, 5 s: ${int(r.webuiJson.reqPerSec)} req/s, p50 ${r.webuiJson.p50} ms, p99 ${r.webuiJson.p99} ms, ${r.webuiJson.errors} errors.`,
