@@ -143,6 +143,8 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
   };
   let connection = connect();
   let closed = false;
+  /** Connections replaced after a timeout, until their last operation's deadline has passed. */
+  const retiring = new Set<typeof connection>();
 
   /**
    * Runs `operation` within the deadline. A new client (the first, or one replacing a broken
@@ -150,7 +152,9 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
    * refused as offline while the connection is on its way. The client's own timeout stops at a
    * command that has been written, so a stalled Redis would hold every caller: past the
    * deadline the connection is taken as broken and replaced, and later commands do not queue
-   * behind the stalled ones.
+   * behind the stalled ones. The old one is destroyed only one deadline later: the operations
+   * still in flight on it each keep their own deadline (a read that a stall delayed by 1.2 s is
+   * not failed because another one had waited since before the stall).
    */
   async function withDeadline<T>(operation: (redis: typeof connection.redis) => Promise<T>): Promise<T> {
     const used = connection;
@@ -187,8 +191,12 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
       return await Promise.race([answer, late]);
     } catch (err) {
       if (err instanceof StoreTimeoutError && used === connection && !closed) {
-        used.redis.destroy();
         connection = connect();
+        retiring.add(used);
+        setTimeout(() => {
+          retiring.delete(used);
+          if (used.redis.isOpen) used.redis.destroy();
+        }, deadlineMs).unref();
       }
       throw err;
     } finally {
@@ -231,7 +239,8 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
     ping: () => withDeadline(async (redis) => void (await redis.ping())),
     async close() {
       closed = true;
-      if (connection.redis.isOpen) connection.redis.destroy();
+      for (const used of [connection, ...retiring]) if (used.redis.isOpen) used.redis.destroy();
+      retiring.clear();
     },
   };
 }

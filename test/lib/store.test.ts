@@ -54,8 +54,27 @@ describe('Redis store in a starved process', () => {
     // Let the client write the commands (it does on the next tick), then hold the event loop
     // past the deadline as a starved process would: Redis answers meanwhile.
     await new Promise((resolve) => process.nextTick(resolve));
-    const heldUntil = performance.now() + 600;
+    // Held long past the deadline: Redis, another process, has 1.5 s to answer on a busy host.
+    const heldUntil = performance.now() + 1500;
     while (performance.now() < heldUntil);
     assert.deepEqual(await reading, { coins: 0, hashes: '42' });
+  });
+
+  it("one operation's timeout does not fail the others still in flight on its connection", async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const store = redisStore({ url: redis.url, deadlineMs: 1000 });
+    t.after(() => store.close());
+    await store.ping();
+    redis.pause();
+    t.after(() => redis.resume());
+    const first = store.readTotals();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const second = store.readTotals();
+    // The first one's deadline passes while Redis is stalled; the second has about 500 ms left.
+    await assert.rejects(first, /no answer within 1000 ms/);
+    redis.resume();
+    assert.deepEqual(await second, { coins: 0, hashes: null });
+    await store.ping();
   });
 });
