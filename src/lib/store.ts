@@ -67,11 +67,16 @@ export interface Store {
 }
 
 /**
- * Every store operation gets an answer or fails within this time. Redis answers in well under a
- * millisecond: 1 s means it is stalled or gone, and with the worker's flush each second a stall
- * is reported within 2 s. A false alarm costs a log line and a retry, never a count.
+ * By default every store operation gets an answer or fails within this time. Redis answers in well
+ * under a millisecond: 1 s means it is stalled or gone, and with the worker's flush each second a
+ * stall is reported within 2 s. A false alarm costs a log line and a retry, never a count.
  */
 export const STORE_DEADLINE_MS = 1000;
+/**
+ * The web UI's deadline: a Redis slowed for a second or two by a busy node is not an outage, and
+ * a page that said "unavailable" then would be wrong (the worker keeps 1 s: it retries unseen).
+ */
+export const WEBUI_STORE_DEADLINE_MS = 3000;
 /** How long Redis remembers a writer's last applied flush: longer than any retry. */
 const FLUSH_ID_TTL_SECONDS = 24 * 3600;
 

@@ -1,20 +1,26 @@
 // The Redis store against a real redis-server: what it does before its connection is up, and
 // when its own process is starved past the deadline.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { mayHaveBeenApplied, redisStore, type WorkerReport } from '../../src/lib/store.js';
+import { describe, it, type TestContext } from 'node:test';
+import { mayHaveBeenApplied, redisStore, type RedisStoreOptions, type WorkerReport } from '../../src/lib/store.js';
 import { waitUntil } from '../../src/lib/wait.js';
-import { testRedis } from '../helpers/redis.js';
+import { testRedis, type TestRedis } from '../helpers/redis.js';
 
 const report: WorkerReport = { worker: 'early', at: 0, intervalMs: 1000, units: 3, rng: {}, hasher: {} };
+
+/** A store on the test's Redis, closed after the test. */
+function storeOn(t: TestContext, redis: TestRedis, options: Omit<RedisStoreOptions, 'url'> = {}) {
+  const store = redisStore({ url: redis.url, ...options });
+  t.after(() => store.close());
+  return store;
+}
 
 describe('Redis store before its first connection', () => {
   it('an operation asked for at once waits for the connection instead of failing as offline', async (t) => {
     const redis = await testRedis(t);
     if (!redis) return;
     const errors: Error[] = [];
-    const store = redisStore({ url: redis.url, onError: (err) => errors.push(err) });
-    t.after(() => store.close());
+    const store = storeOn(t, redis, { onError: (err) => errors.push(err) });
     // Asked for in the same tick as the store is made: no connection can be up yet.
     await store.recordWork(3, [], report, { writer: 'early-writer', seq: 1 });
     await store.ping();
@@ -26,8 +32,7 @@ describe('Redis store before its first connection', () => {
     const redis = await testRedis(t);
     if (!redis) return;
     await redis.stop();
-    const store = redisStore({ url: redis.url, deadlineMs: 300 });
-    t.after(() => store.close());
+    const store = storeOn(t, redis, { deadlineMs: 300 });
     const err = await store.recordWork(3, [], report, { writer: 'refused', seq: 1 }).then(
       () => assert.fail('recordWork succeeded with Redis down'),
       (e: unknown) => e as Error,
@@ -46,8 +51,7 @@ describe('Redis store in a starved process', () => {
   it('an answer already waiting on the socket when the deadline passes is taken, not called a timeout', async (t) => {
     const redis = await testRedis(t);
     if (!redis) return;
-    const store = redisStore({ url: redis.url, deadlineMs: 200 });
-    t.after(() => store.close());
+    const store = storeOn(t, redis, { deadlineMs: 200 });
     await store.ping();
     await redis.client.set('hashes', '42');
     const reading = store.readTotals();
@@ -63,8 +67,7 @@ describe('Redis store in a starved process', () => {
   it("one operation's timeout does not fail the others still in flight on its connection", async (t) => {
     const redis = await testRedis(t);
     if (!redis) return;
-    const store = redisStore({ url: redis.url, deadlineMs: 2000 });
-    t.after(() => store.close());
+    const store = storeOn(t, redis, { deadlineMs: 2000 });
     await store.ping();
     redis.pause();
     t.after(() => redis.resume());
