@@ -55,9 +55,10 @@ describe('Redis store in a starved process', () => {
     await store.ping();
     await redis.client.set('hashes', '42');
     const reading = store.readTotals();
-    // Let the client write the commands (it does on the next tick), then hold the event loop
-    // past the deadline as a starved process would: Redis answers meanwhile.
-    await new Promise((resolve) => process.nextTick(resolve));
+    // Let the client write the commands (it does in a setImmediate of its own, queued before this
+    // one), then hold the event loop past the deadline as a starved process would: Redis answers
+    // meanwhile. (Held right away, the commands would only leave after the hold.)
+    await new Promise((resolve) => setImmediate(resolve));
     // Held long past the deadline: Redis, another process, has 1.5 s to answer on a busy host.
     const heldUntil = performance.now() + 1500;
     while (performance.now() < heldUntil);

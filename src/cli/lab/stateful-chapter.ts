@@ -4,7 +4,7 @@
 // volume with Redis's append-only file, then the counts survive `docker service update --force`
 // and a `docker kill` of its container. Measured: the counts before and after each, and what was
 // lost, in units and in seconds of work.
-import { isRunning, measureRate, serviceTasks, waitForTasks } from '../swarm.js';
+import { isRunning, measureRate, readCounters, serviceTasks, waitForTasks } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import type { Chapter } from './runner.js';
 import { appChapter, departs, detached, docker, withVars, runningAppStep, service, stack, waitOptions, webuiUrl, type AppLabOptions, type AppLabStep, type AppStepContext } from './app-state.js';
@@ -25,7 +25,7 @@ async function across(ctx: AppStepContext, change: () => Promise<unknown>, every
     await change();
     await waitUntil('a new redis task', async () => ((await serviceTasks(ctx.docker, redis, ctx.signal)).some((t) => isRunning(t) && !before.has(t.id)) ? true : undefined), waitOptions(ctx));
     const url = await webuiUrl(ctx);
-    await waitUntil(`${url}/json to answer again`, () => fetch(new URL('/json', url), { signal: AbortSignal.timeout(3000) }).then((r) => r.ok || undefined), waitOptions(ctx));
+    await waitUntil(`${url}/json to answer again`, () => readCounters(url, ctx.signal), waitOptions(ctx));
     seconds = (Date.now() - started) / 1000;
     await sleep(1500, ctx.signal); // and readings after it
   } finally {
