@@ -1,7 +1,8 @@
 // `npm run bench:profile`: where rng's and hasher's CPU goes, next to the bare node:http server
-// doing the same work. Each server runs with --cpu-prof under the same fixed request rate
-// (autocannon, delays 0, default log level), so that CPU per request compares like with like;
-// the profile's samples are mapped through the bundle's source map to the package or source
+// doing the same work. Each server runs with --cpu-prof under the same fixed request rate, then
+// at full speed (autocannon, delays 0, default log level): at a fixed rate CPU per request
+// compares like with like; at full speed, each server's as the "Services" table measures it.
+// The profile's samples are mapped through the bundle's source map to the package or source
 // file they run in. Rewrites the "Profile" section of bench/README.md.
 import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { SourceMap } from 'node:module';
@@ -13,6 +14,8 @@ import { LAST_CPU, pin, prepareBundles, say, start, stopAll, type Bundle } from 
 import { int, machine, runBench, updateReadmeSection } from './report.js';
 
 const RATE = Number(process.env.BENCH_PROFILE_RATE ?? 5000);
+/** The two loads: the fixed rate, then as fast as autocannon goes (no overallRate). */
+const LOADS: { label: string; rate?: number }[] = [{ label: `${int(RATE)}/s`, rate: RATE }, { label: 'full speed' }];
 const SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 10);
 const BODY = Buffer.alloc(32, 7);
 
@@ -53,7 +56,7 @@ async function breakdown(profileDir: string, bundleMap: string, requests: number
     const entry = cf.url.endsWith('.mjs') ? map.findEntry(cf.lineNumber, cf.columnNumber) : {};
     const source = 'originalSource' in entry ? String(entry.originalSource) : undefined;
     // Idle and (program) (V8 outside JS, mostly waiting) are no request's work.
-    groups.set(id, cf.functionName === '(idle)' || cf.functionName === '(program)' ? '' : group(cf.url, cf.functionName, { source }));
+    groups.set(id, cf.functionName === '(idle)' ? '' : cf.functionName === '(program)' ? '(program)' : group(cf.url, cf.functionName, { source }));
   }
   const us = new Map<string, number>();
   let at = profile.startTime;
@@ -68,7 +71,7 @@ async function breakdown(profileDir: string, bundleMap: string, requests: number
 
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
-async function profiled(name: Bundle, method: 'GET' | 'POST', bundleMap: string): Promise<{ us: Map<string, number>; requests: number }> {
+async function profiled(name: Bundle, method: 'GET' | 'POST', bundleMap: string, rate?: number): Promise<{ us: Map<string, number>; requests: number }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `dockercoins-profile-${name}-`));
   try {
     const proc = await start(name, ZERO_DELAYS, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
@@ -78,7 +81,7 @@ async function profiled(name: Bundle, method: 'GET' | 'POST', bundleMap: string)
     const body = method === 'POST' ? BODY : undefined;
     await autocannon({ url, method, body, connections: 10, duration: 2 }); // warm-up
     const from = monotonicUs();
-    const result = await autocannon({ url, method, body, connections: 10, duration: SECONDS, overallRate: RATE });
+    const result = await autocannon({ url, method, body, connections: 10, duration: SECONDS, ...(rate && { overallRate: rate }) });
     const to = monotonicUs();
     await proc.stop();
     return { us: await breakdown(dir, bundleMap, result.requests.total, [from, to]), requests: result.requests.total };
@@ -96,21 +99,31 @@ async function main() {
   const lines = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine()}, by \`npm run bench:profile\`.`,
     '',
-    `CPU time per request (µs) by where it runs: each server alone under ${int(RATE)} requests/s for ${SECONDS} s (autocannon, 10 connections, delays 0, default log level, after a 2 s warm-up at full speed), profiled with \`node --cpu-prof\` (the samples of the measured seconds only, divided by their requests), samples mapped to packages through the bundle's source map. Not counted: idle, and V8's "(program)" (native time it cannot attribute).`,
+    `CPU time per request (µs) by where it runs: each server alone, under ${int(RATE)} requests/s, then at full speed, for ${SECONDS} s each (autocannon, 10 connections, delays 0, default log level, after a 2 s warm-up at full speed), profiled with \`node --cpu-prof\` (the samples of the measured seconds only, divided by their requests), samples mapped to packages through the bundle's source map. Idle is not counted; "(program)" is V8's native time it cannot attribute to a function. The profiler adds its own cost to every row, more at full speed.`,
   ];
+  const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  const fmt = (n = 0) => n.toFixed(2);
   for (const { method, ours } of pairs) {
-    say(`profiling bare ${method} and ${ours}...`);
-    const bare = await profiled('bare', method, path.join(bundles, 'bare.mjs.map'));
-    const mine = await profiled(ours, method, path.join(bundles, `${ours}.mjs.map`));
-    const names = [...new Set([...bare.us.keys(), ...mine.us.keys()])].sort((a, b) => (mine.us.get(b) ?? 0) - (mine.us.get(a) ?? 0));
-    const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-    const fmt = (n = 0) => n.toFixed(2);
-    lines.push('', `| ${method}: where the CPU goes | bare (µs/request) | ${ours} (µs/request) | ${ours} − bare |`, '|---|---:|---:|---:|');
-    for (const name of names) {
-      const [b, m] = [bare.us.get(name) ?? 0, mine.us.get(name) ?? 0];
-      if (Math.max(b, m) >= 0.1) lines.push(`| ${name} | ${fmt(b)} | ${fmt(m)} | ${fmt(m - b)} |`);
+    const runs = [];
+    for (const { label, rate } of LOADS) {
+      say(`profiling bare ${method} and ${ours} at ${label}...`);
+      const bare = await profiled('bare', method, path.join(bundles, 'bare.mjs.map'), rate);
+      const mine = await profiled(ours, method, path.join(bundles, `${ours}.mjs.map`), rate);
+      runs.push({ label, bare, mine });
     }
-    lines.push(`| **all** (requests: bare ${int(bare.requests)}, ${ours} ${int(mine.requests)}) | ${fmt(total(bare.us))} | ${fmt(total(mine.us))} | ${fmt(total(mine.us) - total(bare.us))} |`);
+    const last = runs.at(-1)!;
+    const names = [...new Set(runs.flatMap((r) => [...r.bare.us.keys(), ...r.mine.us.keys()]))].sort((a, b) => (last.mine.us.get(b) ?? 0) - (last.mine.us.get(a) ?? 0));
+    lines.push(
+      '',
+      `| ${method}: where the CPU goes (µs/request) | ${runs.map((r) => `bare, ${r.label} | ${ours}, ${r.label} | ${ours} − bare`).join(' | ')} |`,
+      `|---|${runs.map(() => '---:|---:|---:|').join('')}`,
+    );
+    for (const name of names) {
+      const cells = runs.map((r) => [r.bare.us.get(name) ?? 0, r.mine.us.get(name) ?? 0] as const);
+      if (Math.max(...cells.flat()) >= 0.1) lines.push(`| ${name} | ${cells.map(([b, m]) => `${fmt(b)} | ${fmt(m)} | ${fmt(m - b)}`).join(' | ')} |`);
+    }
+    lines.push(`| **all** | ${runs.map((r) => `${fmt(total(r.bare.us))} | ${fmt(total(r.mine.us))} | ${fmt(total(r.mine.us) - total(r.bare.us))}`).join(' | ')} |`);
+    lines.push(`| requests | ${runs.map((r) => `${int(r.bare.requests)} | ${int(r.mine.requests)} |`).join(' | ')} |`);
   }
   const text = lines.join('\n');
   say(`\n${text}`);
