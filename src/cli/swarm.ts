@@ -21,12 +21,14 @@ export interface DockerRunOptions {
 export type Docker = (args: string[], options?: DockerRunOptions) => Promise<string>;
 
 export const dockerCli: Docker = async (args, { host, signal, program = 'docker', env, cwd } = {}) => {
-  const result = await execa(program, args, {
-    env: { ...env, ...(host ? { DOCKER_HOST: host } : {}) },
-    cwd,
-    cancelSignal: signal,
-    reject: false,
-  });
+  const run = () => execa(program, args, { env: { ...env, ...(host ? { DOCKER_HOST: host } : {}) }, cwd, cancelSignal: signal, reject: false });
+  let result = await run();
+  // Swarm refuses a service update made while the service changed under it (its own update in
+  // progress): nothing was applied, and the CLI reads the service anew on the next try.
+  for (let retry = 0; retry < 5 && result.exitCode !== 0 && /update out of sequence/.test(String(result.stderr)); retry++) {
+    await sleep(500, signal);
+    result = await run();
+  }
   if (result.isCanceled) throw new Interrupted(`interrupted: ${program} ${shellLine(args)}`);
   if (result.exitCode !== 0) {
     const why = String(result.stderr || result.stdout || result.shortMessage).trim().split('\n').slice(-3).join(' / ');

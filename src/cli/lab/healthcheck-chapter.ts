@@ -75,8 +75,10 @@ export function healthcheckSteps(o: AppLabOptions): AppLabStep[] {
         for (const c of this.commands.slice(0, 2)) await ctx.run(c);
         const before = await updateStatus(ctx, hasher);
         const watch = watchWebui(ctx);
-        await ctx.run(this.commands[2]!);
-        const rollback = await waitForUpdateState(ctx, hasher, before, ['rollback_completed']).finally(() => watch.stop());
+        const rollback = await ctx
+          .run(this.commands[2]!)
+          .then(() => waitForUpdateState(ctx, hasher, before, ['rollback_completed']))
+          .finally(() => watch.stop());
         const seen = await watch.stop();
         const image = await ctx.docker(['service', 'inspect', hasher, '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}'], { signal: ctx.signal });
         const during = seen.first && seen.last ? rateBetween(seen.first, seen.last) : 0;

@@ -48,8 +48,10 @@ export function rollingSteps(o: AppLabOptions): AppLabStep[] {
         const before = await updateStatus(ctx, hasher);
         const oldTasks = await runningIds(ctx, hasher);
         const watch = watchWebui(ctx);
-        await ctx.run(this.commands[2]!);
-        const update = await waitForUpdateState(ctx, hasher, before, ['completed']).finally(() => watch.stop());
+        const update = await ctx
+          .run(this.commands[2]!)
+          .then(() => waitForUpdateState(ctx, hasher, before, ['completed']))
+          .finally(() => watch.stop());
         const seen = await watch.stop();
         const now = await waitForTasks(ctx.docker, hasher, 7, waitOptions(ctx));
         const kept = now.filter((t) => oldTasks.has(t.id)).length;
@@ -89,11 +91,13 @@ export function rollingSteps(o: AppLabOptions): AppLabStep[] {
         }
         const before = await updateStatus(ctx, webui);
         const watch = watchWebui(ctx);
-        await ctx.run(this.commands[0]!);
-        const rollback = await waitForUpdateState(ctx, webui, before, ['rollback_completed']).catch(async (err: Error) => {
-          await watch.stop();
-          throw err;
-        });
+        const rollback = await ctx
+          .run(this.commands[0]!)
+          .then(() => waitForUpdateState(ctx, webui, before, ['rollback_completed']))
+          .catch(async (err: Error) => {
+            await watch.stop();
+            throw err;
+          });
         await waitForTasks(ctx.docker, webui, 1, waitOptions(ctx));
         await waitForClimbing(await webuiUrl(ctx), waitOptions(ctx)); // an answer after the rollback, in the watch too
         const seen = await watch.stop();

@@ -59,8 +59,9 @@ export function statefulSteps(o: AppLabOptions): AppLabStep[] {
         let figure: string;
         if (was!.node === hostname) {
           const watch = watchWebui(ctx);
-          await pin();
-          await sleep(5000, ctx.signal); // time for a redeploy, if there were one
+          await pin()
+            .then(() => sleep(5000, ctx.signal)) // time for a redeploy, if there were one
+            .finally(() => watch.stop());
           const seen = await watch.stop();
           const [now] = await waitForTasks(ctx.docker, redis, 1, waitOptions(ctx));
           figure = `redis stays on ${hostname}, ${now!.id === was!.id ? 'same task: no redeploy' : 'redeployed'}; ${describeWatch(seen)}`;
