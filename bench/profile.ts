@@ -55,7 +55,8 @@ async function breakdown(profileDir: string, bundleMap: string, requests: number
   for (const { id, callFrame: cf } of profile.nodes) {
     const entry = cf.url.endsWith('.mjs') ? map.findEntry(cf.lineNumber, cf.columnNumber) : {};
     const source = 'originalSource' in entry ? String(entry.originalSource) : undefined;
-    // Idle and (program) (V8 outside JS, mostly waiting) are no request's work.
+    // Idle is no request's work; (program) is V8 and node outside JS that the profiler cannot
+    // attribute to a function (the event loop, the HTTP parser's C): counted, as its own row.
     groups.set(id, cf.functionName === '(idle)' ? '' : cf.functionName === '(program)' ? '(program)' : group(cf.url, cf.functionName, { source }));
   }
   const us = new Map<string, number>();
