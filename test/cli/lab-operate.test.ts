@@ -4,11 +4,16 @@
 // The real runs are in test/e2e/labs.test.ts.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { parseAb } from '../../src/cli/lab/netshoot-chapter.js';
 import { newAppState, undoAll, type AppLabOptions, type AppStepContext } from '../../src/cli/lab/app-state.js';
+import { watching } from '../../src/cli/lab/app-watch.js';
+import { sleep } from '../../src/lib/sleep.js';
 import type { Docker } from '../../src/cli/swarm.js';
 import { repositoryRoot as root } from '../../src/lib/paths.js';
 
@@ -75,4 +80,29 @@ test('a failed chapter removes the services it created and undoes its changes in
   state.undo.push({ args: ['service', 'update', 'x'] });
   await undoAll(ctx);
   assert.deepEqual(calls.slice(1), ['stack rm dockercoins', 'network ls --format {{.Name}}'], 'and waits for its network to go');
+});
+
+test('the web UI is watched while a step works, and no longer once the work failed', async (t) => {
+  let polls = 0;
+  const webui = createServer((_request, response) => {
+    polls++;
+    response.setHeader('content-type', 'application/json').end(JSON.stringify({ coins: 1, hashes: String(polls), now: polls }));
+  }).listen(0, '127.0.0.1');
+  t.after(() => webui.close());
+  await once(webui, 'listening');
+  const docker: Docker = async () => '';
+  const options = { webuiUrl: `http://127.0.0.1:${(webui.address() as AddressInfo).port}` } as AppLabOptions;
+  const ctx = { options, state: newAppState(), docker, signal: new AbortController().signal, progress() {}, run: (c) => docker(c.args) } satisfies AppStepContext;
+
+  const { result, seen } = await watching(ctx, () => sleep(250).then(() => 'done'), 50);
+  assert.equal(result, 'done');
+  assert.ok(seen.answers >= 2 && seen.failures === 0, `${seen.answers} answers, ${seen.failures} failed`);
+
+  await assert.rejects(
+    watching(ctx, () => sleep(250).then(() => Promise.reject(new Error('docker service rollback failed'))), 50),
+    /rollback failed/,
+  );
+  const after = polls;
+  await sleep(500);
+  assert.equal(polls, after, 'the watch stopped polling with the failure');
 });

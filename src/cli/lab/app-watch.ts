@@ -21,7 +21,7 @@ export interface WebuiWatch {
 }
 
 /** Polls the web UI until `stop()`; asks again where it answers after a failure (a host-mode port moves with its task). */
-export function watchWebui(ctx: AppStepContext, everyMs = 500): { stop(): Promise<WebuiWatch> } {
+function watchWebui(ctx: AppStepContext, everyMs = 500): { stop(): Promise<WebuiWatch> } {
   const watch: WebuiWatch = { answers: 0, failures: 0, longestGap: 0, decreases: [], reasons: [] };
   let polling = true;
   const loop = (async () => {
@@ -53,6 +53,21 @@ export function watchWebui(ctx: AppStepContext, everyMs = 500): { stop(): Promis
       return watch;
     },
   };
+}
+
+/**
+ * Runs `work` while the web UI is watched, and stops the watch however `work` ends: a watch left
+ * polling keeps the lab's process alive.
+ */
+export async function watching<T>(ctx: AppStepContext, work: () => Promise<T>, everyMs?: number): Promise<{ result: T; seen: WebuiWatch }> {
+  const watch = watchWebui(ctx, everyMs);
+  let result: T;
+  try {
+    result = await work();
+  } finally {
+    await watch.stop();
+  }
+  return { result, seen: await watch.stop() };
 }
 
 /** Hashes the counter lost: the sum of its falls. */

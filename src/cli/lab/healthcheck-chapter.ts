@@ -23,7 +23,7 @@ import {
   type AppLabStep,
   type AppStepContext,
 } from './app-state.js';
-import { describeWatch, updateStatus, waitForUpdateState, watchWebui } from './app-watch.js';
+import { describeWatch, updateStatus, waitForUpdateState, watching } from './app-watch.js';
 
 const hasher = service('hasher');
 const perSecond = (rate: number) => rate.toFixed(1);
@@ -74,12 +74,10 @@ export function healthcheckSteps(o: AppLabOptions): AppLabStep[] {
       async run(ctx) {
         for (const c of this.commands.slice(0, 2)) await ctx.run(c);
         const before = await updateStatus(ctx, hasher);
-        const watch = watchWebui(ctx);
-        const rollback = await ctx
-          .run(this.commands[2]!)
-          .then(() => waitForUpdateState(ctx, hasher, before, ['rollback_completed']))
-          .finally(() => watch.stop());
-        const seen = await watch.stop();
+        const { result: rollback, seen } = await watching(ctx, async () => {
+          await ctx.run(this.commands[2]!);
+          return waitForUpdateState(ctx, hasher, before, ['rollback_completed']);
+        });
         const image = await ctx.docker(['service', 'inspect', hasher, '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}'], { signal: ctx.signal });
         const during = seen.first && seen.last ? rateBetween(seen.first, seen.last) : 0;
         const figure = `rolled back in ${rollback.seconds.toFixed(1)} s (${rollback.message}); ${perSecond(during)} hashes/s meanwhile; ${describeWatch(seen)}`;

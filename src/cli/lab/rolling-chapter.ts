@@ -6,7 +6,7 @@ import { isRunning, serviceTasks, waitForClimbing, waitForTasks } from '../swarm
 import { Failure } from '../../lib/wait.js';
 import type { Chapter } from './runner.js';
 import { appChapter, departs, detached, docker, runningAppStep, service, waitOptions, webuiUrl, type AppLabOptions, type AppLabStep, type AppStepContext } from './app-state.js';
-import { describeWatch, updateStatus, waitForUpdateState, watchWebui } from './app-watch.js';
+import { describeWatch, updateStatus, waitForUpdateState, watching } from './app-watch.js';
 
 const hasher = service('hasher');
 const webui = service('webui');
@@ -47,12 +47,10 @@ export function rollingSteps(o: AppLabOptions): AppLabStep[] {
         for (const c of this.commands.slice(0, 2)) await ctx.run(c);
         const before = await updateStatus(ctx, hasher);
         const oldTasks = await runningIds(ctx, hasher);
-        const watch = watchWebui(ctx);
-        const update = await ctx
-          .run(this.commands[2]!)
-          .then(() => waitForUpdateState(ctx, hasher, before, ['completed']))
-          .finally(() => watch.stop());
-        const seen = await watch.stop();
+        const { result: update, seen } = await watching(ctx, async () => {
+          await ctx.run(this.commands[2]!);
+          return waitForUpdateState(ctx, hasher, before, ['completed']);
+        });
         const now = await waitForTasks(ctx.docker, hasher, 7, waitOptions(ctx));
         const kept = now.filter((t) => oldTasks.has(t.id)).length;
         const figure = `7 tasks replaced in ${update.seconds.toFixed(1)} s; ${describeWatch(seen)}`;
@@ -90,17 +88,13 @@ export function rollingSteps(o: AppLabOptions): AppLabStep[] {
           await waitForTasks(ctx.docker, webui, 1, waitOptions(ctx));
         }
         const before = await updateStatus(ctx, webui);
-        const watch = watchWebui(ctx);
-        const rollback = await ctx
-          .run(this.commands[0]!)
-          .then(() => waitForUpdateState(ctx, webui, before, ['rollback_completed']))
-          .catch(async (err: Error) => {
-            await watch.stop();
-            throw err;
-          });
-        await waitForTasks(ctx.docker, webui, 1, waitOptions(ctx));
-        await waitForClimbing(await webuiUrl(ctx), waitOptions(ctx)); // an answer after the rollback, in the watch too
-        const seen = await watch.stop();
+        const { result: rollback, seen } = await watching(ctx, async () => {
+          await ctx.run(this.commands[0]!);
+          const done = await waitForUpdateState(ctx, webui, before, ['rollback_completed']);
+          await waitForTasks(ctx.docker, webui, 1, waitOptions(ctx));
+          await waitForClimbing(await webuiUrl(ctx), waitOptions(ctx)); // an answer after the rollback, in the watch too
+          return done;
+        });
         const figure = `rolled back in ${rollback.seconds.toFixed(1)} s; ${describeWatch(seen)}`;
         if (seen.decreases.length || !seen.last || seen.last.hashes <= seen.first!.hashes) throw new Failure(`${figure}; expected the counter to keep climbing`);
         return { figure, values: { seconds: rollback.seconds, answers: seen.answers, failures: seen.failures, longestGap: seen.longestGap } };

@@ -8,7 +8,7 @@ import { isRunning, measureRate, readCounters, serviceTasks, waitForTasks } from
 import { Failure, waitUntil } from '../../lib/wait.js';
 import type { Chapter } from './runner.js';
 import { appChapter, departs, detached, docker, withVars, runningAppStep, service, stack, waitOptions, webuiUrl, type AppLabOptions, type AppLabStep, type AppStepContext } from './app-state.js';
-import { describeWatch, hashesLost, watchWebui, type WebuiWatch } from './app-watch.js';
+import { describeWatch, hashesLost, watching, type WebuiWatch } from './app-watch.js';
 import { sleep } from '../../lib/sleep.js';
 
 const redis = service('redis');
@@ -17,21 +17,21 @@ const volume = 'dockercoins-redis';
 /** Watches the counts across `change`, until a new redis task runs and the web UI reads it. */
 async function across(ctx: AppStepContext, change: () => Promise<unknown>, everyMs: number): Promise<{ seen: WebuiWatch; lost: number; seconds: number }> {
   const before = new Set((await serviceTasks(ctx.docker, redis, ctx.signal)).filter(isRunning).map((t) => t.id));
-  const watch = watchWebui(ctx, everyMs);
-  await sleep(1500, ctx.signal); // readings before the change
-  const started = Date.now();
-  let seconds: number;
-  try {
-    await change();
-    await waitUntil('a new redis task', async () => ((await serviceTasks(ctx.docker, redis, ctx.signal)).some((t) => isRunning(t) && !before.has(t.id)) ? true : undefined), waitOptions(ctx));
-    const url = await webuiUrl(ctx);
-    await waitUntil(`${url}/json to answer again`, () => readCounters(url, ctx.signal), waitOptions(ctx));
-    seconds = (Date.now() - started) / 1000;
-    await sleep(1500, ctx.signal); // and readings after it
-  } finally {
-    await watch.stop();
-  }
-  const seen = await watch.stop();
+  const { result: seconds, seen } = await watching(
+    ctx,
+    async () => {
+      await sleep(1500, ctx.signal); // readings before the change
+      const started = Date.now();
+      await change();
+      await waitUntil('a new redis task', async () => ((await serviceTasks(ctx.docker, redis, ctx.signal)).some((t) => isRunning(t) && !before.has(t.id)) ? true : undefined), waitOptions(ctx));
+      const url = await webuiUrl(ctx);
+      await waitUntil(`${url}/json to answer again`, () => readCounters(url, ctx.signal), waitOptions(ctx));
+      const took = (Date.now() - started) / 1000;
+      await sleep(1500, ctx.signal); // and readings after it
+      return took;
+    },
+    everyMs,
+  );
   return { seen, lost: hashesLost(seen), seconds };
 }
 
@@ -58,11 +58,10 @@ export function statefulSteps(o: AppLabOptions): AppLabStep[] {
         const pin = () => ctx.run(withVars(this.commands[0]!, { HOSTNAME: hostname }));
         let figure: string;
         if (was!.node === hostname) {
-          const watch = watchWebui(ctx);
-          await pin()
-            .then(() => sleep(5000, ctx.signal)) // time for a redeploy, if there were one
-            .finally(() => watch.stop());
-          const seen = await watch.stop();
+          const { seen } = await watching(ctx, async () => {
+            await pin();
+            await sleep(5000, ctx.signal); // time for a redeploy, if there were one
+          });
           const [now] = await waitForTasks(ctx.docker, redis, 1, waitOptions(ctx));
           figure = `redis stays on ${hostname}, ${now!.id === was!.id ? 'same task: no redeploy' : 'redeployed'}; ${describeWatch(seen)}`;
         } else {
