@@ -2,9 +2,10 @@
 // like the original single-threaded Flask server. That queue is the workshop's bottleneck.
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
-import { Gauge, Histogram } from 'prom-client';
+import { Gauge } from 'prom-client';
 import * as z from 'zod';
 import { millis, serverEnv } from '../lib/config.js';
+import { queuedHistogram } from '../lib/histogram.js';
 import { answerWhenReady, createServer, httpError, notFound, type Service } from '../lib/server.js';
 import { sleep } from '../lib/sleep.js';
 
@@ -55,24 +56,24 @@ export function buildRng(config: RngConfig): Service {
       this.set(queue.activeCount + queue.pendingCount);
     },
   });
-  const waited = new Histogram({
+  const waited = queuedHistogram({
     name: 'rng_queue_wait_seconds',
     help: 'Time a request waited in the queue before its turn',
     buckets: [0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
     registers: [metrics],
-  });
+  }).series();
 
   /** Runs `answer` when this request's turn comes, after the delay; skips clients that left. */
   const inTurn = <T>(socket: { destroyed: boolean }, answer: () => T): T | Promise<T | undefined> => {
     // No delay and nobody ahead: the turn is now. `answer` is synchronous, so requests are still
     // served one at a time, without the queue's promises (their cost at delay 0: bench/README.md).
     if (config.RNG_DELAY_MS === 0 && queue.activeCount === 0 && queue.pendingCount === 0) {
-      waited.observe(0);
+      waited(0);
       return answer();
     }
     const queuedAt = performance.now();
     return queue(async () => {
-      waited.observe((performance.now() - queuedAt) / 1000);
+      waited((performance.now() - queuedAt) / 1000);
       // A client that gave up (timeout) must not cost the others a delay.
       if (socket.destroyed) return undefined;
       if (!closing) await sleep(config.RNG_DELAY_MS);

@@ -5,8 +5,9 @@
 // again as it was. On stop it abandons the unit in flight, saves what it has counted within a
 // deadline, and says how many units were saved, not saved, or may have been.
 import { randomUUID } from 'node:crypto';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { FastifyBaseLogger } from 'fastify';
+import { queuedHistogram, type QueuedHistogram } from '../lib/histogram.js';
 import { sleep } from '../lib/sleep.js';
 import { mayHaveBeenApplied, type CallStats, type Coin, type FlushId, type Store, type WorkerReport } from '../lib/store.js';
 import { describeError } from '../lib/errors.js';
@@ -71,7 +72,7 @@ export class Worker {
   private readonly units: Counter;
   private readonly coins: Counter;
   private readonly errors: Counter<'dependency'>;
-  private readonly calls: Histogram<'dependency' | 'instance'>;
+  private readonly calls: QueuedHistogram<'dependency' | 'instance'>;
   private readonly instances: InstanceLabels;
 
   constructor(private readonly o: WorkerOptions) {
@@ -84,14 +85,14 @@ export class Worker {
       labelNames: ['dependency'] as const,
       registers,
     });
-    this.calls = new Histogram({
+    this.calls = queuedHistogram({
       name: 'worker_call_duration_seconds',
       help: 'Duration of calls to rng and hasher, by the instance that answered',
       labelNames: ['dependency', 'instance'] as const,
       buckets: [0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
       registers,
     });
-    this.instances = new InstanceLabels({ onDrop: (dependency, instance) => this.calls.remove({ dependency, instance }) });
+    this.instances = new InstanceLabels({ onDrop: (dependency, instance) => this.calls.remove(dependency, instance) });
     const pending: Gauge = new Gauge({
       name: 'worker_pending_units',
       help: 'Units done but not yet written to the store',
@@ -180,7 +181,7 @@ export class Worker {
     stats.calls += 1;
     stats.totalMs += response.ms;
     stats.maxMs = Math.max(stats.maxMs, response.ms);
-    this.calls.observe({ dependency: upstream.name, instance }, response.ms / 1000);
+    this.calls.series(upstream.name, instance)(response.ms / 1000);
     return response;
   }
 
