@@ -69,7 +69,6 @@ export class Worker {
   private loopDone?: Promise<void>;
   private flushTimer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
-  private readonly units: Counter;
   private readonly coins: Counter;
   private readonly errors: Counter<'dependency'>;
   private readonly calls: QueuedHistogram<'dependency' | 'instance'>;
@@ -77,7 +76,17 @@ export class Worker {
 
   constructor(private readonly o: WorkerOptions) {
     const registers = [o.metrics];
-    this.units = new Counter({ name: 'worker_units_total', help: 'Units of work done (one hash each)', registers });
+    // Read from unitsDone at each scrape: an inc() per unit is a prom-client call per unit (src/lib/histogram.ts).
+    let unitsCounted = 0;
+    const units: Counter = new Counter({
+      name: 'worker_units_total',
+      help: 'Units of work done (one hash each)',
+      registers,
+      collect: () => {
+        units.inc(this.unitsDone - unitsCounted);
+        unitsCounted = this.unitsDone;
+      },
+    });
     this.coins = new Counter({ name: 'worker_coins_total', help: 'Coins found (hashes starting with 0)', registers });
     this.errors = new Counter({
       name: 'worker_errors_total',
@@ -155,7 +164,6 @@ export class Worker {
         const hex = digest.body.toString('utf8');
         this.pendingUnits += 1;
         this.unitsDone += 1;
-        this.units.inc();
         if (hex.startsWith('0')) {
           this.pendingCoins.push({ hex, bytes: random.body });
           this.coins.inc();
