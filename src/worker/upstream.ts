@@ -27,8 +27,12 @@ import { describeError } from '../lib/errors.js';
 export const CONNECTION_MODES = ['balanced', 'per-call', 'keep-alive'] as const;
 export type ConnectionMode = (typeof CONNECTION_MODES)[number];
 
-/** balanced: a kept-alive connection serves at most this many calls, for at most this long. */
-export const RECYCLE = { calls: 100, ms: 1000 };
+/**
+ * balanced: a kept-alive connection serves at most this many calls, for at most this long. The
+ * time spreads the calls at the workshop's pace (a few calls a second); the count bounds them at
+ * delay 0 (thousands a second), where a new connection every 100 calls cost the pipeline's rate.
+ */
+export const RECYCLE = { calls: 1000, ms: 1000 };
 export type Resolver = (hostname: string) => Promise<string[]>;
 
 export interface UpstreamResponse {

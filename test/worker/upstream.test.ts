@@ -91,7 +91,7 @@ describe('load spreading over rng replicas', () => {
     }
     assert.equal(connections['per-call'], calls);
     assert.ok(connections['keep-alive']! <= 2, `keep-alive opened ${connections['keep-alive']} connections for ${calls} calls`);
-    // 3 by the count of calls; more only if the calls took longer than RECYCLE.ms each 100.
+    // 3 by the count of calls; more only if RECYCLE.calls calls took longer than RECYCLE.ms.
     const balanced = connections.balanced!;
     assert.ok(balanced >= 3 && balanced <= calls / 10, `balanced opened ${balanced} connections for ${calls} calls`);
   });
