@@ -55,7 +55,10 @@ export interface Service {
 export function createServer(settings: ServerSettings): Service {
   const metrics = new Registry();
   metrics.setDefaultLabels({ service: settings.service, instance: settings.INSTANCE_NAME });
-  collectDefaultMetrics({ register: metrics });
+  // The event loop's delay sampled every 100 ms, not prom-client's 10: each sample wakes the
+  // process, and with 16 workers on 2 cores those wakeups slowed the whole pipeline (an A/B run:
+  // bench/README.md). A stall still shows: it delays the sample it overlaps.
+  collectDefaultMetrics({ register: metrics, eventLoopMonitoringPrecision: 100 });
   // One histogram: its _count is the number of requests by method, route and status (one
   // observation per request, queued: src/lib/histogram.ts).
   const latency = queuedHistogram({
