@@ -4,11 +4,20 @@ import pino from 'pino';
 /**
  * stdout in batches of 4 KB or 100 ms, whichever comes first: a system call per request line
  * costs rng and hasher CPU under load (bench/README.md's Profile); at the workshop's pace a
- * line waits at most 100 ms. pino writes what is left on exit.
+ * line waits at most 100 ms. The flush is timed from the first line after the last flush, so
+ * a process with nothing to say is not woken for it. pino writes what is left on exit.
  */
 export function batchedStdout() {
   const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  setInterval(() => stdout.flush(), 100).unref();
+  const write = stdout.write.bind(stdout);
+  let flushTimer: NodeJS.Timeout | undefined;
+  stdout.write = (line: string) => {
+    flushTimer ??= setTimeout(() => {
+      flushTimer = undefined;
+      stdout.flush();
+    }, 100).unref();
+    return write(line);
+  };
   return stdout;
 }
 
