@@ -118,7 +118,9 @@ export interface DashboardInput {
 export function liveWorkers(reports: readonly SeenReport[], now: number): Map<string, SeenReport[]> {
   const byWorker = new Map<string, SeenReport[]>();
   for (const seen of [...reports].sort((a, b) => a.seenAt - b.seenAt)) {
-    byWorker.set(seen.report.worker, [...(byWorker.get(seen.report.worker) ?? []), seen]);
+    const list = byWorker.get(seen.report.worker);
+    if (list) list.push(seen);
+    else byWorker.set(seen.report.worker, [seen]);
   }
   for (const [name, list] of byWorker) {
     const last = list.at(-1)!;

@@ -41,6 +41,8 @@ export class Sampler {
   latest: Dashboard | undefined;
   readonly history: SpeedHistory = [[], []];
   private readonly seen = new Map<string, SeenReport>();
+  /** The same reports by worker, oldest first: one worker's pace without reading every report. */
+  private readonly seenByWorker = new Map<string, SeenReport[]>();
   private readonly lastReportAt = new Map<string, number>();
   private counter: { at: number; hashes: number }[] = [];
   private residuals: number[] = [];
@@ -118,7 +120,7 @@ export class Sampler {
 
   private sampled(now: number, hashes: number | null, coins: number, reports: WorkerReport[], recentCoins: string[]): Dashboard {
     for (const report of reports) this.see(report, now);
-    for (const [key, seen] of this.seen) if (seen.seenAt <= now - LONG_WINDOW_MS) this.seen.delete(key);
+    this.forget(now - LONG_WINDOW_MS);
     const unreported = hashes === null ? null : this.unreported(now, hashes);
     const times = new Map(recentCoins.map((hex) => [hex, this.coinTimes.get(hex) ?? (this.firstRead ? null : now)]));
     this.coinTimes = times;
@@ -144,17 +146,34 @@ export class Sampler {
     const previous = this.lastReportAt.get(report.worker);
     const start = report.at - report.intervalMs;
     const gap = previous === undefined ? 0 : start - previous;
+    let mine = this.seenByWorker.get(report.worker);
+    if (!mine) this.seenByWorker.set(report.worker, (mine = []));
+    const seen: SeenReport = { seenAt: now, report };
     if (gap > MISSED_GAP_MS[0] && gap <= MISSED_GAP_MS[1]) {
       // Its units are in the counter: count them at this worker's recent pace.
-      const recent = [...this.seen.values(), { seenAt: now, report }].filter((s) => s.report.worker === report.worker);
+      const recent = [...mine, seen];
       const pace = sum(recent, (s) => s.report.units) / Math.max(1, sum(recent, (s) => s.report.intervalMs));
       const missed = { worker: report.worker, at: start, intervalMs: gap, units: Math.round(pace * gap), rng: {}, hasher: {} };
-      this.seen.set(`${report.worker}@${start}`, { seenAt: now, report: missed, estimated: true });
+      const estimate = { seenAt: now, report: missed, estimated: true };
+      this.seen.set(`${report.worker}@${start}`, estimate);
+      mine.push(estimate);
     }
     // After a last report, the name may come back as a new process.
     if (report.final) this.lastReportAt.delete(report.worker);
     else this.lastReportAt.set(report.worker, report.at);
-    this.seen.set(key, { seenAt: now, report });
+    this.seen.set(key, seen);
+    mine.push(seen);
+  }
+
+  /** Forgets the reports seen at `before` or earlier. */
+  private forget(before: number): void {
+    for (const [key, seen] of this.seen) if (seen.seenAt <= before) this.seen.delete(key);
+    for (const [worker, mine] of this.seenByWorker) {
+      // Oldest first: what is forgotten is at the front.
+      const kept = mine.findIndex((s) => s.seenAt > before);
+      if (kept === -1) this.seenByWorker.delete(worker);
+      else if (kept > 0) mine.splice(0, kept);
+    }
   }
 
   /** Hashes/s the counter gained beyond what the reports seen meanwhile account for; null while measuring. */
