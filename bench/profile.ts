@@ -14,8 +14,15 @@ import { LAST_CPU, pin, prepareBundles, say, start, stopAll, type Bundle } from 
 import { int, machine, runBench, updateReadmeSection } from './report.js';
 
 const RATE = Number(process.env.BENCH_PROFILE_RATE ?? 5000);
-/** The two loads: the fixed rate, then as fast as autocannon goes (no overallRate). */
-const LOADS: { label: string; rate?: number }[] = [{ label: `${int(RATE)}/s`, rate: RATE }, { label: 'full speed' }];
+/**
+ * The loads: the fixed rate, then as fast as autocannon goes (no overallRate), then as fast as
+ * one connection goes: one request at a time, as each worker calls in the pipeline.
+ */
+const LOADS: { label: string; rate?: number; connections: number }[] = [
+  { label: `${int(RATE)}/s`, rate: RATE, connections: 10 },
+  { label: 'full speed', connections: 10 },
+  { label: 'one connection', connections: 1 },
+];
 const SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 10);
 const BODY = Buffer.alloc(32, 7);
 
@@ -72,7 +79,7 @@ async function breakdown(profileDir: string, bundleMap: string, requests: number
 
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
-async function profiled(name: Bundle, method: 'GET' | 'POST', bundleMap: string, rate?: number): Promise<{ us: Map<string, number>; requests: number }> {
+async function profiled(name: Bundle, method: 'GET' | 'POST', bundleMap: string, load: (typeof LOADS)[number]): Promise<{ us: Map<string, number>; requests: number }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `dockercoins-profile-${name}-`));
   try {
     const proc = await start(name, ZERO_DELAYS, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
@@ -82,7 +89,7 @@ async function profiled(name: Bundle, method: 'GET' | 'POST', bundleMap: string,
     const body = method === 'POST' ? BODY : undefined;
     await autocannon({ url, method, body, connections: 10, duration: 2 }); // warm-up
     const from = monotonicUs();
-    const result = await autocannon({ url, method, body, connections: 10, duration: SECONDS, ...(rate && { overallRate: rate }) });
+    const result = await autocannon({ url, method, body, connections: load.connections, duration: SECONDS, ...(load.rate && { overallRate: load.rate }) });
     const to = monotonicUs();
     await proc.stop();
     return { us: await breakdown(dir, bundleMap, result.requests.total, [from, to]), requests: result.requests.total };
@@ -100,17 +107,17 @@ async function main() {
   const lines = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine()}, by \`npm run bench:profile\`.`,
     '',
-    `CPU time per request (µs) by where it runs: each server alone, under ${int(RATE)} requests/s, then at full speed, for ${SECONDS} s each (autocannon, 10 connections, delays 0, default log level, after a 2 s warm-up at full speed), profiled with \`node --cpu-prof\` (the samples of the measured seconds only, divided by their requests), samples mapped to packages through the bundle's source map. Idle is not counted; "(program)" is V8's native time it cannot attribute to a function. The profiler adds its own cost to every row, more at full speed.`,
+    `CPU time per request (µs) by where it runs: each server alone, under ${int(RATE)} requests/s, then at full speed, for ${SECONDS} s each (autocannon, 10 connections; then one connection at full speed: one request at a time, as each worker calls in the pipeline; delays 0, default log level, after a 2 s warm-up at full speed), profiled with \`node --cpu-prof\` (the samples of the measured seconds only, divided by their requests), samples mapped to packages through the bundle's source map. Idle is not counted; "(program)" is V8's native time it cannot attribute to a function. The profiler adds its own cost to every row, more at full speed.`,
   ];
   const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
   const fmt = (n = 0) => n.toFixed(2);
   for (const { method, ours } of pairs) {
     const runs = [];
-    for (const { label, rate } of LOADS) {
-      say(`profiling bare ${method} and ${ours} at ${label}...`);
-      const bare = await profiled('bare', method, path.join(bundles, 'bare.mjs.map'), rate);
-      const mine = await profiled(ours, method, path.join(bundles, `${ours}.mjs.map`), rate);
-      runs.push({ label, bare, mine });
+    for (const load of LOADS) {
+      say(`profiling bare ${method} and ${ours} at ${load.label}...`);
+      const bare = await profiled('bare', method, path.join(bundles, 'bare.mjs.map'), load);
+      const mine = await profiled(ours, method, path.join(bundles, `${ours}.mjs.map`), load);
+      runs.push({ label: load.label, bare, mine });
     }
     const last = runs.at(-1)!;
     const names = [...new Set(runs.flatMap((r) => [...r.bare.us.keys(), ...r.mine.us.keys()]))].sort((a, b) => (last.mine.us.get(b) ?? 0) - (last.mine.us.get(a) ?? 0));
