@@ -8,8 +8,8 @@ import { createClient } from '@redis/client';
 import { workerEnv } from '../src/worker/app.js';
 import { CONNECTION_MODES } from '../src/worker/upstream.js';
 import { ZERO_DELAYS } from './http.js';
-import { inTurns, onCleanup, peakRss, say, start, workerCounts, type Proc } from './processes.js';
-import { spread, type Spread } from './report.js';
+import { cpuMs, inTurns, onCleanup, peakRss, say, start, workerCounts, type Proc } from './processes.js';
+import { median, spread, type Spread } from './report.js';
 
 export interface Mode {
   name: string;
@@ -53,11 +53,16 @@ export interface PipelineRun {
   /** Hashes per second: the median round and the range. */
   rate: Spread;
   rounds: number[];
+  /** CPU µs per hash of the mode's workers (together), its rng and its hasher: the median round of each. */
+  cpuUsPerHash: Record<CpuPart, number>;
   warmupSeconds: number;
   workerErrors: number;
   /** Workers that exited before the end (the bare loop dies on any error): the rate is void. */
   workersExited: number;
 }
+
+const CPU_PARTS = ['workers', 'rng', 'hasher'] as const;
+type CpuPart = (typeof CPU_PARTS)[number];
 
 /** A counter in its own Redis database. */
 async function counterIn(database: string) {
@@ -66,12 +71,15 @@ async function counterIn(database: string) {
   await counter.connect();
   onCleanup(async () => counter.isOpen && counter.destroy());
   await counter.set('hashes', 0);
-  /** Hashes per second counted over the next `seconds`. */
-  return async (seconds: number) => {
-    const before = { hashes: Number(await counter.get('hashes')), at: performance.now() };
+  /** Hashes per second counted over the next `seconds`, and the CPU `procs` used per hash meanwhile. */
+  return async (seconds: number, procs?: Record<CpuPart, Proc[]>) => {
+    const cpu = () => Object.fromEntries(CPU_PARTS.map((part) => [part, procs ? procs[part].reduce((ms, p) => ms + cpuMs(p), 0) : 0]));
+    const before = { hashes: Number(await counter.get('hashes')), at: performance.now(), cpu: cpu() };
     await delay(seconds * 1000);
-    const after = { hashes: Number(await counter.get('hashes')), at: performance.now() };
-    return ((after.hashes - before.hashes) * 1000) / (after.at - before.at);
+    const after = { hashes: Number(await counter.get('hashes')), at: performance.now(), cpu: cpu() };
+    const hashes = after.hashes - before.hashes;
+    const cpuUsPerHash = Object.fromEntries(CPU_PARTS.map((part) => [part, ((after.cpu[part]! - before.cpu[part]!) * 1000) / hashes])) as Record<CpuPart, number>;
+    return { rate: (hashes * 1000) / (after.at - before.at), cpuUsPerHash };
   };
 }
 
@@ -97,14 +105,14 @@ async function warmedGroup(mode: Mode, count: number, database: string, upstream
   const started = performance.now();
   const warmed = () => (performance.now() - started) / 1000;
   const { warmupWindowSeconds: window, warmupMaxSeconds } = PIPELINE_SETTINGS;
-  let previous = await rateOver(window);
+  let previous = (await rateOver(window)).rate;
   while (warmed() < warmupMaxSeconds) {
-    const rate = await rateOver(window);
+    const { rate } = await rateOver(window);
     if (previous > 0 && Math.abs(rate - previous) <= 0.15 * previous) break;
     previous = rate;
   }
   for (const w of workers) w.child.kill('SIGSTOP');
-  return { workers, rateOver, warmupSeconds: warmed() };
+  return { workers, rateOver, servers: { rng: [rng!], hasher: [hasher!] }, warmupSeconds: warmed() };
 }
 
 /**
@@ -127,7 +135,10 @@ export async function pipelineRuns(redisUrl: string, ours: Proc[], peak: Map<Pro
       const turns = Object.fromEntries(
         [...groups].map(([mode, group]) => [
           mode.name,
-          { procs: group.workers, run: () => delay(SETTLE_SECONDS * 1000).then(() => group.rateOver(roundSeconds)) },
+          {
+            procs: group.workers,
+            run: () => delay(SETTLE_SECONDS * 1000).then(() => group.rateOver(roundSeconds, { workers: group.workers, ...group.servers })),
+          },
         ]),
       );
       const everyWorker = [...groups.values()].flatMap((g) => g.workers);
@@ -135,12 +146,14 @@ export async function pipelineRuns(redisUrl: string, ours: Proc[], peak: Map<Pro
       for (const p of ours) peak.set(p, Math.max(peak.get(p) ?? 0, measured.peak.get(p)!));
       for (const [mode, group] of groups) {
         if (!mode.bare) for (const w of group.workers) workerPeakMB = Math.max(workerPeakMB, measured.peak.get(w)!);
-        const rates = measured.result[mode.name]!;
+        const rounds = measured.result[mode.name]!;
+        const rates = rounds.map((r) => r.rate);
         runs.push({
           workers: count,
           mode: mode.name,
           rate: spread(rates),
           rounds: rates,
+          cpuUsPerHash: Object.fromEntries(CPU_PARTS.map((part) => [part, median(rounds.map((r) => r.cpuUsPerHash[part]))])) as Record<CpuPart, number>,
           warmupSeconds: group.warmupSeconds,
           workerErrors: mode.bare ? 0 : (await workerCounts(group.workers)).errors,
           workersExited: group.workers.filter((w) => w.child.exitCode !== null).length,

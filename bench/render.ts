@@ -93,6 +93,17 @@ function pipelineSection(r: Results): string[] {
       ['---:', ...MODES.map(() => '---:'), '---', ...ours.map(() => '---:')],
       rows,
     ),
+    '',
+    `Where the CPU goes, in the same rounds: CPU µs per hash (/proc, the median round) of the mode's workers together, its rng and its hasher; the bare loops call the bare servers (bench/bare.ts). "Profile"'s one-connection columns show one server alone under the same calls.`,
+    '',
+    ...table(
+      ['workers', 'mode', 'workers (µs/hash)', 'rng (µs/hash)', 'hasher (µs/hash)', 'all (µs/hash)'],
+      ['---:', '---', '---:', '---:', '---:', '---:'],
+      r.pipeline.map((p) => {
+        const { workers, rng, hasher } = p.cpuUsPerHash;
+        return [String(p.workers), p.mode, ...[workers, rng, hasher, workers + rng + hasher].map((us) => us.toFixed(0))];
+      }),
+    ),
   ];
 }
 
