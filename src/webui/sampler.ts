@@ -40,9 +40,8 @@ const MISSED_GAP_MS = [250, 3000] as const;
 export class Sampler {
   latest: Dashboard | undefined;
   readonly history: SpeedHistory = [[], []];
-  private readonly seen = new Map<string, SeenReport>();
-  /** The same reports by worker, oldest first: one worker's pace without reading every report. */
-  private readonly seenByWorker = new Map<string, SeenReport[]>();
+  /** The reports seen, by worker, oldest first: one worker's pace without reading every report. */
+  private readonly seen = new Map<string, SeenReport[]>();
   private readonly lastReportAt = new Map<string, number>();
   private counter: { at: number; hashes: number }[] = [];
   private residuals: number[] = [];
@@ -121,14 +120,15 @@ export class Sampler {
   private sampled(now: number, hashes: number | null, coins: number, reports: WorkerReport[], recentCoins: string[]): Dashboard {
     for (const report of reports) this.see(report, now);
     this.forget(now - LONG_WINDOW_MS);
-    const unreported = hashes === null ? null : this.unreported(now, hashes);
+    const seen = [...this.seen.values()].flat();
+    const unreported = hashes === null ? null : this.unreported(now, hashes, seen);
     const times = new Map(recentCoins.map((hex) => [hex, this.coinTimes.get(hex) ?? (this.firstRead ? null : now)]));
     this.coinTimes = times;
     this.firstRead = false;
     const window = this.counter;
     return buildDashboard({
       now,
-      reports: [...this.seen.values()],
+      reports: seen,
       unreported,
       counterStill: window.length > 0 && window.at(-1)!.hashes === window[0]!.hashes,
       hashes,
@@ -141,43 +141,38 @@ export class Sampler {
 
   /** Keeps a report the first time it is seen, and stands in for one overwritten unseen. */
   private see(report: WorkerReport, now: number): void {
-    const key = `${report.worker}@${report.at}`;
-    if (this.seen.has(key)) return;
+    let mine = this.seen.get(report.worker);
+    if (mine?.some((s) => s.report.at === report.at)) return;
+    if (!mine) this.seen.set(report.worker, (mine = []));
     const previous = this.lastReportAt.get(report.worker);
     const start = report.at - report.intervalMs;
     const gap = previous === undefined ? 0 : start - previous;
-    let mine = this.seenByWorker.get(report.worker);
-    if (!mine) this.seenByWorker.set(report.worker, (mine = []));
     const seen: SeenReport = { seenAt: now, report };
     if (gap > MISSED_GAP_MS[0] && gap <= MISSED_GAP_MS[1]) {
       // Its units are in the counter: count them at this worker's recent pace.
       const recent = [...mine, seen];
       const pace = sum(recent, (s) => s.report.units) / Math.max(1, sum(recent, (s) => s.report.intervalMs));
       const missed = { worker: report.worker, at: start, intervalMs: gap, units: Math.round(pace * gap), rng: {}, hasher: {} };
-      const estimate = { seenAt: now, report: missed, estimated: true };
-      this.seen.set(`${report.worker}@${start}`, estimate);
-      mine.push(estimate);
+      mine.push({ seenAt: now, report: missed, estimated: true });
     }
     // After a last report, the name may come back as a new process.
     if (report.final) this.lastReportAt.delete(report.worker);
     else this.lastReportAt.set(report.worker, report.at);
-    this.seen.set(key, seen);
     mine.push(seen);
   }
 
   /** Forgets the reports seen at `before` or earlier. */
   private forget(before: number): void {
-    for (const [key, seen] of this.seen) if (seen.seenAt <= before) this.seen.delete(key);
-    for (const [worker, mine] of this.seenByWorker) {
+    for (const [worker, mine] of this.seen) {
       // Oldest first: what is forgotten is at the front.
       const kept = mine.findIndex((s) => s.seenAt > before);
-      if (kept === -1) this.seenByWorker.delete(worker);
+      if (kept === -1) this.seen.delete(worker);
       else if (kept > 0) mine.splice(0, kept);
     }
   }
 
   /** Hashes/s the counter gained beyond what the reports seen meanwhile account for; null while measuring. */
-  private unreported(now: number, hashes: number): number | null {
+  private unreported(now: number, hashes: number, seen: readonly SeenReport[]): number | null {
     // A counter that went down was reset (an empty Redis restarted): measure again from here.
     if (this.counter.length > 0 && hashes < this.counter.at(-1)!.hashes) {
       this.counter = [];
@@ -193,7 +188,7 @@ export class Sampler {
       this.residuals = [];
       return 0;
     }
-    const within = [...this.seen.values()].filter((s) => s.seenAt > first.at);
+    const within = seen.filter((s) => s.seenAt > first.at);
     const residual = hashes - first.hashes - sum(within, (s) => s.report.units);
     // A unit either way is the ends of the window, and each estimate may be a unit off: not a worker.
     const slack = 1 + within.filter((s) => s.estimated).length;

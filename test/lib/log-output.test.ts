@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const logOutput = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/lib/log-output.ts');
 
-it('writes each line within its batch time while the process lives, after a pause too', { timeout: 20_000 }, async (t) => {
+it('writes each line by itself while the process lives, after a pause too', { timeout: 20_000 }, async (t) => {
   // The child writes a line at start and one for each line it reads; its open stdin keeps it alive.
   const script = `
     import { batchedStdout } from ${JSON.stringify(logOutput)};
