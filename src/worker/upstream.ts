@@ -17,9 +17,9 @@
 // idle worker memory for no gain in rate on this loop of one small call at a time (the
 // pipeline's two clients and the worker's RSS: bench/README.md).
 import { lookup } from 'node:dns/promises';
-import http, { type IncomingHttpHeaders } from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { isIPv6 } from 'node:net';
+import { isIPv6, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { urlHost } from '../lib/address.js';
 import { describeError } from '../lib/errors.js';
@@ -68,6 +68,7 @@ export interface UpstreamOptions {
 
 interface Target {
   origin: string; // http://address:port
+  hostPort: string; // address:port, without the protocol's default port
   family: 4 | 6;
   protocol: 'http:' | 'https:';
   address: string;
@@ -96,15 +97,27 @@ interface CallInit {
  * What is wrong with an answer (its status, type, size or content), or undefined when it is
  * right. `cutAt`: the bytes read when reading stopped, past the limit.
  */
-function wrongAnswer(status: number, headers: IncomingHttpHeaders, body: Buffer, cutAt: number | undefined, expect: Expectation) {
+function wrongAnswer(status: number, response: IncomingMessage, body: Buffer, cutAt: number | undefined, expect: Expectation) {
   if (status !== 200) return `${status}: ${body.toString('utf8').split('\n')[0]!.trim()}`;
-  const type = headers['content-type'];
+  const type = header(response, 'content-type');
   if (expect.contentType && type && !type.startsWith(expect.contentType)) return `${type}, not ${expect.contentType}`;
   if (cutAt !== undefined) {
-    const declared = Number(headers['content-length']);
+    const declared = Number(header(response, 'content-length'));
     return `${declared >= cutAt ? declared : `more than ${expect.maxBytes}`} bytes, where ${expect.maxBytes} were expected`;
   }
   return expect.problem(body);
+}
+
+/**
+ * A header of the answer (`name` in lower case), from its raw list: response.headers would make
+ * an object of every header, on every call.
+ */
+function header(response: IncomingMessage, name: string): string | undefined {
+  const raw = response.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1];
+  }
+  return undefined;
 }
 
 /** A call that waited longer than its timeout (describeError says "timed out"). */
@@ -129,40 +142,38 @@ export class Upstream {
     this.bases = options.urls.split(',').map((u) => new URL(u.trim()));
     this.resolve = options.resolve ?? systemResolver;
     // per-call: no keep-alive, so every call opens a connection and asks for it to be closed.
-    const keepAlive = options.connections !== 'per-call';
-    this.agents = { 'http:': new http.Agent({ keepAlive }), 'https:': new https.Agent({ keepAlive }) };
+    // The agents' timeout is each connection's: node applies it to every request on it.
+    const agentOptions = { keepAlive: options.connections !== 'per-call', timeout: options.timeoutMs };
+    this.agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
+    for (const agent of Object.values(this.agents)) timeConnecting(agent, Math.min(options.timeoutMs, 2000), options.timeoutMs);
     if (options.connections === 'balanced') Object.values(this.agents).forEach(recycleConnections);
   }
 
   /** One call; its answer must be what `expect` describes, else the call fails (an UpstreamError). */
   async call(path: string, init: CallInit): Promise<UpstreamResponse> {
-    const targets = await this.currentTargets();
+    const targets = this.resolvedWithin() ? this.targets : await this.resolveTargets();
     const target = targets[this.nextIndex++ % targets.length]!;
     const started = performance.now();
     try {
-      const res = await this.send(target, path, init);
+      const { response, body } = await this.send(target, path, init);
       this.callsByFamily[target.family] += 1;
-      const instance = res.headers['x-instance'];
-      return {
-        body: res.body,
-        instance: typeof instance === 'string' ? instance : new URL(target.origin).host,
-        ms: performance.now() - started,
-      };
+      return { body, instance: header(response, 'x-instance') ?? target.hostPort, ms: performance.now() - started };
     } catch (err) {
       throw new UpstreamError(this.name, `${this.name} at ${target.origin}${path}: ${describeError(err)}`);
     }
   }
 
   /**
-   * One request and its whole answer. Timeouts: connecting at most 2 s (or timeoutMs if
-   * shorter), then at most timeoutMs without a byte, like undici's connect, headers and body
-   * timeouts. No AbortSignal per call: one costs the worker CPU (bench/README.md's Profile), and
-   * close() ends calls in flight by destroying their sockets. The answer is read no further
+   * One request and its whole answer. Timeouts are the sockets' own, set once per connection
+   * (timedConnections), not per call: connecting at most 2 s (or timeoutMs if shorter), then
+   * at most timeoutMs without a byte, like undici's connect, headers and body timeouts. No
+   * AbortSignal and no timer per call: each costs the worker CPU (bench/README.md's Profile),
+   * and close() ends calls in flight by destroying their sockets. The answer is read no further
    * than a right one goes (a failure's, no further than its first line): a peer answering
    * megabytes costs one read, never a buffer of them.
    */
   private send(target: Target, path: string, init: CallInit) {
-    return new Promise<{ headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+    return new Promise<{ response: IncomingMessage; body: Buffer }>((resolve, reject) => {
       if (this.closed) return reject(new Error('closed'));
       const client = target.protocol === 'https:' ? https : http;
       const request = client.request(
@@ -173,11 +184,9 @@ export class Upstream {
           path: target.basePath + path,
           method: init.method ?? 'GET',
           agent: this.agents[target.protocol],
-          headers: {
-            host: target.host,
-            ...(init.body ? { 'content-type': 'application/octet-stream', 'content-length': init.body.length } : {}),
-          },
-          timeout: Math.min(this.options.timeoutMs, 2000),
+          headers: init.body
+            ? { host: target.host, 'content-type': 'application/octet-stream', 'content-length': init.body.length }
+            : { host: target.host },
         },
         (response) => {
           const status = response.statusCode ?? 0;
@@ -188,9 +197,10 @@ export class Upstream {
           const settle = (whole: boolean) => {
             if (settled) return;
             settled = true;
-            const problem = wrongAnswer(status, response.headers, Buffer.concat(chunks).subarray(0, limit), whole ? undefined : size, init.expect);
+            const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+            const problem = wrongAnswer(status, response, body.subarray(0, limit), whole ? undefined : size, init.expect);
             if (problem) reject(new Error(`answered ${problem}`));
-            else resolve({ headers: response.headers, body: Buffer.concat(chunks) });
+            else resolve({ response, body });
           };
           response.on('data', (chunk: Buffer) => {
             chunks.push(chunk);
@@ -203,10 +213,6 @@ export class Upstream {
           response.on('error', reject);
         },
       );
-      request.on('socket', (socket) => {
-        if (socket.connecting) socket.once('connect', () => request.setTimeout(this.options.timeoutMs));
-        else request.setTimeout(this.options.timeoutMs);
-      });
       request.on('timeout', () => {
         // Settled first: destroyed once the answer has begun, the response would report "aborted".
         // Connecting or waiting for the answer: describeError says "timed out" either way.
@@ -229,10 +235,12 @@ export class Upstream {
     return this.closed;
   }
 
-  private async currentTargets(): Promise<Target[]> {
-    if (this.targets.length > 0 && performance.now() - this.resolvedAt < (this.options.resolveEveryMs ?? 1000)) {
-      return this.targets;
-    }
+  /** Whether the addresses resolved last are recent enough to use. */
+  private resolvedWithin(): boolean {
+    return this.targets.length > 0 && performance.now() - this.resolvedAt < (this.options.resolveEveryMs ?? 1000);
+  }
+
+  private async resolveTargets(): Promise<Target[]> {
     const lists = await Promise.all(
       this.bases.map(async (base) => {
         const port = base.port || (base.protocol === 'https:' ? '443' : '80');
@@ -245,6 +253,7 @@ export class Upstream {
         }
         return addresses.map((address) => ({
           origin: `${base.protocol}//${urlHost(address)}:${port}`,
+          hostPort: new URL(`${base.protocol}//${urlHost(address)}:${port}`).host,
           family: isIPv6(address) ? (6 as const) : (4 as const),
           protocol: base.protocol as Target['protocol'],
           address,
@@ -272,5 +281,18 @@ function recycleConnections(agent: http.Agent): void {
     use.calls += 1;
     served.set(socket, use);
     return use.calls < RECYCLE.calls && performance.now() - use.since < RECYCLE.ms && keepAlive(socket);
+  };
+}
+
+/**
+ * Makes the agent's connections time out connecting after `connectMs`, then after `idleMs`
+ * (the agent's timeout) without a byte: once per connection, where a timeout per request arms a timer per call.
+ */
+function timeConnecting(agent: http.Agent, connectMs: number, idleMs: number): void {
+  const create = agent.createConnection.bind(agent);
+  agent.createConnection = (options, onCreate) => {
+    const socket = create({ ...options, timeout: connectMs }, onCreate) as Socket;
+    socket.once('connect', () => socket.setTimeout(idleMs));
+    return socket;
   };
 }

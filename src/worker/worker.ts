@@ -152,7 +152,8 @@ export class Worker {
     const signal = this.stopping.signal;
     let backoffMs = 0;
     while (!signal.aborted) {
-      await sleep(backoffMs || this.o.workDelayMs, signal);
+      const pause = backoffMs || this.o.workDelayMs;
+      if (pause > 0) await sleep(pause, signal); // none at delay 0: an await per unit costs
       if (signal.aborted) break;
       try {
         // Each answer is checked as it is read: a wrong one fails its call, like a refused one.
