@@ -75,6 +75,7 @@ interface Target {
   port: number;
   host: string; // Host header: the name as configured
   basePath: string;
+  agent: http.Agent;
 }
 
 /** What a right answer is (src/worker/answers.ts has rng's and hasher's). */
@@ -99,25 +100,13 @@ interface CallInit {
  */
 function wrongAnswer(status: number, response: IncomingMessage, body: Buffer, cutAt: number | undefined, expect: Expectation) {
   if (status !== 200) return `${status}: ${body.toString('utf8').split('\n')[0]!.trim()}`;
-  const type = header(response, 'content-type');
+  const type = response.headers['content-type'];
   if (expect.contentType && type && !type.startsWith(expect.contentType)) return `${type}, not ${expect.contentType}`;
   if (cutAt !== undefined) {
-    const declared = Number(header(response, 'content-length'));
+    const declared = Number(response.headers['content-length']);
     return `${declared >= cutAt ? declared : `more than ${expect.maxBytes}`} bytes, where ${expect.maxBytes} were expected`;
   }
   return expect.problem(body);
-}
-
-/**
- * A header of the answer (`name` in lower case), from its raw list: response.headers would make
- * an object of every header, on every call.
- */
-function header(response: IncomingMessage, name: string): string | undefined {
-  const raw = response.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1];
-  }
-  return undefined;
 }
 
 /** A call that waited longer than its timeout (describeError says "timed out"). */
@@ -157,7 +146,8 @@ export class Upstream {
     try {
       const { response, body } = await this.send(target, path, init);
       this.callsByFamily[target.family] += 1;
-      return { body, instance: header(response, 'x-instance') ?? target.hostPort, ms: performance.now() - started };
+      const instance = response.headers['x-instance'];
+      return { body, instance: typeof instance === 'string' ? instance : target.hostPort, ms: performance.now() - started };
     } catch (err) {
       throw new UpstreamError(this.name, `${this.name} at ${target.origin}${path}: ${describeError(err)}`);
     }
@@ -175,15 +165,14 @@ export class Upstream {
   private send(target: Target, path: string, init: CallInit) {
     return new Promise<{ response: IncomingMessage; body: Buffer }>((resolve, reject) => {
       if (this.closed) return reject(new Error('closed'));
-      const client = target.protocol === 'https:' ? https : http;
-      const request = client.request(
+      const request = (target.protocol === 'https:' ? https : http).request(
         {
           protocol: target.protocol,
           host: target.address,
           port: target.port,
           path: target.basePath + path,
           method: init.method ?? 'GET',
-          agent: this.agents[target.protocol],
+          agent: target.agent,
           headers: init.body
             ? { host: target.host, 'content-type': 'application/octet-stream', 'content-length': init.body.length }
             : { host: target.host },
@@ -260,6 +249,7 @@ export class Upstream {
           port: Number(port),
           host: base.host,
           basePath: base.pathname.replace(/\/$/, ''),
+          agent: this.agents[base.protocol as Target['protocol']],
         }));
       }),
     );

@@ -13,7 +13,7 @@ import { mayHaveBeenApplied, type CallStats, type Coin, type FlushId, type Store
 import { describeError } from '../lib/errors.js';
 import { randomBytes, sha256Hex } from './answers.js';
 import { InstanceLabels } from './instances.js';
-import { Upstream, UpstreamError } from './upstream.js';
+import { Upstream, UpstreamError, type UpstreamResponse } from './upstream.js';
 
 export interface WorkerOptions {
   name: string;
@@ -30,6 +30,10 @@ export interface WorkerOptions {
 }
 
 type Dependency = 'rng' | 'hasher' | 'redis';
+type Upstreams = 'rng' | 'hasher';
+
+/** What the worker asks rng and hasher for, made once: a call per unit must not build it. */
+const RANDOM_CALL = { expect: randomBytes(32) };
 
 /** One flush: sent again unchanged until the store confirms it. */
 interface Batch {
@@ -62,7 +66,8 @@ export class Worker {
   private finalSaved = false;
   private pendingUnits = 0;
   private pendingCoins: Coin[] = [];
-  private callStats: { rng: Record<string, CallStats>; hasher: Record<string, CallStats> } = { rng: {}, hasher: {} };
+  /** Calls since the last flush, by dependency and instance (its report's statistics). */
+  private callStats = newCallStats();
   private lastFlushAt = Date.now();
   private readonly failing = new Map<Dependency, { since: number; count: number }>();
   private readonly stopping = new AbortController();
@@ -73,6 +78,8 @@ export class Worker {
   private readonly errors: Counter<'dependency'>;
   private readonly calls: QueuedHistogram<'dependency' | 'instance'>;
   private readonly instances: InstanceLabels;
+  /** Each instance's series of the calls histogram, by dependency: found once, not per call. */
+  private readonly observers = { rng: new Map<string, (seconds: number) => void>(), hasher: new Map<string, (seconds: number) => void>() };
 
   constructor(private readonly o: WorkerOptions) {
     const registers = [o.metrics];
@@ -101,7 +108,12 @@ export class Worker {
       buckets: [0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
       registers,
     });
-    this.instances = new InstanceLabels({ onDrop: (dependency, instance) => this.calls.remove(dependency, instance) });
+    this.instances = new InstanceLabels({
+      onDrop: (dependency, instance) => {
+        this.observers[dependency as Upstreams].delete(instance);
+        this.calls.remove(dependency, instance);
+      },
+    });
     const pending: Gauge = new Gauge({
       name: 'worker_pending_units',
       help: 'Units done but not yet written to the store',
@@ -157,10 +169,8 @@ export class Worker {
       if (signal.aborted) break;
       try {
         // Each answer is checked as it is read: a wrong one fails its call, like a refused one.
-        const random = await this.timed(this.o.rng, () => this.o.rng.call('/32', { expect: randomBytes(32) }));
-        const digest = await this.timed(this.o.hasher, () =>
-          this.o.hasher.call('/', { method: 'POST', body: random.body, expect: sha256Hex }),
-        );
+        const random = this.timed('rng', await this.o.rng.call('/32', RANDOM_CALL));
+        const digest = this.timed('hasher', await this.o.hasher.call('/', { method: 'POST', body: random.body, expect: sha256Hex }));
         if (signal.aborted) break; // abandoned: a unit counts only once it is whole
         const hex = digest.body.toString('utf8');
         this.pendingUnits += 1;
@@ -180,17 +190,19 @@ export class Worker {
     }
   }
 
-  /** Runs one call to an upstream, recording which instance answered and how long it took. */
-  private async timed(upstream: Upstream, call: () => ReturnType<Upstream['call']>) {
-    const response = await call();
-    this.recovered(upstream.name as Dependency);
-    const instance = this.instances.label(upstream.name, response.instance);
-    const byInstance = this.callStats[upstream.name as 'rng' | 'hasher'];
-    const stats = (byInstance[instance] ??= { calls: 0, totalMs: 0, maxMs: 0 });
+  /** Records a call's answer: which instance answered and how long it took. */
+  private timed(dependency: Upstreams, response: UpstreamResponse): UpstreamResponse {
+    this.recovered(dependency);
+    const instance = this.instances.label(dependency, response.instance);
+    const byInstance = this.callStats[dependency];
+    let stats = byInstance.get(instance);
+    if (!stats) byInstance.set(instance, (stats = { calls: 0, totalMs: 0, maxMs: 0 }));
     stats.calls += 1;
     stats.totalMs += response.ms;
     stats.maxMs = Math.max(stats.maxMs, response.ms);
-    this.calls.series(upstream.name, instance)(response.ms / 1000);
+    let observe = this.observers[dependency].get(instance);
+    if (!observe) this.observers[dependency].set(instance, (observe = this.calls.series(dependency, instance)));
+    observe(response.ms / 1000);
     return response;
   }
 
@@ -210,13 +222,14 @@ export class Worker {
       at: now,
       intervalMs: now - this.lastFlushAt,
       units,
-      ...this.callStats,
+      rng: Object.fromEntries(this.callStats.rng),
+      hasher: Object.fromEntries(this.callStats.hasher),
       ...(final ? { final } : {}),
     };
     const batch: Batch = { flush: { writer: this.writer, seq: ++this.seq }, units, coins: this.pendingCoins, report, maybeApplied: false };
     this.pendingUnits = 0;
     this.pendingCoins = [];
-    this.callStats = { rng: {}, hasher: {} };
+    this.callStats = newCallStats();
     this.lastFlushAt = now;
     await this.save(batch);
   }
@@ -262,3 +275,5 @@ export class Worker {
     this.o.log.info({ dependency, failures: streak.count }, `${dependency} is back after ${streak.count} failures in ${seconds} s`);
   }
 }
+
+const newCallStats = () => ({ rng: new Map<string, CallStats>(), hasher: new Map<string, CallStats>() });
