@@ -37,11 +37,15 @@ export const PIPELINE_SETTINGS = {
   rounds: Number(process.env.BENCH_PIPELINE_ROUNDS ?? 3),
   roundSeconds: Number(process.env.BENCH_PIPELINE_SECONDS ?? 3),
   /**
-   * Warm-up: until two successive windows agree within 15 %, at most this long: fresh processes
-   * run far below their steady rate until their code is optimised (the warm-up times are in
-   * bench/README.md's pipeline table).
+   * Warm-up: until each worker has done this many units and two successive windows agree within
+   * 15 %, at most warmupMaxSeconds: fresh processes run far below their steady rate until their
+   * code is optimised, which takes a number of calls, not of seconds. On time alone, 16 workers
+   * (a few hundred units a second each) could look steady while still warming: one run measured
+   * a mode after 8 s at 0.64 of the ceiling, its workers spending a third more CPU per hash than
+   * the same code warmed longer (the warm-up times are in bench/README.md's pipeline table).
    */
-  warmupMaxSeconds: Number(process.env.BENCH_PIPELINE_WARMUP_MAX_SECONDS ?? 40),
+  warmupUnitsPerWorker: 10_000,
+  warmupMaxSeconds: Number(process.env.BENCH_PIPELINE_WARMUP_MAX_SECONDS ?? 60),
   warmupWindowSeconds: 4,
 };
 /** The count held while a worker was stopped reaches Redis within its first second back. */
@@ -104,11 +108,13 @@ async function warmedGroup(mode: Mode, count: number, database: string, upstream
   );
   const started = performance.now();
   const warmed = () => (performance.now() - started) / 1000;
-  const { warmupWindowSeconds: window, warmupMaxSeconds } = PIPELINE_SETTINGS;
+  const { warmupWindowSeconds: window, warmupMaxSeconds, warmupUnitsPerWorker } = PIPELINE_SETTINGS;
   let previous = (await rateOver(window)).rate;
+  let units = previous * window;
   while (warmed() < warmupMaxSeconds) {
     const { rate } = await rateOver(window);
-    if (previous > 0 && Math.abs(rate - previous) <= 0.15 * previous) break;
+    units += rate * window;
+    if (units / count >= warmupUnitsPerWorker && previous > 0 && Math.abs(rate - previous) <= 0.15 * previous) break;
     previous = rate;
   }
   for (const w of workers) w.child.kill('SIGSTOP');

@@ -86,7 +86,7 @@ function pipelineSection(r: Results): string[] {
     return [String(workers), ...MODES.map((m) => cell(m.name)), ceiling?.replace('bare, ', '') ?? 'none', ...ours.map((m) => ratio(m.name))];
   });
   return [
-    `**The whole pipeline**, delays 0 (1 rng, 1 hasher, N worker processes, real Redis): hashes/s, the median of ${s.rounds} rounds of ${s.roundSeconds} s (range; warm-up), the modes taking turns (the others' workers stopped), each after a warm-up until its rate was steady (two successive ${s.warmupWindowSeconds} s windows within 15 %, at most ${s.warmupMaxSeconds} s). bare: bench/bare-worker.ts, the loop alone, on two bare servers, with kept-alive connections through undici and through node:http (our worker's client); the ceiling is the better of the two at each row, and each ratio is the median of the rounds' ratios to it (range).`,
+    `**The whole pipeline**, delays 0 (1 rng, 1 hasher, N worker processes, real Redis): hashes/s, the median of ${s.rounds} rounds of ${s.roundSeconds} s (range; warm-up), the modes taking turns (the others' workers stopped), each after a warm-up until its workers had done ${int(s.warmupUnitsPerWorker)} units each and its rate was steady (two successive ${s.warmupWindowSeconds} s windows within 15 %), at most ${s.warmupMaxSeconds} s. bare: bench/bare-worker.ts, the loop alone, on two bare servers, with kept-alive connections through undici and through node:http (our worker's client); the ceiling is the better of the two at each row, and each ratio is the median of the rounds' ratios to it (range).`,
     '',
     ...table(
       ['workers', ...MODES.map((m) => m.name), 'ceiling', ...ours.map((m) => `${m.name.replace('ours, ', '')} / ceiling`)],

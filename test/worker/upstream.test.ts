@@ -126,5 +126,11 @@ describe('load spreading over rng replicas', () => {
     });
     const unresolvable = new Upstream({ name: 'rng', urls: 'http://no-such-host.invalid', connections: 'per-call', timeoutMs: 500 });
     await assert.rejects(unresolvable.call('/32', { expect: randomBytes(32) }), /^Error: rng: cannot resolve no-such-host\.invalid/);
+    const noAddress = new Upstream({ name: 'rng', urls: 'http://rng:8080', connections: 'per-call', timeoutMs: 500, resolve: async () => [] });
+    await assert.rejects(noAddress.call('/32', { expect: randomBytes(32) }), (err: Error & { dependency: string }) => {
+      assert.equal(err.dependency, 'rng');
+      assert.equal(err.message, 'rng: rng resolved to no address');
+      return true;
+    });
   });
 });
