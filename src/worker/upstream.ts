@@ -151,11 +151,11 @@ export class Upstream {
   }
 
   /**
-   * One request and its whole answer. Timeouts are the sockets' own, set once per connection
-   * (timedConnections), not per call: connecting at most 2 s (or timeoutMs if shorter), then
-   * at most timeoutMs without a byte, like undici's connect, headers and body timeouts. No
-   * AbortSignal and no timer per call: each costs the worker CPU (bench/README.md's Profile),
-   * and close() ends calls in flight by destroying their sockets. The answer is read no further
+   * One request and its whole answer. Timeouts are the connections' own (timeConnecting, and
+   * the agents' timeout): connecting at most 2 s (or timeoutMs if shorter), then at most
+   * timeoutMs without a byte, like undici's connect, headers and body timeouts. No AbortSignal
+   * and no timeout per request (node then set the socket's timer up to three times a call):
+   * each cost the worker CPU, and close() ends calls in flight by destroying their sockets. The answer is read no further
    * than a right one goes (a failure's, no further than its first line): a peer answering
    * megabytes costs one read, never a buffer of them.
    */
@@ -278,8 +278,8 @@ function recycleConnections(agent: http.Agent): void {
 }
 
 /**
- * Makes the agent's connections time out connecting after `connectMs`, then after `idleMs`
- * (the agent's timeout) without a byte: once per connection, where a timeout per request arms a timer per call.
+ * Makes the agent's connections time out connecting after `connectMs`, then after `idleMs` (the
+ * agent's timeout) without a byte: set once per connection, not by each request.
  */
 function timeConnecting(agent: http.Agent, connectMs: number, idleMs: number): void {
   const create = agent.createConnection.bind(agent);
