@@ -155,9 +155,9 @@ export class Upstream {
    * the agents' timeout): connecting at most 2 s (or timeoutMs if shorter), then at most
    * timeoutMs without a byte, like undici's connect, headers and body timeouts. No AbortSignal
    * and no timeout per request (node then set the socket's timer up to three times a call):
-   * each cost the worker CPU, and close() ends calls in flight by destroying their sockets. The answer is read no further
-   * than a right one goes (a failure's, no further than its first line): a peer answering
-   * megabytes costs one read, never a buffer of them.
+   * each cost the worker CPU, and close() ends calls in flight by destroying their sockets.
+   * The answer is read no further than a right one goes (a failure's, no further than its
+   * first line): a peer answering megabytes costs one read, never a buffer of them.
    */
   private send(target: Target, path: string, init: CallInit) {
     const started = performance.now();
@@ -241,17 +241,20 @@ export class Upstream {
         } catch (err) {
           throw new UpstreamError(this.name, `${this.name}: cannot resolve ${hostname}: ${describeError(err)}`);
         }
-        return addresses.map((address) => ({
-          origin: `${base.protocol}//${urlHost(address)}:${port}`,
-          hostPort: new URL(`${base.protocol}//${urlHost(address)}:${port}`).host,
-          family: isIPv6(address) ? (6 as const) : (4 as const),
-          protocol: base.protocol as Target['protocol'],
-          address,
-          port: Number(port),
-          host: base.host,
-          basePath: base.pathname.replace(/\/$/, ''),
-          agent: this.agents[base.protocol as Target['protocol']],
-        }));
+        return addresses.map((address) => {
+          const origin = `${base.protocol}//${urlHost(address)}:${port}`;
+          return {
+            origin,
+            hostPort: new URL(origin).host,
+            family: isIPv6(address) ? (6 as const) : (4 as const),
+            protocol: base.protocol as Target['protocol'],
+            address,
+            port: Number(port),
+            host: base.host,
+            basePath: base.pathname.replace(/\/$/, ''),
+            agent: this.agents[base.protocol as Target['protocol']],
+          };
+        });
       }),
     );
     // Sorted so that every worker sees the same ring; each starts at its own place in it.

@@ -78,8 +78,6 @@ export class Worker {
   private readonly errors: Counter<'dependency'>;
   private readonly calls: QueuedHistogram<'dependency' | 'instance'>;
   private readonly instances: InstanceLabels;
-  /** Each instance's series of the calls histogram, by dependency: found once, not per call. */
-  private readonly observers = { rng: new Map<string, (seconds: number) => void>(), hasher: new Map<string, (seconds: number) => void>() };
 
   constructor(private readonly o: WorkerOptions) {
     const registers = [o.metrics];
@@ -108,12 +106,7 @@ export class Worker {
       buckets: [0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
       registers,
     });
-    this.instances = new InstanceLabels({
-      onDrop: (dependency, instance) => {
-        this.observers[dependency as Upstreams].delete(instance);
-        this.calls.remove(dependency, instance);
-      },
-    });
+    this.instances = new InstanceLabels({ onDrop: (dependency, instance) => this.calls.remove(dependency, instance) });
     const pending: Gauge = new Gauge({
       name: 'worker_pending_units',
       help: 'Units done but not yet written to the store',
@@ -169,8 +162,8 @@ export class Worker {
       if (signal.aborted) break;
       try {
         // Each answer is checked as it is read: a wrong one fails its call, like a refused one.
-        const random = this.timed('rng', await this.o.rng.call('/32', RANDOM_CALL));
-        const digest = this.timed('hasher', await this.o.hasher.call('/', { method: 'POST', body: random.body, expect: sha256Hex }));
+        const random = this.answered('rng', await this.o.rng.call('/32', RANDOM_CALL));
+        const digest = this.answered('hasher', await this.o.hasher.call('/', { method: 'POST', body: random.body, expect: sha256Hex }));
         if (signal.aborted) break; // abandoned: a unit counts only once it is whole
         const hex = digest.body.toString('utf8');
         this.pendingUnits += 1;
@@ -191,7 +184,7 @@ export class Worker {
   }
 
   /** Records a call's answer: which instance answered and how long it took. */
-  private timed(dependency: Upstreams, response: UpstreamResponse): UpstreamResponse {
+  private answered(dependency: Upstreams, response: UpstreamResponse): UpstreamResponse {
     this.recovered(dependency);
     const instance = this.instances.label(dependency, response.instance);
     const byInstance = this.callStats[dependency];
@@ -200,9 +193,7 @@ export class Worker {
     stats.calls += 1;
     stats.totalMs += response.ms;
     stats.maxMs = Math.max(stats.maxMs, response.ms);
-    let observe = this.observers[dependency].get(instance);
-    if (!observe) this.observers[dependency].set(instance, (observe = this.calls.series(dependency, instance)));
-    observe(response.ms / 1000);
+    this.calls.series(dependency, instance)(response.ms / 1000);
     return response;
   }
 
