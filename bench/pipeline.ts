@@ -35,7 +35,8 @@ export const MODES: Mode[] = [
 export const PIPELINE_SETTINGS = {
   workers: [1, 4, 16],
   rounds: Number(process.env.BENCH_PIPELINE_ROUNDS ?? 3),
-  roundSeconds: Number(process.env.BENCH_PIPELINE_SECONDS ?? 3),
+  /** Whole seconds: see SETTLE_SECONDS. */
+  roundSeconds: Math.round(Number(process.env.BENCH_PIPELINE_SECONDS ?? 3)),
   /**
    * Warm-up: until each worker has done this many units and two successive windows agree within
    * 15 %, at most warmupMaxSeconds: fresh processes run far below their steady rate until their
@@ -48,8 +49,14 @@ export const PIPELINE_SETTINGS = {
   warmupMaxSeconds: Number(process.env.BENCH_PIPELINE_WARMUP_MAX_SECONDS ?? 60),
   warmupWindowSeconds: 4,
 };
-/** The count held while a worker was stopped reaches Redis within its first second back. */
-const SETTLE_SECONDS = 2;
+/**
+ * Each worker adds its count to Redis once a second, counting from when it was last resumed (its
+ * flush timer, overdue, fires at SIGCONT, then every second), so a group's workers flush in step.
+ * A window read at whole seconds from the resume raced every flush at once, counting or missing a
+ * second of all of them (the rounds of one mode then ranged over a third either way); read from
+ * half a second after one, a window of whole seconds holds exactly its number of flushes.
+ */
+const SETTLE_SECONDS = 2.5;
 
 export interface PipelineRun {
   workers: number;
@@ -108,6 +115,10 @@ async function warmedGroup(mode: Mode, count: number, database: string, upstream
   );
   const started = performance.now();
   const warmed = () => (performance.now() - started) / 1000;
+  // Their flushes in step, and the windows between them (SETTLE_SECONDS).
+  for (const w of workers) w.child.kill('SIGSTOP');
+  for (const w of workers) w.child.kill('SIGCONT');
+  await delay((SETTLE_SECONDS % 1) * 1000);
   const { warmupWindowSeconds: window, warmupMaxSeconds, warmupUnitsPerWorker } = PIPELINE_SETTINGS;
   let previous = (await rateOver(window)).rate;
   let units = previous * window;
