@@ -94,8 +94,8 @@ async function counterIn(database: string) {
   };
 }
 
-/** Starts `count` workers of `mode`, waits until their rate is steady, then stops them (SIGSTOP). */
-async function warmedGroup(mode: Mode, count: number, database: string, upstream: { ours: Proc[]; bare: Proc[] }) {
+/** Starts `count` workers of `mode`, then stops them (SIGSTOP) until their turn. */
+async function startedGroup(mode: Mode, count: number, database: string, upstream: { ours: Proc[]; bare: Proc[] }) {
   const rateOver = await counterIn(database);
   const [rng, hasher] = mode.bare ? upstream.bare : upstream.ours;
   const workers = await Promise.all(
@@ -113,23 +113,38 @@ async function warmedGroup(mode: Mode, count: number, database: string, upstream
       }),
     ),
   );
-  const started = performance.now();
-  const warmed = () => (performance.now() - started) / 1000;
-  // Their flushes in step, and the windows between them (SETTLE_SECONDS).
   for (const w of workers) w.child.kill('SIGSTOP');
-  for (const w of workers) w.child.kill('SIGCONT');
-  await delay((SETTLE_SECONDS % 1) * 1000);
+  return { workers, rateOver, servers: { rng: [rng!], hasher: [hasher!] }, warmupSeconds: 0 };
+}
+type Group = Awaited<ReturnType<typeof startedGroup>>;
+
+/**
+ * Warms every group in turns, window after window, until each one's workers have done
+ * warmupUnitsPerWorker units and its last two windows agree within 15 %, or it has run
+ * warmupMaxSeconds. In turns, not one group after the other: a group stopped while the others
+ * warmed one by one waited minutes, which a running worker never does (the servers closed its
+ * idle connections after their 72 s keep-alive timeout, and V8 took it for idle), and it measured
+ * slower for the rest of the run than a group warmed last.
+ */
+async function warmUp(groups: Group[], count: number): Promise<void> {
   const { warmupWindowSeconds: window, warmupMaxSeconds, warmupUnitsPerWorker } = PIPELINE_SETTINGS;
-  let previous = (await rateOver(window)).rate;
-  let units = previous * window;
-  while (warmed() < warmupMaxSeconds) {
-    const { rate } = await rateOver(window);
-    units += rate * window;
-    if (units / count >= warmupUnitsPerWorker && previous > 0 && Math.abs(rate - previous) <= 0.15 * previous) break;
-    previous = rate;
+  const state = groups.map(() => ({ units: 0, previous: 0, warm: false }));
+  const everyWorker = groups.flatMap((g) => g.workers);
+  while (state.some((s, i) => !s.warm && groups[i]!.warmupSeconds < warmupMaxSeconds)) {
+    for (const [i, group] of groups.entries()) {
+      const s = state[i]!;
+      for (const w of everyWorker) if (!group.workers.includes(w)) w.child.kill('SIGSTOP');
+      for (const w of group.workers) w.child.kill('SIGCONT');
+      // Counted between the workers' flushes (SETTLE_SECONDS).
+      await delay((SETTLE_SECONDS % 1) * 1000);
+      const { rate } = await group.rateOver(window);
+      group.warmupSeconds += window + (SETTLE_SECONDS % 1);
+      s.units += rate * window;
+      s.warm ||= s.units / count >= warmupUnitsPerWorker && s.previous > 0 && Math.abs(rate - s.previous) <= 0.15 * s.previous;
+      s.previous = rate;
+    }
   }
-  for (const w of workers) w.child.kill('SIGSTOP');
-  return { workers, rateOver, servers: { rng: [rng!], hasher: [hasher!] }, warmupSeconds: warmed() };
+  for (const w of everyWorker) w.child.kill('SIGSTOP');
 }
 
 /**
@@ -142,11 +157,13 @@ export async function pipelineRuns(redisUrl: string, ours: Proc[], peak: Map<Pro
   let workerPeakMB = 0;
   try {
     for (const count of PIPELINE_SETTINGS.workers) {
-      const groups = new Map<Mode, Awaited<ReturnType<typeof warmedGroup>>>();
+      const groups = new Map<Mode, Group>();
       for (const [index, mode] of MODES.entries()) {
-        say(`pipeline: ${count} workers, ${mode.name}, warm-up...`);
-        groups.set(mode, await warmedGroup(mode, count, `${redisUrl}/${index + 1}`, { ours, bare }));
+        say(`pipeline: ${count} workers, ${mode.name}, starting...`);
+        groups.set(mode, await startedGroup(mode, count, `${redisUrl}/${index + 1}`, { ours, bare }));
       }
+      say(`pipeline: ${count} workers, warm-up in turns...`);
+      await warmUp([...groups.values()], count);
       const { rounds, roundSeconds } = PIPELINE_SETTINGS;
       say(`pipeline: ${count} workers, ${rounds} rounds of ${roundSeconds} s per mode...`);
       const turns = Object.fromEntries(
