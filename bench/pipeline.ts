@@ -8,7 +8,7 @@ import { createClient } from '@redis/client';
 import { workerEnv } from '../src/worker/app.js';
 import { CONNECTION_MODES } from '../src/worker/upstream.js';
 import { ZERO_DELAYS } from './http.js';
-import { cpuMs, inTurns, onCleanup, peakRss, say, start, workerCounts, type Proc } from './processes.js';
+import { cpuMs, inTurns, onCleanup, peakRss, runOnly, say, start, workerCounts, type Proc } from './processes.js';
 import { median, spread, type Spread } from './report.js';
 
 export interface Mode {
@@ -128,17 +128,16 @@ type Group = Awaited<ReturnType<typeof startedGroup>>;
  */
 async function warmUp(groups: Group[], count: number): Promise<void> {
   const { warmupWindowSeconds: window, warmupMaxSeconds, warmupUnitsPerWorker } = PIPELINE_SETTINGS;
-  const state = groups.map(() => ({ units: 0, previous: 0, warm: false }));
+  // Counted between the workers' flushes (SETTLE_SECONDS).
+  const settle = SETTLE_SECONDS % 1;
+  const states = groups.map((group) => ({ group, units: 0, previous: 0, warm: false }));
   const everyWorker = groups.flatMap((g) => g.workers);
-  while (state.some((s, i) => !s.warm && groups[i]!.warmupSeconds < warmupMaxSeconds)) {
-    for (const [i, group] of groups.entries()) {
-      const s = state[i]!;
-      for (const w of everyWorker) if (!group.workers.includes(w)) w.child.kill('SIGSTOP');
-      for (const w of group.workers) w.child.kill('SIGCONT');
-      // Counted between the workers' flushes (SETTLE_SECONDS).
-      await delay((SETTLE_SECONDS % 1) * 1000);
-      const { rate } = await group.rateOver(window);
-      group.warmupSeconds += window + (SETTLE_SECONDS % 1);
+  while (states.some((s) => !s.warm && s.group.warmupSeconds < warmupMaxSeconds)) {
+    for (const s of states) {
+      runOnly(s.group.workers, everyWorker);
+      await delay(settle * 1000);
+      const { rate } = await s.group.rateOver(window);
+      s.group.warmupSeconds += settle + window;
       s.units += rate * window;
       s.warm ||= s.units / count >= warmupUnitsPerWorker && s.previous > 0 && Math.abs(rate - s.previous) <= 0.15 * s.previous;
       s.previous = rate;

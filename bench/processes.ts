@@ -158,6 +158,12 @@ export function pin(pid: number, cpus: string): void {
   if (canPin) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }
 
+/** Lets only `procs` of `all` run: the others are stopped (SIGSTOP), these resumed (SIGCONT). */
+export function runOnly(procs: Proc[], all: Iterable<Proc>): void {
+  for (const p of all) if (!procs.includes(p)) p.child.kill('SIGSTOP');
+  for (const p of procs) p.child.kill('SIGCONT');
+}
+
 /**
  * Runs each target in turn, round after round in alternating order, with only that target's
  * processes running: the others' are stopped (SIGSTOP). A process left running does its deferred
@@ -173,8 +179,7 @@ export async function inTurns<T>(targets: Record<string, { procs: Proc[]; run: (
     for (let round = 0; round < rounds; round++) {
       for (const name of round % 2 === 0 ? names : [...names].reverse()) {
         const { procs, run } = targets[name]!;
-        for (const p of all) if (!procs.includes(p)) p.child.kill('SIGSTOP');
-        for (const p of procs) p.child.kill('SIGCONT');
+        runOnly(procs, all);
         results[name]!.push(await run());
       }
     }
