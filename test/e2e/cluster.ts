@@ -55,7 +55,17 @@ async function clearCluster(): Promise<void> {
   );
   // Containers a restarted engine found stopped are not its tasks' any more: Swarm leaves them.
   await onNodes(['container', 'prune', '--force']);
-  const networks = lines(await swarm(['network', 'ls', '--filter', 'driver=overlay', '--format', '{{.Name}}'])).filter((n) => n !== 'ingress');
-  if (networks.length > 0) await swarm(['network', 'rm', ...networks]);
+  // A removed stack's network is removed by Swarm itself, a moment after its services: one listed
+  // may be gone before `network rm` reaches it ("not found"), so remove until none is listed.
+  await waitUntil(
+    "the earlier run's networks to be removed",
+    async () => {
+      const networks = lines(await swarm(['network', 'ls', '--filter', 'driver=overlay', '--format', '{{.Name}}'])).filter((n) => n !== 'ingress');
+      if (networks.length === 0) return true;
+      await swarm(['network', 'rm', ...networks]);
+      return undefined;
+    },
+    { timeoutMs: minutes(1) },
+  );
   await onNodes(['volume', 'prune', '--force']);
 }
