@@ -1,6 +1,6 @@
 // Requests Node refuses before fastify routes them get the one-line text answer of every other
 // error (real processes, raw sockets). Slowloris: a request whose headers or body trickle in
-// is cut at the README's limit, headers and body whole within 10 s (REQUEST_TIMEOUT_MS); the
+// is cut at the documented limit: headers and body whole within REQUEST_TIMEOUT_MS; the
 // bounds are loose on purpose: a loaded 2-core machine stretches the cut, and Node's default
 // check every 30 s let such requests live 36-67 s.
 import assert from 'node:assert/strict';
