@@ -7,7 +7,7 @@ export const KEYS = {
   hashes: 'hashes', // string holding an integer, INCRBY
   wallet: 'wallet', // hash: hex digest -> the 32 random bytes
   recentCoins: 'dockercoins:recent-coins', // list of the newest coins' hex, newest first
-  workerPrefix: 'dockercoins:worker:', // one report per worker, expiring
+  workerPrefix: 'dockercoins:worker:', // one report per worker process, expiring
   flushPrefix: 'dockercoins:flush:', // per worker process: the seq of its last applied flush
 } as const;
 
@@ -38,6 +38,8 @@ export interface WorkerReport {
   hasher: Record<string, CallStats>;
   /** The worker's last report: it is stopping. */
   final?: boolean;
+  /** Unique to the worker process (its flush writer): workers sharing a name are told apart. */
+  process?: string;
 }
 
 export interface Totals {
@@ -88,6 +90,11 @@ class StoreTimeoutError extends Error {
 /** A new connection was not up within the deadline: the operation was never sent. */
 class NotConnectedError extends Error {
   override name = 'NotConnectedError';
+}
+
+/** A key holds what DockerCoins never writes there (another type, or a counter that is not an integer). */
+export class WrongTypeError extends Error {
+  override name = 'WrongTypeError';
 }
 
 /** Whether a failed write may still have reached Redis (so its outcome is unknown) or surely did not. */
@@ -213,7 +220,7 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
     recordWork: (units, coins, report, flush) =>
       withDeadline(async (redis) => {
         await redis.eval(RECORD_WORK, {
-          keys: [KEYS.hashes, KEYS.wallet, KEYS.recentCoins, KEYS.workerPrefix + report.worker, KEYS.flushPrefix + flush.writer],
+          keys: [KEYS.hashes, KEYS.wallet, KEYS.recentCoins, KEYS.workerPrefix + flush.writer, KEYS.flushPrefix + flush.writer],
           arguments: [
             String(flush.seq),
             String(units),
@@ -227,7 +234,11 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
       }),
     readTotals: () =>
       withDeadline(async (redis) => {
-        const [coins, hashes] = await Promise.all([redis.hLen(KEYS.wallet), redis.get(KEYS.hashes)]);
+        const [coins, hashes] = await Promise.all([
+          ofType(redis, KEYS.wallet, 'a hash', redis.hLen(KEYS.wallet)),
+          ofType(redis, KEYS.hashes, 'an integer', redis.get(KEYS.hashes)),
+        ]);
+        if (hashes !== null && !/^-?\d+$/.test(hashes)) throw new WrongTypeError(`Redis key ${KEYS.hashes} holds ${JSON.stringify(hashes.slice(0, 20))}, not an integer`);
         return { coins, hashes };
       }),
     readReports: () =>
@@ -240,7 +251,8 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
         const values = await redis.mGet(keys);
         return values.flatMap((v) => (v ? [JSON.parse(v) as WorkerReport] : []));
       }),
-    readRecentCoins: () => withDeadline((redis) => redis.lRange(KEYS.recentCoins, 0, RECENT_COINS - 1)),
+    readRecentCoins: () =>
+      withDeadline((redis) => ofType(redis, KEYS.recentCoins, 'a list', redis.lRange(KEYS.recentCoins, 0, RECENT_COINS - 1))),
     ping: () => withDeadline(async (redis) => void (await redis.ping())),
     async close() {
       closed = true;
@@ -248,6 +260,16 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
       retiring.clear();
     },
   };
+}
+
+/** `read` of `key`, a WRONGTYPE reply turned into a WrongTypeError that names the key and what it holds. */
+async function ofType<T>(redis: { type(key: string): Promise<string> }, key: string, expected: string, read: Promise<T>): Promise<T> {
+  try {
+    return await read;
+  } catch (err) {
+    if (!(err instanceof ErrorReply && err.message.startsWith('WRONGTYPE'))) throw err;
+    throw new WrongTypeError(`Redis key ${key} holds a ${await redis.type(key)}, not ${expected}`);
+  }
 }
 
 /**
@@ -274,14 +296,14 @@ export function memoryStore(now: () => number = Date.now): Store {
       hashes = (hashes ?? 0) + units;
       for (const coin of coins) wallet.set(coin.hex, coin.bytes);
       recent = [...coins.map((c) => c.hex).reverse(), ...recent].slice(0, RECENT_COINS);
-      reports.set(report.worker, { report, expires: now() + REPORT_TTL_SECONDS * 1000 });
+      reports.set(flush.writer, { report, expires: now() + REPORT_TTL_SECONDS * 1000 });
     },
     async readTotals() {
       return { coins: wallet.size, hashes: hashes === null ? null : String(hashes) };
     },
     async readReports() {
       const live = [...reports.entries()].filter(([, r]) => r.expires > now());
-      for (const [worker, r] of reports) if (r.expires <= now()) reports.delete(worker);
+      for (const [writer, r] of reports) if (r.expires <= now()) reports.delete(writer);
       return live.map(([, r]) => r.report);
     },
     async readRecentCoins() {
