@@ -249,7 +249,7 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
         }
         if (keys.length === 0) return [];
         const values = await redis.mGet(keys);
-        return values.flatMap((v) => (v ? [JSON.parse(v) as WorkerReport] : []));
+        return values.flatMap((v, i) => (v ? [parseReport(keys[i]!, v)] : []));
       }),
     readRecentCoins: () =>
       withDeadline((redis) => ofType(redis, KEYS.recentCoins, 'a list', redis.lRange(KEYS.recentCoins, 0, RECENT_COINS - 1))),
@@ -269,6 +269,14 @@ async function ofType<T>(redis: { type(key: string): Promise<string> }, key: str
   } catch (err) {
     if (!(err instanceof ErrorReply && err.message.startsWith('WRONGTYPE'))) throw err;
     throw new WrongTypeError(`Redis key ${key} holds a ${await redis.type(key)}, not ${expected}`);
+  }
+}
+
+function parseReport(key: string, value: string): WorkerReport {
+  try {
+    return JSON.parse(value) as WorkerReport;
+  } catch {
+    throw new WrongTypeError(`Redis key ${key} holds ${JSON.stringify(value.slice(0, 20))}, not a worker report`);
   }
 }
 
