@@ -1,6 +1,7 @@
 // Where the worker records its work and the webui reads it: Redis (the workshop's keys),
 // or, for a local run without any Redis, an in-process store with the same behaviour.
 import { ClientClosedError, ClientOfflineError, ErrorReply, createClient } from '@redis/client';
+import { integerCounter, ofType, parseReport } from './key-types.js';
 
 /** Redis keys. `hashes` and `wallet` are the original's; the rest are ours. */
 export const KEYS = {
@@ -90,11 +91,6 @@ class StoreTimeoutError extends Error {
 /** A new connection was not up within the deadline: the operation was never sent. */
 class NotConnectedError extends Error {
   override name = 'NotConnectedError';
-}
-
-/** A key holds what DockerCoins never writes there (another type, or a counter that is not an integer). */
-export class WrongTypeError extends Error {
-  override name = 'WrongTypeError';
 }
 
 /** Whether a failed write may still have reached Redis (so its outcome is unknown) or surely did not. */
@@ -238,8 +234,7 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
           ofType(redis, KEYS.wallet, 'a hash', redis.hLen(KEYS.wallet)),
           ofType(redis, KEYS.hashes, 'an integer', redis.get(KEYS.hashes)),
         ]);
-        if (hashes !== null && !/^-?\d+$/.test(hashes)) throw new WrongTypeError(`Redis key ${KEYS.hashes} holds ${JSON.stringify(hashes.slice(0, 20))}, not an integer`);
-        return { coins, hashes };
+        return { coins, hashes: integerCounter(KEYS.hashes, hashes) };
       }),
     readReports: () =>
       withDeadline(async (redis) => {
@@ -260,24 +255,6 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
       retiring.clear();
     },
   };
-}
-
-/** `read` of `key`, a WRONGTYPE reply turned into a WrongTypeError that names the key and what it holds. */
-async function ofType<T>(redis: { type(key: string): Promise<string> }, key: string, expected: string, read: Promise<T>): Promise<T> {
-  try {
-    return await read;
-  } catch (err) {
-    if (!(err instanceof ErrorReply && err.message.startsWith('WRONGTYPE'))) throw err;
-    throw new WrongTypeError(`Redis key ${key} holds a ${await redis.type(key)}, not ${expected}`);
-  }
-}
-
-function parseReport(key: string, value: string): WorkerReport {
-  try {
-    return JSON.parse(value) as WorkerReport;
-  } catch {
-    throw new WrongTypeError(`Redis key ${key} holds ${JSON.stringify(value.slice(0, 20))}, not a worker report`);
-  }
 }
 
 /**

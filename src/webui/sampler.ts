@@ -10,7 +10,8 @@
 // transaction, so over any window the two agree except for a flush landing between two
 // reads of one sample; a median of three samples drops those.
 import { describeError } from '../lib/errors.js';
-import { WrongTypeError, type Store, type WorkerReport } from '../lib/store.js';
+import { WrongTypeError } from '../lib/key-types.js';
+import type { Store, WorkerReport } from '../lib/store.js';
 import {
   buildDashboard,
   LONG_WINDOW_MS,
