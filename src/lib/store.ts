@@ -1,13 +1,14 @@
 // Where the worker records its work and the webui reads it: Redis (the workshop's keys),
 // or, for a local run without any Redis, an in-process store with the same behaviour.
 import { ClientClosedError, ClientOfflineError, ErrorReply, createClient } from '@redis/client';
+import { integerCounter, ofType, parseReport } from './key-types.js';
 
 /** Redis keys. `hashes` and `wallet` are the original's; the rest are ours. */
 export const KEYS = {
   hashes: 'hashes', // string holding an integer, INCRBY
   wallet: 'wallet', // hash: hex digest -> the 32 random bytes
   recentCoins: 'dockercoins:recent-coins', // list of the newest coins' hex, newest first
-  workerPrefix: 'dockercoins:worker:', // one report per worker, expiring
+  workerPrefix: 'dockercoins:worker:', // one report per worker process, expiring
   flushPrefix: 'dockercoins:flush:', // per worker process: the seq of its last applied flush
 } as const;
 
@@ -38,6 +39,8 @@ export interface WorkerReport {
   hasher: Record<string, CallStats>;
   /** The worker's last report: it is stopping. */
   final?: boolean;
+  /** Unique to the worker process (its flush writer): workers sharing a name are told apart. */
+  process?: string;
 }
 
 export interface Totals {
@@ -213,7 +216,7 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
     recordWork: (units, coins, report, flush) =>
       withDeadline(async (redis) => {
         await redis.eval(RECORD_WORK, {
-          keys: [KEYS.hashes, KEYS.wallet, KEYS.recentCoins, KEYS.workerPrefix + report.worker, KEYS.flushPrefix + flush.writer],
+          keys: [KEYS.hashes, KEYS.wallet, KEYS.recentCoins, KEYS.workerPrefix + flush.writer, KEYS.flushPrefix + flush.writer],
           arguments: [
             String(flush.seq),
             String(units),
@@ -227,8 +230,11 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
       }),
     readTotals: () =>
       withDeadline(async (redis) => {
-        const [coins, hashes] = await Promise.all([redis.hLen(KEYS.wallet), redis.get(KEYS.hashes)]);
-        return { coins, hashes };
+        const [coins, hashes] = await Promise.all([
+          ofType(redis, KEYS.wallet, 'a hash', redis.hLen(KEYS.wallet)),
+          ofType(redis, KEYS.hashes, 'an integer', redis.get(KEYS.hashes)),
+        ]);
+        return { coins, hashes: integerCounter(KEYS.hashes, hashes) };
       }),
     readReports: () =>
       withDeadline(async (redis) => {
@@ -238,9 +244,10 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
         }
         if (keys.length === 0) return [];
         const values = await redis.mGet(keys);
-        return values.flatMap((v) => (v ? [JSON.parse(v) as WorkerReport] : []));
+        return values.flatMap((v, i) => (v ? [parseReport(keys[i]!, v)] : []));
       }),
-    readRecentCoins: () => withDeadline((redis) => redis.lRange(KEYS.recentCoins, 0, RECENT_COINS - 1)),
+    readRecentCoins: () =>
+      withDeadline((redis) => ofType(redis, KEYS.recentCoins, 'a list', redis.lRange(KEYS.recentCoins, 0, RECENT_COINS - 1))),
     ping: () => withDeadline(async (redis) => void (await redis.ping())),
     async close() {
       closed = true;
@@ -274,14 +281,14 @@ export function memoryStore(now: () => number = Date.now): Store {
       hashes = (hashes ?? 0) + units;
       for (const coin of coins) wallet.set(coin.hex, coin.bytes);
       recent = [...coins.map((c) => c.hex).reverse(), ...recent].slice(0, RECENT_COINS);
-      reports.set(report.worker, { report, expires: now() + REPORT_TTL_SECONDS * 1000 });
+      reports.set(flush.writer, { report, expires: now() + REPORT_TTL_SECONDS * 1000 });
     },
     async readTotals() {
       return { coins: wallet.size, hashes: hashes === null ? null : String(hashes) };
     },
     async readReports() {
       const live = [...reports.entries()].filter(([, r]) => r.expires > now());
-      for (const [worker, r] of reports) if (r.expires <= now()) reports.delete(worker);
+      for (const [writer, r] of reports) if (r.expires <= now()) reports.delete(writer);
       return live.map(([, r]) => r.report);
     },
     async readRecentCoins() {

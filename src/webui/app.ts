@@ -8,6 +8,7 @@ import { Gauge } from 'prom-client';
 import * as z from 'zod';
 import { redisUrl, serverEnv } from '../lib/config.js';
 import { createServer, type Service } from '../lib/server.js';
+import { WrongTypeError } from '../lib/key-types.js';
 import type { Store, Totals } from '../lib/store.js';
 import { describeError } from '../lib/errors.js';
 import { Changes, EventStream, sseFrame } from './events.js';
@@ -40,7 +41,8 @@ export function buildWebui(config: WebuiConfig, store: Store): Service {
   const service = createServer({
     service: 'webui',
     ...config,
-    ready: () => store.ping(),
+    // Redis answers, and its keys hold what the page reads (a wrong type is not ready).
+    ready: async () => void (await Promise.all([store.readTotals(), store.readRecentCoins()])),
     onRequest: (_request, reply) => {
       reply.headers(SECURITY_HEADERS);
       return undefined;
@@ -55,6 +57,8 @@ export function buildWebui(config: WebuiConfig, store: Store): Service {
     try {
       totals = await store.readTotals();
     } catch (err) {
+      // The original answered a non-integer counter as it was ("foo"): a number nobody can use.
+      if (err instanceof WrongTypeError) return reply.code(500).send({ error: err.message });
       return reply.code(503).send({ error: `Redis is unavailable: ${describeError(err)}` });
     }
     return reply.send({ coins: totals.coins, hashes: totals.hashes, now: Date.now() / 1000 });

@@ -38,7 +38,14 @@ export interface Bottleneck {
   text: string;
 }
 
-export type StatusKind = 'redis-down' | 'measuring' | 'no-worker' | 'bottleneck' | 'normal';
+export type StatusKind = 'redis-down' | 'bad-data' | 'measuring' | 'no-worker' | 'bottleneck' | 'normal';
+
+/** The counter went down (Redis restarted empty, or something else wrote it): when, from and to what. */
+export interface CounterReset {
+  at: number;
+  from: number;
+  to: number;
+}
 
 export interface Dashboard {
   /** Unix time of the sample, ms. */
@@ -53,8 +60,10 @@ export interface Dashboard {
   coins: number;
   /** The newest coins: the start of their hex, and when the webui first saw them (null: before it started). */
   recentCoins: { hex: string; at: number | null }[];
-  /** One row each up to COLLAPSE_ABOVE workers; beyond, only `summary`. */
-  workers: { count: number; rows: WorkerRow[]; summary: string };
+  /** One row each up to COLLAPSE_ABOVE workers; beyond, only `summary`. `shared`: names given to more than one running worker. */
+  workers: { count: number; rows: WorkerRow[]; summary: string; shared: string | null };
+  /** The last time the counter went down, within the chart's span; null if it has not. */
+  counterReset: CounterReset | null;
   rng: DependencyModel;
   hasher: DependencyModel;
   /** What the sentence under the figures says: a state, the bottleneck, or how time is spent. */
@@ -104,6 +113,9 @@ export interface DashboardInput {
   reports: readonly SeenReport[];
   /** Hashes/s the counter gained beyond the reports; null while measuring. */
   unreported: number | null;
+  /** The most the counter gained per second over a window of SHORT_WINDOW_MS or more ending now: the speed never exceeds it. */
+  counterRate: number | null;
+  counterReset: CounterReset | null;
   /** True when the counter has not moved over the whole window. */
   counterStill: boolean;
   hashes: number | null;
@@ -114,13 +126,16 @@ export interface DashboardInput {
   redis: Dashboard['redis'];
 }
 
-/** The workers still running: reported recently, and not a last report. */
+/** Who wrote a report: its process, so that workers sharing a name count as many (older workers: the name). */
+export const workerId = (report: WorkerReport) => report.process ?? report.worker;
+
+/** The workers still running, by workerId: reported recently, and not a last report. */
 export function liveWorkers(reports: readonly SeenReport[], now: number): Map<string, SeenReport[]> {
   const byWorker = new Map<string, SeenReport[]>();
   for (const seen of [...reports].sort((a, b) => a.seenAt - b.seenAt)) {
-    const list = byWorker.get(seen.report.worker);
+    const list = byWorker.get(workerId(seen.report));
     if (list) list.push(seen);
-    else byWorker.set(seen.report.worker, [seen]);
+    else byWorker.set(workerId(seen.report), [seen]);
   }
   for (const [name, list] of byWorker) {
     const last = list.at(-1)!;
@@ -136,12 +151,12 @@ export function dependencies(live: Map<string, SeenReport[]>, now: number): { rn
   const recent = [...live.values()].flatMap((reports) => reports.filter((r) => r.seenAt > now - RATES_WINDOW_MS).map((r) => r.report));
   // Each worker's reports cover back-to-back intervals: their sum is the time they describe.
   const spans = new Map<string, number>();
-  for (const report of recent) spans.set(report.worker, (spans.get(report.worker) ?? 0) + report.intervalMs);
+  for (const report of recent) spans.set(workerId(report), (spans.get(workerId(report)) ?? 0) + report.intervalMs);
   const dependency = (kind: 'rng' | 'hasher'): DependencyModel => {
     const instances = new Map<string, { rate: number; calls: number; totalMs: number; maxMs: number }>();
     let waitedShare = 0;
     for (const report of recent) {
-      const span = spans.get(report.worker)!;
+      const span = spans.get(workerId(report))!;
       for (const [name, stats] of Object.entries(report[kind]) as [string, CallStats][]) {
         const row = instances.get(name) ?? { rate: 0, calls: 0, totalMs: 0, maxMs: 0 };
         row.rate += perSecond(stats.calls, span);
@@ -166,15 +181,17 @@ export function dependencies(live: Map<string, SeenReport[]>, now: number): { rn
 export function buildDashboard(input: DashboardInput): Dashboard {
   const { now } = input;
   const live = liveWorkers(input.reports, now);
-  const rows = [...live].map(([name, reports]) => ({ name, rate: workerRate(reports, now) })).sort(byName);
-  const reported = sum(rows, (w) => w.rate);
+  const rows = [...live.values()].map((reports) => ({ name: reports[0]!.report.worker, rate: workerRate(reports, now) })).sort(byName);
   const { rng, hasher } = dependencies(live, now);
-  const speed = input.unreported === null ? null : round1(reported + input.unreported);
+  // Reports may state units the counter does not hold (it was reset, or decremented): the
+  // counter caps the total, and what the reports cannot explain is the rest.
+  const speed = input.unreported === null ? null : Math.min(sum(rows, (w) => w.rate) + input.unreported, input.counterRate ?? Infinity);
+  const reported = Math.min(sum(rows, (w) => w.rate), speed ?? Infinity);
   return {
     at: now,
-    speed,
+    speed: speed === null ? null : round1(speed),
     reported: round1(reported),
-    unreported: input.unreported === null ? null : round1(input.unreported),
+    unreported: speed === null ? null : round1(speed - reported),
     hashes: input.hashes,
     coins: input.coins,
     recentCoins: input.recentCoins.slice(0, COINS_SHOWN).map((c) => ({ hex: c.hex.slice(0, COIN_PREFIX), at: c.at })),
@@ -182,7 +199,9 @@ export function buildDashboard(input: DashboardInput): Dashboard {
       count: rows.length,
       rows: rows.length <= COLLAPSE_ABOVE ? rows.map((w) => ({ name: w.name, rate: round1(w.rate) })) : [],
       summary: workersSummary(rows),
+      shared: sharedNames(rows),
     },
+    counterReset: input.counterReset,
     rng,
     hasher,
     status: statusOf(input, rows.length, rng, hasher, input.steadyBottleneck(bottleneckOf(rng, hasher))),
@@ -197,6 +216,16 @@ export function workersSummary(rows: readonly WorkerRow[]): string {
   const slowest = rows.reduce((a, b) => (b.rate < a.rate ? b : a));
   const plural = rows.length === 1 ? 'worker' : 'workers';
   return `${rows.length} ${plural}, ${each.toFixed(1)} hashes/s each${rows.length > 1 ? `; slowest ${slowest.name} ${slowest.rate.toFixed(1)}` : ''}`;
+}
+
+/** "2 running workers are named worker-1: each is counted; give each its own INSTANCE_NAME." */
+function sharedNames(rows: readonly WorkerRow[]): string | null {
+  const counts = new Map<string, number>();
+  for (const { name } of rows) counts.set(name, (counts.get(name) ?? 0) + 1);
+  const shared = [...counts].filter(([, n]) => n > 1);
+  if (shared.length === 0) return null;
+  const names = shared.map(([name, n]) => `${n} running workers are named ${name}`).join(', ');
+  return `${names}: each is counted; give each its own INSTANCE_NAME to tell them apart.`;
 }
 
 function statusOf(

@@ -10,8 +10,19 @@
 // transaction, so over any window the two agree except for a flush landing between two
 // reads of one sample; a median of three samples drops those.
 import { describeError } from '../lib/errors.js';
+import { WrongTypeError } from '../lib/key-types.js';
 import type { Store, WorkerReport } from '../lib/store.js';
-import { buildDashboard, LONG_WINDOW_MS, type Bottleneck, type Dashboard, type SeenReport, sum } from './dashboard.js';
+import {
+  buildDashboard,
+  LONG_WINDOW_MS,
+  SHORT_WINDOW_MS,
+  type Bottleneck,
+  type CounterReset,
+  type Dashboard,
+  type SeenReport,
+  sum,
+  workerId,
+} from './dashboard.js';
 
 /** What the sampler reads. */
 export type StoreReader = Pick<Store, 'readTotals' | 'readReports' | 'readRecentCoins'>;
@@ -44,6 +55,9 @@ export class Sampler {
   private readonly seen = new Map<string, SeenReport[]>();
   private readonly lastReportAt = new Map<string, number>();
   private counter: { at: number; hashes: number }[] = [];
+  /** The counter at the last sample that read it, kept through outages: a lower one is a reset. */
+  private lastHashes: number | null = null;
+  private reset: CounterReset | null = null;
   private residuals: number[] = [];
   private coinTimes = new Map<string, number | null>();
   private firstRead = true;
@@ -103,25 +117,39 @@ export class Sampler {
       this.lastGoodAt = now;
       dashboard = this.sampled(now, Number(totals.hashes ?? 0), totals.coins, reports, recentCoins);
     } catch (err) {
-      this.redis = { downSince: this.redis.downSince ?? now, lastGoodAt: this.lastGoodAt, error: `Redis is unavailable: ${describeError(err)}` };
-      // The figures stay those of the last good sample, marked by `redis`; the chart gets a gap.
       // What happened to the counter meanwhile is unknown (an empty Redis may be back): measure again.
       this.counter = [];
       this.residuals = [];
+      if (err instanceof WrongTypeError) {
+        // Redis answers: the sentence says which key to fix; no speed can be told meanwhile.
+        this.redis = { downSince: null, lastGoodAt: null };
+        const last = this.latest ?? this.sampled(now, null, 0, [], []);
+        const text = `${err.message}: something other than DockerCoins wrote it, and the figures cannot be read until it is fixed.`;
+        dashboard = { ...last, at: now, speed: null, unreported: null, redis: this.redis, status: { kind: 'bad-data', text } };
+        this.record(now, null);
+        this.publish(dashboard);
+        return dashboard;
+      }
+      this.redis = { downSince: this.redis.downSince ?? now, lastGoodAt: this.lastGoodAt, error: `Redis is unavailable: ${describeError(err)}` };
+      // The figures stay those of the last good sample, marked by `redis`; the chart gets a gap.
       const last = this.latest ?? this.sampled(now, null, 0, [], []);
       dashboard = { ...last, at: now, redis: this.redis, status: { kind: 'redis-down', text: '' } };
     }
     this.record(now, dashboard.redis.downSince === null ? dashboard.speed : null);
+    this.publish(dashboard);
+    return dashboard;
+  }
+
+  private publish(dashboard: Dashboard): void {
     this.latest = dashboard;
     for (const listener of this.listeners) listener(dashboard);
-    return dashboard;
   }
 
   private sampled(now: number, hashes: number | null, coins: number, reports: WorkerReport[], recentCoins: string[]): Dashboard {
     for (const report of reports) this.see(report, now);
     this.forget(now - LONG_WINDOW_MS);
     const seen = [...this.seen.values()].flat();
-    const unreported = hashes === null ? null : this.unreported(now, hashes, seen);
+    const counted = hashes === null ? null : this.counted(now, hashes, seen);
     const times = new Map(recentCoins.map((hex) => [hex, this.coinTimes.get(hex) ?? (this.firstRead ? null : now)]));
     this.coinTimes = times;
     this.firstRead = false;
@@ -129,7 +157,9 @@ export class Sampler {
     return buildDashboard({
       now,
       reports: seen,
-      unreported,
+      unreported: counted?.unreported ?? null,
+      counterRate: counted?.counterRate ?? null,
+      counterReset: this.reset && now - this.reset.at < this.historyMs ? this.reset : null,
       counterStill: window.length > 0 && window.at(-1)!.hashes === window[0]!.hashes,
       hashes,
       coins,
@@ -141,10 +171,11 @@ export class Sampler {
 
   /** Keeps a report the first time it is seen, and stands in for one overwritten unseen. */
   private see(report: WorkerReport, now: number): void {
-    let mine = this.seen.get(report.worker);
+    const id = workerId(report);
+    let mine = this.seen.get(id);
     if (mine?.some((s) => s.report.at === report.at)) return;
-    if (!mine) this.seen.set(report.worker, (mine = []));
-    const previous = this.lastReportAt.get(report.worker);
+    if (!mine) this.seen.set(id, (mine = []));
+    const previous = this.lastReportAt.get(id);
     const start = report.at - report.intervalMs;
     const gap = previous === undefined ? 0 : start - previous;
     const seen: SeenReport = { seenAt: now, report };
@@ -152,12 +183,12 @@ export class Sampler {
       // Its units are in the counter: count them at this worker's recent pace.
       const recent = [...mine, seen];
       const pace = sum(recent, (s) => s.report.units) / Math.max(1, sum(recent, (s) => s.report.intervalMs));
-      const missed = { worker: report.worker, at: start, intervalMs: gap, units: Math.round(pace * gap), rng: {}, hasher: {} };
+      const missed = { worker: report.worker, process: report.process, at: start, intervalMs: gap, units: Math.round(pace * gap), rng: {}, hasher: {} };
       mine.push({ seenAt: now, report: missed, estimated: true });
     }
     // After a last report, the name may come back as a new process.
-    if (report.final) this.lastReportAt.delete(report.worker);
-    else this.lastReportAt.set(report.worker, report.at);
+    if (report.final) this.lastReportAt.delete(id);
+    else this.lastReportAt.set(id, report.at);
     mine.push(seen);
   }
 
@@ -171,29 +202,37 @@ export class Sampler {
     }
   }
 
-  /** Hashes/s the counter gained beyond what the reports seen meanwhile account for; null while measuring. */
-  private unreported(now: number, hashes: number, seen: readonly SeenReport[]): number | null {
-    // A counter that went down was reset (an empty Redis restarted): measure again from here.
-    if (this.counter.length > 0 && hashes < this.counter.at(-1)!.hashes) {
+  /**
+   * What the counter says: the hashes/s it gained beyond what the reports seen meanwhile account
+   * for, and the most it gained per second over a window of SHORT_WINDOW_MS or more ending now
+   * (the speed shown never exceeds it); null while measuring.
+   */
+  private counted(now: number, hashes: number, seen: readonly SeenReport[]): { unreported: number; counterRate: number } | null {
+    // A counter that went down was reset (an empty Redis restarted, or another writer): said, and measured again from here.
+    if (this.lastHashes !== null && hashes < this.lastHashes) {
+      this.reset = { at: now, from: this.lastHashes, to: hashes };
       this.counter = [];
       this.residuals = [];
     }
+    this.lastHashes = hashes;
     this.counter.push({ at: now, hashes });
     while (this.counter.length > 1 && this.counter[1]!.at <= now - LONG_WINDOW_MS) this.counter.shift();
     const first = this.counter[0]!;
     const spanMs = now - first.at;
     if (spanMs < WARMUP_MS) return null;
+    const windows = this.counter.filter((c) => c.at <= now - SHORT_WINDOW_MS);
+    const counterRate = Math.max(...windows.map((c) => ((hashes - c.hashes) * 1000) / (now - c.at)));
     // A counter that stood still all along: nothing is working, whatever the samples before said.
     if (hashes === first.hashes) {
       this.residuals = [];
-      return 0;
+      return { unreported: 0, counterRate };
     }
     const within = seen.filter((s) => s.seenAt > first.at);
     const residual = hashes - first.hashes - sum(within, (s) => s.report.units);
     // A unit either way is the ends of the window, and each estimate may be a unit off: not a worker.
     const slack = 1 + within.filter((s) => s.estimated).length;
     this.residuals = [...this.residuals, residual > slack ? (residual * 1000) / spanMs : 0].slice(-3);
-    return [...this.residuals].sort((a, b) => a - b)[Math.floor(this.residuals.length / 2)]!;
+    return { unreported: [...this.residuals].sort((a, b) => a - b)[Math.floor(this.residuals.length / 2)]!, counterRate };
   }
 
   /** One point a second: the chart is 5 minutes wide. */

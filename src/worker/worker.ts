@@ -210,6 +210,7 @@ export class Worker {
     const units = this.pendingUnits;
     const report: WorkerReport = {
       worker: this.o.name,
+      process: this.writer,
       at: now,
       intervalMs: now - this.lastFlushAt,
       units,

@@ -217,6 +217,9 @@ it('the dashboard in every state and transition', { timeout: 300_000 }, async (t
       return hashes >= pending ? hashes : undefined;
     });
     await waitText(projector, '#status', /^Workers spend/, 20_000);
+    // Redis came back empty: the page says the counter went down, under the total.
+    await waitText(projector, '#hashes-detail', /^The counter went down from [\d,]+ to [\d,]+ at \d\d:\d\d:\d\d: Redis lost its data, or something else wrote it\.$/);
+    t.diagnostic(`Redis back empty: "${await projector.text('#hashes-detail')}"`);
     // The counter's rate over 10 s (its steps are whole flushes), all after the restart.
     await delay(3000);
     const { shown, truth } = await speedAgainstCounter(projector, counter, 10_000);

@@ -6,6 +6,7 @@ import { createClient } from '@redis/client';
 
 const newClient = (url: string) => createClient({ url, socket: { reconnectStrategy: 100 } });
 import { startRedisServer } from '../../src/lib/redis-server.js';
+import { KEYS, type WorkerReport } from '../../src/lib/store.js';
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
@@ -31,6 +32,13 @@ export interface TestRedis {
   /** SIGCONT. */
   resume(): void;
   close(): Promise<void>;
+}
+
+/** The newest report of the worker named `name` (each worker process writes its own key). */
+export async function reportOf(client: TestRedis['client'], name: string): Promise<WorkerReport | undefined> {
+  const keys = await client.keys(`${KEYS.workerPrefix}*`);
+  const reports = keys.length > 0 ? (await client.mGet(keys)).map((v) => JSON.parse(v ?? '{}') as WorkerReport) : [];
+  return reports.filter((r) => r.worker === name).sort((a, b) => b.at - a.at)[0];
 }
 
 /** Returns undefined (and marks the test skipped) when there is no redis-server outside CI. */

@@ -210,6 +210,10 @@ describe('Sampler: transitions and states', () => {
     const gap = times.map((t, i) => [t, speeds[i]] as const).filter(([t]) => t >= 20 && t < 30);
     assert.ok(gap.length >= 9 && gap.every(([, s]) => s === null), 'a gap, not a drop to 0');
     assert.equal(at(run, 30_000).redis.downSince, null);
+    // Said though the counter was not read in between, and kept for the chart's 5 minutes.
+    assert.deepEqual(at(run, 30_000).counterReset, { at: 30_000, from: Number(before.hashes), to: 0 });
+    assert.deepEqual(at(run, 60_000).counterReset, at(run, 30_000).counterReset);
+    assert.equal(before.counterReset, null);
     assert.equal(at(run, 32_000).status.kind, 'measuring');
     for (const d of between(run, 36_000, 60_000)) assert.ok(near(d.speed, 20 / 3 + 3, 0.12), `speed ${d.speed} at ${d.at}`);
   });

@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
-import { KEYS } from '../../src/lib/store.js';
 import { metricValue } from '../helpers/metrics.js';
 import { startService, waitFor } from '../helpers/processes.js';
-import { testRedis } from '../helpers/redis.js';
+import { reportOf, testRedis } from '../helpers/redis.js';
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -99,8 +98,8 @@ describe('worker: wrong answers from rng and hasher (fake servers, real worker p
       // A flush (every 100 ms) from now on: then Redis holds what the worker has counted.
       const counted = Date.now();
       await waitFor('a flush', async () => {
-        const report = await redis.client.get(`${KEYS.workerPrefix}worker-under-test`);
-        return report && (JSON.parse(report) as { at: number }).at > counted ? true : undefined;
+        const report = await reportOf(redis.client, 'worker-under-test');
+        return report && report.at > counted ? true : undefined;
       });
       assert.equal(Number(await redis.client.get('hashes')), 0, 'nothing counted in Redis');
       assert.equal(await redis.client.hLen('wallet'), 0, 'no coin stored');

@@ -9,7 +9,7 @@ import { STORE_DEADLINE_MS, WEBUI_STORE_DEADLINE_MS } from '../../src/lib/store.
 import { metricValue } from '../helpers/metrics.js';
 import { tcpProxy } from '../helpers/proxy.js';
 import { startService, startUpstreams, waitFor, type LogLine, type ServiceProcess } from '../helpers/processes.js';
-import { testRedis, type TestRedis } from '../helpers/redis.js';
+import { reportOf, testRedis, type TestRedis } from '../helpers/redis.js';
 
 const fast = { RNG_DELAY_MS: '20', HASHER_DELAY_MS: '20', WORK_DELAY_MS: '20' };
 
@@ -161,8 +161,8 @@ describe('worker: repeated signals', () => {
       assert.equal(finals[0]!.notSaved, 0);
       assert.equal(finals[0]!.unknown, 0);
       total += finals[0]!.units as number;
-      const report = JSON.parse((await redis.client.get(`dockercoins:worker:twice-${i + 1}`)) ?? '{}') as { final?: boolean };
-      assert.equal(report.final, true, `twice-${i + 1}'s last report says it stopped`);
+      const report = await reportOf(redis.client, `twice-${i + 1}`);
+      assert.equal(report?.final, true, `twice-${i + 1}'s last report says it stopped`);
     }
     // Two SIGTERMs may reach the process as one (the kernel merges a pending signal); two kinds do
     // not (though the kernel may deliver SIGINT first).

@@ -18,6 +18,7 @@ const view = {
   speedDetail: element('speed-detail'),
   coins: element('coins'),
   hashes: element('hashes'),
+  hashesDetail: element('hashes-detail'),
   status: element('status'),
   connection: element('connection'),
   instances: element<HTMLTableElement>('instances').tBodies[0]!,
@@ -65,6 +66,11 @@ function render(): void {
   setText(view.speedDetail, speedDetail(d));
   setText(view.coins, whole(d.coins));
   setText(view.hashes, whole(d.hashes));
+  const reset = d.counterReset;
+  setText(
+    view.hashesDetail,
+    reset ? `The counter went down from ${whole(reset.from)} to ${whole(reset.to)} at ${clock(reset.at / 1000)}: Redis lost its data, or something else wrote it.` : '',
+  );
   showInstances(d);
   view.recentCoins.replaceChildren(
     ...d.recentCoins.map((coin) => {
@@ -110,6 +116,7 @@ function showInstances(d: Dashboard): void {
   row([`Workers (${d.workers.count}), hashes/s each`], 'group', true);
   if (d.workers.rows.length > 0) for (const w of d.workers.rows) row([w.name, rate(w.rate), '', '']);
   else row([d.workers.summary], 'summary');
+  if (d.workers.shared) row([d.workers.shared], 'summary');
   if (d.unreported) row([`${rate(d.unreported)} hashes/s from workers that do not report`], 'summary');
   view.instances.replaceChildren(...rows);
 }
