@@ -27,9 +27,18 @@ const services = ['rng', 'hasher', 'worker', 'webui', 'redis'];
 const s1 = (x: number) => x.toFixed(1);
 const perService = (values: Record<string, number>, names: string[]) => names.map((n) => (values[n] === undefined ? '-' : s1(values[n]))).join(' / ');
 
+/** A log line as a reader wants it in a table: a JSON line (ours) by its message, another as it is. */
+function logMessage(line: string): string {
+  try {
+    return String((JSON.parse(line) as { msg?: unknown }).msg ?? line);
+  } catch {
+    return line;
+  }
+}
+
 export function renderSideBySide(r: Record<'original' | 'ours', PeerResult>, measured: string): string {
   const row = (step: string, value: (p: PeerResult) => string) => `| ${step} | ${value(r.original)} | ${value(r.ours)} |`;
-  const problems = (lines: string[]) => (lines.length ? `${lines.length}: \`${lines[0]!.slice(0, 90).replaceAll('|', '\\|')}\`` : '0');
+  const problems = (lines: string[]) => (lines.length ? `${lines.length}: \`${logMessage(lines[0]!).slice(0, 120).replaceAll('|', '\\|')}\`` : '0');
   return [
     `${measured}.`,
     '',
