@@ -3,9 +3,9 @@
 # The base is the official Node 24 LTS image on Debian bookworm (slim): the distribution, libc
 # (glibc) and resolver that CI tests, through the local stand-in of ../shared/tools/
 # offline-images.sh. Another base through --build-arg NODE_IMAGE=...: Alpine works (apk
-# installs curl below) but is not tested here; distroless cannot build this file (no shell for
-# the health check, no npm for the build stage). An empty NODE_IMAGE also means the default:
-# Compose v1 passes an unset build arg as "".
+# installs curl and setpriv below) but is not tested here; distroless cannot build this file (no
+# shell for the entrypoint, no npm for the build stage). An empty NODE_IMAGE also means the
+# default: Compose v1 passes an unset build arg as "".
 ARG NODE_IMAGE
 FROM ${NODE_IMAGE:-node:24-bookworm-slim} AS base
 
@@ -19,12 +19,22 @@ COPY src ./src
 RUN npm run build
 
 FROM base AS runtime
-# curl, for the health check below and for the workshop's own (`curl -f http://localhost/`,
-# stacks/dockercoins+healthcheck.yml of container.training): a probe that starts in
+# curl, for the workshop's health check (`curl -f http://localhost/`, its health-check chapter's
+# stack file) and the ones our stack and Compose files declare: a probe that starts in
 # milliseconds, where `node -e` took 0.25 s of CPU and seconds on a busy node.
+# bind-setpriv: a copy of util-linux's setpriv holding CAP_NET_BIND_SERVICE as a file capability,
+# for docker/entrypoint.sh (port 80 where the runtime keeps ip_unprivileged_port_start=1024). Not
+# on node itself: exec of a binary with a file capability fails (EPERM) in a container whose
+# bounding set lacks it (--cap-drop ALL), and setcap would copy the whole node binary into a layer.
 RUN if command -v apt-get >/dev/null; then \
-      apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*; \
-    else apk add --no-cache curl; fi
+      apt-get update && apt-get install -y --no-install-recommends curl libcap2-bin \
+      && install -D /usr/bin/setpriv /usr/local/lib/dockercoins/bind-setpriv \
+      && setcap cap_net_bind_service=+p /usr/local/lib/dockercoins/bind-setpriv \
+      && apt-get purge -y libcap2-bin && rm -rf /var/lib/apt/lists/*; \
+    else apk add --no-cache curl setpriv libcap-utils \
+      && install -D /usr/bin/setpriv /usr/local/lib/dockercoins/bind-setpriv \
+      && setcap cap_net_bind_service=+p /usr/local/lib/dockercoins/bind-setpriv; fi
+COPY docker/entrypoint.sh /usr/local/bin/dockercoins-entrypoint
 # Build info: compose and stack files pass them (VERSION and REVISION from the environment).
 ARG VERSION
 ARG REVISION
@@ -46,21 +56,15 @@ ENV NODE_ENV=production PORT=${PORT} \
 ENV NODE_OPTIONS=--max-semi-space-size=1 MALLOC_ARENA_MAX=2
 WORKDIR /app
 # Port 80 as a non-root user: Docker (>= 20.10) lets unprivileged processes bind low ports
-# inside a container's network namespace.
+# inside a container's network namespace; elsewhere the entrypoint lends node the capability.
 USER node
 EXPOSE 80
-# `localhost`: curl tries ::1 then 127.0.0.1, so the check works whether the service listens on
-# 0.0.0.0, :: or either loopback. A probe costs the host tens of ms of CPU, most of it Docker's
-# own (the exec: dockerd, containerd, runc; bench/README.md, "Health checks"), so every 30 s
-# (Docker's default); 3 failures in a row (90 s without an answer) before a task counts as
-# unhealthy, so a starved but healthy task is not killed. The
-# first check comes one interval after start (Docker 20.10 has no --start-interval): what a
-# rolling update waits for each new task.
-HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
-  CMD curl -fsS --max-time 5 -o /dev/null "http://localhost:${PORT:-80}/healthz" || exit 1
-# Exec-form CMD: node is PID 1 (the node image's entrypoint execs it) and gets the SIGTERM of
-# docker stop itself; it flushes, closes and exits in about 0.1 s (143, as stopped by SIGTERM; the
-# worker 0 when all was saved: README, "Shutdown").
+# No HEALTHCHECK, as in the workshop's images: in Swarm a task with one counts as started (and
+# enters DNS) only after its first passing check. The stack and Compose files declare theirs.
+ENTRYPOINT ["/usr/local/bin/dockercoins-entrypoint"]
+# Exec-form CMD: node is PID 1 (the entrypoint execs it) and gets the SIGTERM of docker stop
+# itself; it flushes, closes and exits in about 0.1 s (143, as stopped by SIGTERM; the worker 0
+# when all was saved: README, "Shutdown").
 STOPSIGNAL SIGTERM
 
 # Each final stage holds its bundle and the bundle's licence notices, not its .map file: a map
@@ -78,11 +82,6 @@ CMD ["node", "/app/hasher.mjs"]
 
 FROM runtime AS worker
 LABEL org.opencontainers.image.title="dockercoins worker"
-# No health check: nothing calls the worker, so there is no traffic to gate, and Docker already
-# sees it exit; a check would only make each new task of a rolling update wait one interval, and
-# the ten workers' probes would be most of the stack's health-check CPU (bench/README.md).
-# Its /healthz and GET / still answer, for a check added by hand (the workshop's curl works).
-HEALTHCHECK NONE
 COPY --from=build /src/dist/worker.mjs /src/dist/worker.mjs.LEGAL.txt /app/
 # Idle memory (bench/README.md, "Images"): on V8's defaults the old generation keeps the garbage
 # of start-up and of the work until V8's memory reducer runs (about 100 s after start), then

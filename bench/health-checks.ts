@@ -40,12 +40,20 @@ export async function stackCpu(stack: ComposeStack, checked: boolean): Promise<C
   return dockerCpu(ids, HEALTH_SECONDS);
 }
 
-/** The health check interval of each image, seconds (none: no check). */
-export async function inspectHealthchecks(images: string[]): Promise<Record<string, number | null>> {
+/** The health check interval of each service of a running Compose stack, seconds (null: no check): docker-compose.yml declares them, the images have none. */
+export async function inspectHealthchecks(stack: ComposeStack): Promise<Record<string, number | null>> {
   // As JSON, the interval is in nanoseconds (the plain template prints a Go duration: "30s").
-  // HEALTHCHECK NONE keeps the parent's interval: its test is ["NONE"].
-  const out = await dockerCli(['image', 'inspect', '--format', '{{with .Config.Healthcheck}}{{if ne (index .Test 0) "NONE"}}{{json .Interval}}{{end}}{{end}}', ...images]);
-  return Object.fromEntries(out.split('\n').map((ns, i) => [images[i]!, ns.trim() ? Number(ns) / 1e9 : null]));
+  const format = '{{index .Config.Labels "com.docker.compose.service"}}\t{{with .Config.Healthcheck}}{{json .Interval}}{{end}}';
+  const out = await dockerCli(['inspect', '--format', format, ...(await stack.containers())]);
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [service = '', ns = ''] = line.split('\t');
+        return [service, ns.trim() ? Number(ns) / 1e9 : null];
+      }),
+  );
 }
 
 /** The "Health checks" section of bench/README.md. */
@@ -66,6 +74,6 @@ export function renderHealth(h: HealthChecks, measured: string): string {
     row('without (bench/no-healthcheck.yml)', h.without),
     `| **health checking** | **${share(probes(h.with) - probes(h.without))}** | ${share(h.with.engineSeconds - h.without.engineSeconds)} | ${share(h.with.shimSeconds - h.without.shimSeconds)} | |`,
     '',
-    `The Compose stack with 11 workers (redis, rng, hasher, webui and 11 workers: ${h.containers} containers), each case for ${h.seconds} s (BENCH_HEALTH_SECONDS), one after the other, ${SETTLE_SECONDS} s after every check passed. Checks: ${checked}, redis every 10 s (docker-compose.yml). CPU from /proc: dockerd and containerd (shared with anything else using the engine), each container's shim with the processes it reaped (runc, the probes), and apart the containers' main processes, whose difference between the two runs is the services' own spread, not the checks'.`,
+    `The Compose stack with 11 workers (redis, rng, hasher, webui and 11 workers: ${h.containers} containers), each case for ${h.seconds} s (BENCH_HEALTH_SECONDS), one after the other, ${SETTLE_SECONDS} s after every check passed. Checks (docker-compose.yml): ${checked}. CPU from /proc: dockerd and containerd (shared with anything else using the engine), each container's shim with the processes it reaped (runc, the probes), and apart the containers' main processes, whose difference between the two runs is the services' own spread, not the checks'.`,
   ].join('\n');
 }

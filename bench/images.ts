@@ -132,6 +132,7 @@ async function main() {
 
     console.log(`health checks: host CPU over ${HEALTH_SECONDS} s with them, then ${HEALTH_SECONDS} s without`);
     const withChecks = await stackCpu(stack, true);
+    const checked = await inspectHealthchecks(stack);
     await stack.down();
     const bare = await composeStack(`dockercoins-bench-nohc-${process.pid}`, { files: [path.join(benchDir, 'no-healthcheck.yml')] });
     let withoutChecks: CpuSample;
@@ -140,7 +141,6 @@ async function main() {
     } finally {
       await bare.down();
     }
-    const checked = (await inspectHealthchecks(builtServices.map((s) => `dockercoins_${s}`)));
 
     const result = {
       date: new Date().toISOString(),
@@ -244,7 +244,7 @@ function render(r: Result): string {
     `| base \`${r.baseImage}\` | ${mb(r.base.bytes)} | ${mb(r.base.saved.gzipBytes)} | | | | | |`,
     `| redis (\`${r.redisImage}\`) | | | | ${Math.round(r.startToHealthyMs.redis!)} | ${redis.rssMB.toFixed(1)} | ${redis.cgroupMB.toFixed(1)} | |`,
     '',
-    "Start → healthy: from the engine's `start` event to its `health_status: healthy` event; the first health check runs one interval after start (30 s; redis's, set in docker-compose.yml, 10 s), which Docker 20.10 cannot shorten (`--start-interval` needs Docker 25); the worker has no health check (Dockerfile). On top of the base: our bundle and curl (for the health checks). Idle: the Compose stack with 1 worker, " +
+    "Start → healthy: from the engine's `start` event to its `health_status: healthy` event; the first health check runs one interval after start (the intervals docker-compose.yml declares: the images have no check of their own), which Docker 20.10 cannot shorten (`--start-interval` needs Docker 25); the worker has no health check. On top of the base: our bundle, curl (for the health checks) and bind-setpriv (port 80 as user node where the runtime keeps unprivileged ports from 1024: docker/entrypoint.sh). Idle: the Compose stack with 1 worker, " +
       `${IDLE_SECONDS} s after every container was healthy (the worker working at the workshop's pace); RSS of PID 1 (node; redis-server for redis) from /proc, and the container's memory as \`docker stats\` counts it (about the process's anonymous memory: RSS also counts the node binary mapped from the image, page cache that every container on the same base shares). Node's defaults: the same stack at the same time with \`NODE_OPTIONS\` and \`MALLOC_ARENA_MAX\` emptied (bench/node-defaults.yml), i.e. without the images' \`--max-semi-space-size=1\` and \`MALLOC_ARENA_MAX=2\`, and worker and webui without their \`--optimize-for-size --single-threaded-gc\`.`,
     '',
     `CPU of the containers of each stack meanwhile (shims and main processes, over ${r.paceCpu.seconds} s at the workshop's pace, 1 worker): ${pct(containers(r.paceCpu.ours) / r.paceCpu.seconds)} of one core with the images' settings, ${pct(containers(r.paceCpu.defaults) / r.paceCpu.seconds)} with Node's defaults. Hashes/s meanwhile (the web UI's counter), with the images' settings and with Node's defaults: ${r.rates.oneWorker.map((x) => x.toFixed(2)).join(' and ')}; with 10 workers (over ${RATE_SECONDS} s, ${RATE_SECONDS} s after scaling): ${r.rates.tenWorkers.map((x) => x.toFixed(2)).join(' and ')}.`,

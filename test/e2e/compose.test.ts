@@ -1,4 +1,6 @@
-// npm run test:e2e — the workshop's Compose chapter on the real Docker engine: build the images,
+// npm run test:e2e — the workshop's Compose chapter on the real Docker engine: build the images
+// (no HEALTHCHECK in any: the Compose file declares the checks; each serves on port 80 as user
+// node where the runtime keeps ip_unprivileged_port_start=1024, and with every capability dropped),
 // `up`, the counter climbs, scale the worker to 10 and see the single rng's plateau (~10
 // hashes/s), every container with a health check healthy, the health check of the workshop's
 // health-check chapter passing in every image, the build info in labels, logs and metrics, scale
@@ -12,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import { expectedPlateau } from '../../src/cli/lab/swarm-state.js';
 import { dockerCli, measureRate, readCounters } from '../../src/cli/swarm.js';
-import { buildInfoArgs, composeStack, followEvents, inspectContainers, stopTimes, type ComposeStack } from '../../src/cli/compose.js';
+import { buildInfoArgs, builtServices, composeStack, followEvents, inspectContainers, stopTimes, type ComposeStack } from '../../src/cli/compose.js';
 import { sleep } from '../../src/lib/sleep.js';
 import { waitUntil } from '../../src/lib/wait.js';
 import type { LogLine } from '../helpers/processes.js';
@@ -54,6 +56,45 @@ async function allHealthy(expected: number) {
   if (states.length === expected && unhealthy.length === 0) return states;
   throw new Error(`${states.length}/${expected} containers, not healthy: ${unhealthy.join(', ') || 'none'}`);
 }
+
+test('no image carries a health check: the Compose and stack files declare them', async () => {
+  for (const service of builtServices) {
+    const check = await dockerCli(['image', 'inspect', '--format', '{{json .Config.Healthcheck}}', `dockercoins_${service}`]);
+    assert.equal(check.trim(), 'null', `dockercoins_${service}: ${check}`);
+  }
+});
+
+/** The capability sets of a container's PID 1 (hex, /proc/1/status) and its uid. */
+async function processCredentials(id: string): Promise<{ uid: string; effective: string }> {
+  const status = (await execa('docker', ['exec', id, 'cat', '/proc/1/status'])).stdout;
+  return { uid: /^Uid:\s+(\d+)/m.exec(status)![1]!, effective: /^CapEff:\s+(\w+)/m.exec(status)![1]! };
+}
+
+test('each image serves on port 80 as user node: where the runtime keeps unprivileged ports from 1024, and with every capability dropped', { timeout: minutes(3) }, async () => {
+  const cases = [
+    { name: 'ip_unprivileged_port_start=1024', args: ['--sysctl', 'net.ipv4.ip_unprivileged_port_start=1024'], portStart: '1024', capability: true },
+    { name: '--cap-drop ALL', args: ['--cap-drop', 'ALL'], portStart: '0', capability: false },
+  ];
+  for (const service of builtServices) {
+    for (const c of cases) {
+      const id = (await execa('docker', ['run', '-d', '--rm', ...c.args, `dockercoins_${service}`])).stdout.trim();
+      try {
+        assert.equal((await execa('docker', ['exec', id, 'cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start'])).stdout.trim(), c.portStart);
+        const answer = await waitUntil(`${service} (${c.name}) answering on port 80`, async () => {
+          const probe = await execa('docker', ['exec', id, 'curl', '-fsS', '--max-time', '5', 'http://localhost:80/healthz'], { reject: false });
+          return probe.exitCode === 0 ? probe.stdout : undefined;
+        }, { timeoutMs: 30_000, everyMs: 300 });
+        const { uid, effective } = await processCredentials(id);
+        console.log(`${service}, ${c.name}: GET :80/healthz → ${answer.trim().slice(0, 40)}; PID 1 uid ${uid}, effective capabilities ${effective}`);
+        assert.notEqual(uid, '0', `${service} runs as a user, not root`);
+        // Only the one it needs, only where it needs it: CAP_NET_BIND_SERVICE is bit 10 (0x400).
+        assert.equal(effective, c.capability ? '0000000000000400' : '0000000000000000', `${service}, ${c.name}: effective capabilities`);
+      } finally {
+        await execa('docker', ['rm', '-f', id], { reject: false });
+      }
+    }
+  }
+});
 
 test('docker-compose up: the web UI answers and the hash counter climbs', { timeout: minutes(3) }, async () => {
   await stack.compose('up', '-d');
