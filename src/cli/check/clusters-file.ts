@@ -40,7 +40,7 @@ export function parseClusters(text: string, name: string): ClusterEntry[] {
     const entry: ClusterEntry = { line: i + 1, host, kind, label: host };
     const label: string[] = [];
     for (const word of rest) {
-      const option = /^([a-z-]+)=(.*)$/.exec(word);
+      const option = /^([A-Za-z][\w-]*)=(.*)$/.exec(word);
       if (!option) label.push(word);
       else if (option[1] !== 'registry') throw new ClustersFileError(`${at}: unknown setting ${JSON.stringify(option[1])} (only registry=HOST:PORT)`);
       else if (!registryShape.test(option[2]!)) throw new ClustersFileError(`${at}: ${JSON.stringify(option[2])} is not a registry HOST:PORT`);
