@@ -58,11 +58,16 @@ export async function checkPull(ctx: CheckContext, nodeCount: number): Promise<s
   return `pulled on ${tasks.length} node(s), each reached http://${ctx.registry}/v2/`;
 }
 
-/** A failed task's error, with the line the probe printed where it printed one. */
+/** Why each failed task failed: a pull the node refused, or the line the probe printed. */
 async function whyFailed(ctx: CheckContext, service: string, failed: Task[]): Promise<string> {
-  const said = await ctx.docker(['service', 'logs', '--raw', service], { signal: ctx.signal }).catch(() => '');
-  const lines = said.split('\n').filter((l) => /unreachable|cannot reach/.test(l));
-  return failed.map((t) => `${t.node}: ${lines.find((l) => l.includes(t.node)) ?? (t.error || t.current)}`).join('; ');
+  // Only a task that ran printed something: read the logs for those alone, so that the command
+  // the report names stays the `service ps` that shows a refused pull.
+  const ran = failed.some((t) => !t.current.startsWith('Rejected'));
+  const said = ran ? await ctx.docker(['service', 'logs', '--raw', service]).catch(() => '') : '';
+  const lines = said.split('\n').filter((l) => /unreachable/.test(l));
+  return failed
+    .map((t) => (t.current.startsWith('Rejected') ? `${t.node}: could not pull ${ctx.probe} (${t.error.replaceAll('"', '')})` : `${t.node}: ${lines.find((l) => l.includes(t.node)) ?? (t.error || t.current)}`))
+    .join('; ');
 }
 
 /**
