@@ -1,6 +1,7 @@
 // One cluster's check: the steps in order, each bounded in time, stopping at the first that
 // fails; then, whatever happened, the removal of everything the check made there.
 import { Interrupted } from '../../lib/wait.js';
+import { dockerCli } from '../swarm.js';
 import { appImages, buildApp, deployApp } from './app-check.js';
 import { cleanUp } from './cleanup.js';
 import type { ClusterEntry } from './clusters-file.js';
@@ -40,15 +41,17 @@ export async function checkCluster(cluster: ClusterEntry, o: CheckOptions, run: 
     steps.push(result);
     if (!result.ok) break;
   }
-  // Cleanup runs even after Ctrl-C: its own time limit, not the interrupted signal.
-  steps.push(await step(ctx, 'cleanup', new AbortController().signal, progress, () => cleanUp(ctx, appImages(ctx))));
+  // Cleanup runs even after Ctrl-C (its own time limit, not the interrupted signal), once past
+  // the nodes: that step makes nothing, and its failure may be a cluster out of reach.
+  if (steps[0]?.ok) steps.push(await step(ctx, 'cleanup', new AbortController().signal, progress, () => cleanUp(ctx, appImages(ctx))));
   return { label: cluster.label, host: cluster.host, ok: steps.every((s) => s.ok), seconds: since(started), steps };
 }
 
 function context(cluster: ClusterEntry, o: CheckOptions, run: string, signal: AbortSignal): CheckContext {
   const names = madeNames(run);
   const registry = cluster.registry ?? o.registry;
-  const ctx = { cluster, o, names, registry, probe: `${registry}/${names.probeRepo}:${names.tag}`, signal, progress: () => {} } as unknown as CheckContext;
+  // The docker CLIs read the context's signal and record into it: made once the context exists.
+  const ctx: CheckContext = { cluster, o, names, registry, probe: `${registry}/${names.probeRepo}:${names.tag}`, signal, progress: () => {}, docker: dockerCli, build: dockerCli };
   ctx.docker = boundDocker(ctx, clusterTarget(cluster));
   ctx.build = o.buildHost ? boundDocker(ctx, { host: o.buildHost }) : ctx.docker;
   return ctx;
