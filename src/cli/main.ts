@@ -2,6 +2,7 @@
 // The project's command line: `dockercoins start` runs the app locally; `dockercoins lab swarm`
 // runs the workshop's Swarm chapter on a Swarm.
 import { Command } from 'commander';
+import { checkCommand } from './check/command.js';
 import { labCommand } from './lab/command.js';
 import { runLocal } from './local.js';
 import { numberOption } from './number-option.js';
@@ -27,6 +28,6 @@ program
     });
   });
 
-program.addCommand(labCommand());
+program.addCommand(labCommand().addCommand(checkCommand()));
 
 await program.parseAsync();
