@@ -4,7 +4,8 @@
 // reply, or a stall past the store's deadline; a key of the wrong type; Redis restarted empty,
 // out of memory, a read-only replica. A worker runs in this process against a real redis-server
 // behind a fault-injecting proxy; after it stops, Redis must hold every unit at most once, all
-// that the worker reports saved, nothing beyond saved + unknown, and no coin of an uncounted unit.
+// that the worker reports saved, nothing beyond saved + unknown, and no coin of an uncounted unit;
+// its lines name no script hash, and its final line is its last.
 import assert from 'node:assert/strict';
 import { it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -49,7 +50,8 @@ const faultArb = fc.oneof(
 );
 type Fault = typeof faultArb extends fc.Arbitrary<infer F> ? F : never;
 const stepArb = fc.record({ fault: faultArb, holdMs: fc.integer({ min: 0, max: 400 }), pauseMs: fc.integer({ min: 0, max: 200 }) });
-const runArb = fc.record({ steps: fc.array(stepArb, { minLength: 1, maxLength: 4 }), stopDuringLast: fc.boolean() });
+// The stop's own deadline, below and above the store's: a flush may still be in flight after it.
+const runArb = fc.record({ steps: fc.array(stepArb, { minLength: 1, maxLength: 4 }), stopDuringLast: fc.boolean(), stopMs: fc.integer({ min: 50, max: 700 }) });
 type Run = typeof runArb extends fc.Arbitrary<infer R> ? R : never;
 
 /** The store the worker uses, noting what it was asked to save (its coins, by flush). */
@@ -129,7 +131,7 @@ async function ready(redis: TestRedis): Promise<void> {
 }
 
 /** One generated run: a worker through the faults, stopped, then Redis checked against its final line. */
-async function run(lab: Lab, upstreams: { rng: string; hasher: string }, { steps, stopDuringLast }: Run) {
+async function run(lab: Lab, upstreams: { rng: string; hasher: string }, { steps, stopDuringLast, stopMs }: Run) {
   await lab.redis.client.flushAll();
   lab.lost = 0;
   const lines: LogLine[] = [];
@@ -154,11 +156,11 @@ async function run(lab: Lab, upstreams: { rng: string; hasher: string }, { steps
   for (const [i, { fault, holdMs, pauseMs }] of steps.entries()) {
     const end = await begin(lab, fault, holdMs);
     await delay(holdMs);
-    if (stopDuringLast && i === steps.length - 1) summary = await worker.stop();
+    if (stopDuringLast && i === steps.length - 1) summary = await worker.stop(stopMs);
     await end();
     await delay(pauseMs);
   }
-  summary ??= await worker.stop();
+  summary ??= await worker.stop(stopMs);
   // Past the deadline of a flush still in flight; then nothing more can reach Redis.
   await delay(2 * DEADLINE_MS);
   lab.proxy.down();
@@ -185,6 +187,8 @@ async function check(lab: Lab, summary: WorkerSummary, coins: Map<string, { seq:
   }
   const coinUnits = [...flushes.values()].reduce((a, b) => a + b, 0);
   assert.ok(coinUnits <= counted, `coins of ${coinUnits} units stored, the counter has ${counted}: ${said}`);
+  const scriptNamed = lines.find((l) => /script: [0-9a-f]{40}/.test(l.msg));
+  assert.equal(scriptNamed, undefined, 'a refused flush names the key, not the script');
   assert.match(lines.at(-1)?.msg ?? '', /^worker stopped/, `the final line is the last: ${JSON.stringify(lines.slice(-2))}`);
 }
 
