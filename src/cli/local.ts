@@ -3,14 +3,15 @@
 // instances on 8101, 8102... Redis: REDIS_URL if set, else a throwaway redis-server if one
 // is on PATH, else an in-process store.
 import path from 'node:path';
-import { parseConfig } from '../lib/config.js';
+import { parseConfig, withoutPassword } from '../lib/config.js';
 import { listen } from '../lib/server.js';
 import { exitOnSignals } from '../lib/signals.js';
-import { runService } from '../lib/startup.js';
+import { runService, stopOnFailure } from '../lib/startup.js';
 import { urlHost } from '../lib/address.js';
 import { distDir } from '../lib/paths.js';
 import { startRedisServer } from '../lib/redis-server.js';
-import { memoryStore, redisStore, type Store } from '../lib/store.js';
+import { memoryStore } from '../lib/memory-store.js';
+import { redisStore, type Store } from '../lib/store.js';
 import { buildHasher, hasherEnv } from '../hasher/app.js';
 import { buildRng, rngEnv } from '../rng/app.js';
 import { buildWebui, webuiEnv } from '../webui/app.js';
@@ -117,8 +118,9 @@ function hostFor(host: string): string {
 
 async function storeFor(env: Record<string, string | undefined>, say: (line: string) => void) {
   if (env.REDIS_URL) {
-    say(`Redis: ${env.REDIS_URL} (REDIS_URL)`);
-    return { redis: env.REDIS_URL, stores: () => redisStore({ url: env.REDIS_URL! }), stopRedis: async () => {} };
+    say(`Redis: ${withoutPassword(env.REDIS_URL)} (REDIS_URL)`);
+    const onFatal = (err: Error) => stopOnFailure('dockercoins start', err);
+    return { redis: env.REDIS_URL, stores: () => redisStore({ url: env.REDIS_URL!, onFatal }), stopRedis: async () => {} };
   }
   const server = await startRedisServer();
   if (server) {

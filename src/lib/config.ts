@@ -41,7 +41,7 @@ export const httpUrl = (fallback: string) =>
 export const redisUrl = z
   .string()
   .default('redis://redis:6379')
-  .refine((s) => /^rediss?:\/\/[^\s]+$/.test(s) && URL.canParse(s), 'expected a redis:// URL');
+  .refine(isRedisUrl, 'expected a redis:// URL: redis://[user:password@]host[:port][/database number]');
 
 export const logLevel = z
   .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' })
@@ -63,6 +63,19 @@ function isHttpUrl(s: string): boolean {
   return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
 }
 
+/** A path of nothing or a database number: the client refuses any other ("Invalid pathname"). */
+function isRedisUrl(s: string): boolean {
+  return /^rediss?:\/\/[^\s]+$/.test(s) && URL.canParse(s) && /^(\/\d*)?$/.test(new URL(s).pathname);
+}
+
+/**
+ * `value` with the password of any URL in it hidden, parsed or not: a line may be read by anyone.
+ * A user name alone (`//name@`) is hidden too: some clients take it as the password.
+ */
+export function withoutPassword(value: string): string {
+  return value.replace(/\/\/([^/@]*?)(:[^]*)?@/, (_, user: string, password?: string) => (password === undefined ? '//***@' : `//${user}:***@`));
+}
+
 export class ConfigError extends Error {}
 
 /** Parses `env` with `shape`; throws a ConfigError with one readable line on the first bad variable. */
@@ -77,5 +90,5 @@ export function parseConfig<S extends z.ZodRawShape>(
   const issue = result.error.issues[0]!;
   const name = String(issue.path[0] ?? '?');
   const got = present[name];
-  throw new ConfigError(`invalid ${name}=${JSON.stringify(got)}: ${issue.message}`);
+  throw new ConfigError(`invalid ${name}=${JSON.stringify(got === undefined ? got : withoutPassword(got))}: ${issue.message}`);
 }

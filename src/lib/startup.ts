@@ -9,10 +9,15 @@ export async function runService<T>(service: string, start: () => Promise<T>): P
   try {
     return await start();
   } catch (err) {
-    // stderr is synchronous on pipes and files: the line is out before the exit.
-    process.stderr.write(`${service}: ${startFailure(err)}\n`);
-    process.exit(1);
+    return stopOnFailure(service, err);
   }
+}
+
+/** Writes `<service>: <cause>` in one line and exits 1: for a start, or a configuration Redis refuses later. */
+export function stopOnFailure(service: string, err: unknown): never {
+  // stderr is synchronous on pipes and files: the line is out before the exit.
+  process.stderr.write(`${service}: ${startFailure(err)}\n`);
+  process.exit(1);
 }
 
 const listenFailures: Record<string, string> = {

@@ -1,6 +1,8 @@
 // Where the worker records its work and the webui reads it: Redis (the workshop's keys),
 // or, for a local run without any Redis, an in-process store with the same behaviour.
 import { ClientClosedError, ClientOfflineError, ErrorReply, createClient } from '@redis/client';
+import { ConfigError, withoutPassword } from './config.js';
+import { RECORD_WORK } from './flush-script.js';
 import { integerCounter, ofType, parseReport } from './key-types.js';
 
 /** Redis keys. `hashes` and `wallet` are the original's; the rest are ours. */
@@ -50,8 +52,11 @@ export interface Totals {
 
 /**
  * Names one flush: `writer` is unique to a worker process (a restarted worker of the same name
- * is a new writer), `seq` counts its flushes 1, 2, 3... A flush is applied at most once,
- * however often it is sent: a flush whose answer was lost can be sent again safely.
+ * is a new writer), `seq` counts its flushes 1, 2, 3...
+ *
+ * The at-most-once rule, which every store keeps: a flush is applied whole or not at all, and
+ * only if its seq is above the last one applied for its writer. So a flush whose answer was
+ * lost can be sent again safely, and one that failed changed nothing.
  */
 export interface FlushId {
   writer: string;
@@ -59,8 +64,11 @@ export interface FlushId {
 }
 
 export interface Store {
-  /** Adds units to the counter, the coins to the wallet and stores the report, all at once, once per flush id. */
-  recordWork(units: number, coins: Coin[], report: WorkerReport, flush: FlushId): Promise<void>;
+  /**
+   * Adds units to the counter, the coins to the wallet and stores the report, by FlushId's rule.
+   * `sent` is called when the flush leaves for the store: until then, a failure surely changed nothing.
+   */
+  recordWork(units: number, coins: Coin[], report: WorkerReport, flush: FlushId, sent?: () => void): Promise<void>;
   readTotals(): Promise<Totals>;
   readReports(): Promise<WorkerReport[]>;
   readRecentCoins(): Promise<string[]>;
@@ -98,29 +106,17 @@ export function mayHaveBeenApplied(err: unknown): boolean {
   return !(err instanceof ClientOfflineError || err instanceof ClientClosedError || err instanceof ErrorReply || err instanceof NotConnectedError);
 }
 
-// One flush, atomically and at most once per (writer, seq): KEYS hashes, wallet, recent coins,
-// the worker's report, the writer's last applied seq; ARGV seq, units, report, report TTL,
-// recent coins kept, seq TTL, then hex and bytes of each coin.
-const RECORD_WORK = `
-if tonumber(redis.call('GET', KEYS[5]) or '0') >= tonumber(ARGV[1]) then return 0 end
-redis.call('INCRBY', KEYS[1], ARGV[2])
-for i = 7, #ARGV, 2 do
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-  redis.call('LPUSH', KEYS[3], ARGV[i])
-end
-if #ARGV > 6 then redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1) end
-redis.call('SET', KEYS[4], ARGV[3], 'EX', ARGV[4])
-redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[6])
-return 1`;
 
 export interface RedisStoreOptions {
   url: string;
   /** An operation that gets no answer within this time fails (Redis stalled or unreachable). */
   deadlineMs?: number;
   onError?: (err: Error) => void;
+  /** Redis refuses what the URL asks for (a database it does not have): retrying cannot help. */
+  onFatal?: (err: ConfigError) => void;
 }
 
-export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: RedisStoreOptions): Store {
+export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError, onFatal }: RedisStoreOptions): Store {
   const connect = () => {
     const redis = createClient({
       ...redisAddress(url),
@@ -142,6 +138,11 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
     void connection.firstConnection.then(() => (connection.connected = true));
     const failed = (err: Error) => {
       connection.lastError = err;
+      const refusal = onFatal && urlRefusal(url, err);
+      if (refusal) {
+        if (redis.isOpen) redis.destroy();
+        return onFatal(refusal);
+      }
       onError?.(err);
     };
     redis.on('error', failed);
@@ -213,8 +214,9 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
   }
 
   return {
-    recordWork: (units, coins, report, flush) =>
+    recordWork: (units, coins, report, flush, sent) =>
       withDeadline(async (redis) => {
+        sent?.();
         await redis.eval(RECORD_WORK, {
           keys: [KEYS.hashes, KEYS.wallet, KEYS.recentCoins, KEYS.workerPrefix + flush.writer, KEYS.flushPrefix + flush.writer],
           arguments: [
@@ -260,41 +262,15 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError }: Red
 /**
  * Where the client connects. The client's "maintenance notifications" (a Redis Enterprise
  * feature we do not use) look up the URL's hostname with its brackets, so `redis://[::1]` failed
- * with getaddrinfo ENOTFOUND [::1]. A name is looked up in both families (node's family 0).
+ * with getaddrinfo ENOTFOUND [::1].
  */
 function redisAddress(url: string) {
   return { url, maintNotifications: 'disabled' as const };
 }
 
-/** The same store in this process's memory, for a local run with no Redis at hand. */
-export function memoryStore(now: () => number = Date.now): Store {
-  let hashes: number | null = null;
-  const wallet = new Map<string, Buffer>();
-  let recent: string[] = [];
-  const reports = new Map<string, { report: WorkerReport; expires: number }>();
-  const applied = new Map<string, number>();
-
-  return {
-    async recordWork(units, coins, report, flush) {
-      if ((applied.get(flush.writer) ?? 0) >= flush.seq) return;
-      applied.set(flush.writer, flush.seq);
-      hashes = (hashes ?? 0) + units;
-      for (const coin of coins) wallet.set(coin.hex, coin.bytes);
-      recent = [...coins.map((c) => c.hex).reverse(), ...recent].slice(0, RECENT_COINS);
-      reports.set(flush.writer, { report, expires: now() + REPORT_TTL_SECONDS * 1000 });
-    },
-    async readTotals() {
-      return { coins: wallet.size, hashes: hashes === null ? null : String(hashes) };
-    },
-    async readReports() {
-      const live = [...reports.entries()].filter(([, r]) => r.expires > now());
-      for (const [writer, r] of reports) if (r.expires <= now()) reports.delete(writer);
-      return live.map(([, r]) => r.report);
-    },
-    async readRecentCoins() {
-      return recent;
-    },
-    async ping() {},
-    async close() {},
-  };
+/** The error as a fault of REDIS_URL, when it is one. */
+function urlRefusal(url: string, err: Error): ConfigError | undefined {
+  if (!(err instanceof ErrorReply && /DB index is out of range/.test(err.message))) return undefined;
+  const database = new URL(url).pathname.slice(1);
+  return new ConfigError(`invalid REDIS_URL=${JSON.stringify(withoutPassword(url))}: Redis has no database ${database} (${err.message})`);
 }

@@ -1,7 +1,7 @@
 import { parseConfig } from '../lib/config.js';
 import { listen } from '../lib/server.js';
 import { exitOnSignals } from '../lib/signals.js';
-import { runService } from '../lib/startup.js';
+import { runService, stopOnFailure } from '../lib/startup.js';
 import { redisStore } from '../lib/store.js';
 import { buildWorker, workerEnv } from './app.js';
 
@@ -9,7 +9,7 @@ await runService('worker', async () => {
   const config = parseConfig(workerEnv);
   // The worker logs Redis faults itself, once per failure streak; the client's own errors
   // (one per reconnection attempt) would only repeat them.
-  const store = redisStore({ url: config.REDIS_URL, onError: () => {} });
+  const store = redisStore({ url: config.REDIS_URL, onError: () => {}, onFatal: (err) => stopOnFailure('worker', err) });
   const service = buildWorker(config, store);
   // Exit 1 when some units were not saved (or may not have been).
   exitOnSignals(async () => {

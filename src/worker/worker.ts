@@ -3,7 +3,7 @@
 // it: it logs one line per failure streak, backs off (at most 1 s) and resumes by itself.
 // Each flush is applied at most once (see FlushId), so a flush whose answer was lost is sent
 // again as it was. On stop it abandons the unit in flight, saves what it has counted within a
-// deadline, and says how many units were saved, not saved, or may have been.
+// deadline, and says how many units were saved, not saved, or may have been; that line is its last.
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { FastifyBaseLogger } from 'fastify';
@@ -41,7 +41,7 @@ interface Batch {
   units: number;
   coins: Coin[];
   report: WorkerReport;
-  /** A send of it may have reached Redis: if never confirmed, its outcome is unknown. */
+  /** A send of it left for the store: if never confirmed, its outcome is unknown. */
   maybeApplied: boolean;
 }
 
@@ -64,6 +64,8 @@ export class Worker {
   /** The batch being saved, or that failed to be: it goes first at the next flush. */
   private unconfirmed?: Batch;
   private finalSaved = false;
+  /** The final line is out: nothing more is logged. */
+  private finished = false;
   private pendingUnits = 0;
   private pendingCoins: Coin[] = [];
   /** Calls since the last flush, by dependency and instance (its report's statistics). */
@@ -138,12 +140,9 @@ export class Worker {
       await sleep(100);
     }
     const summary = this.summary();
-    const unsaved = summary.notSaved + summary.unknown;
-    if (unsaved === 0) this.o.log.info(summary, 'worker stopped');
-    else {
-      const unknown = summary.unknown > 0 ? `; ${summary.unknown} units may or may not be counted (Redis did not answer)` : '';
-      this.o.log.error(summary, `worker stopped; ${summary.notSaved} units could not be saved${unknown}`);
-    }
+    this.finished = true;
+    if (summary.notSaved + summary.unknown === 0) this.o.log.info(summary, 'worker stopped');
+    else this.o.log.error(summary, `worker stopped; ${unsavedText(summary)}`);
     return summary;
   }
 
@@ -230,11 +229,11 @@ export class Worker {
   private async save(batch: Batch): Promise<boolean> {
     this.unconfirmed = batch;
     const sentBefore = batch.maybeApplied;
-    batch.maybeApplied = true; // until the store says otherwise: stop() may not wait for the answer
     try {
-      await this.o.store.recordWork(batch.units, batch.coins, batch.report, batch.flush);
+      // Unknown once sent, until the store says otherwise: stop() may not wait for the answer.
+      await this.o.store.recordWork(batch.units, batch.coins, batch.report, batch.flush, () => (batch.maybeApplied = true));
     } catch (err) {
-      batch.maybeApplied = sentBefore || mayHaveBeenApplied(err);
+      batch.maybeApplied = sentBefore || (batch.maybeApplied && mayHaveBeenApplied(err));
       this.failed('redis', err);
       return false;
     }
@@ -243,7 +242,7 @@ export class Worker {
     if (batch.report.final) this.finalSaved = true;
     this.recovered('redis');
     // The original's line; none when there is nothing to say (an outage of rng or hasher).
-    if (batch.units > 0) this.o.log.info({ units: batch.units }, `${batch.units} units of work done, updating hash counter`);
+    if (batch.units > 0 && !this.finished) this.o.log.info({ units: batch.units }, `${batch.units} units of work done, updating hash counter`);
     return true;
   }
 
@@ -255,6 +254,7 @@ export class Worker {
       return;
     }
     this.failing.set(dependency, { since: Date.now(), count: 1 });
+    if (this.finished) return;
     const message = err instanceof UpstreamError ? err.message : `${dependency}: ${describeError(err)}`;
     this.o.log.warn({ dependency }, `${message}; retrying (work is kept, nothing is lost)`);
   }
@@ -263,9 +263,18 @@ export class Worker {
     const streak = this.failing.get(dependency);
     if (!streak) return;
     this.failing.delete(dependency);
+    if (this.finished) return;
     const seconds = ((Date.now() - streak.since) / 1000).toFixed(1);
     this.o.log.info({ dependency, failures: streak.count }, `${dependency} is back after ${streak.count} failures in ${seconds} s`);
   }
+}
+
+/** The final line's account of what is not in Redis, each part with its count. */
+function unsavedText({ notSaved, unknown }: WorkerSummary): string {
+  const parts = [];
+  if (notSaved > 0) parts.push(`${notSaved} units were not saved (never sent to Redis, or refused by it)`);
+  if (unknown > 0) parts.push(`${unknown} units were sent but Redis did not answer: they may or may not be counted`);
+  return parts.join('; ');
 }
 
 const newCallStats = () => ({ rng: new Map<string, CallStats>(), hasher: new Map<string, CallStats>() });

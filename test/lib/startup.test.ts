@@ -28,7 +28,7 @@ const cases: [service: string, env: Record<string, string>, line: RegExp][] = [
   ['rng', { RNG_DELAY_MS: '-5' }, /^rng: invalid RNG_DELAY_MS="-5": expected a whole number of milliseconds/],
   ['worker', { RNG_URL: 'not a url' }, /^worker: invalid RNG_URL="not a url": expected an http:\/\/ URL/],
   ['hasher', { HASHER_DELAY_MS: 'soon' }, /^hasher: invalid HASHER_DELAY_MS="soon"/],
-  ['webui', { REDIS_URL: 'nowhere' }, /^webui: invalid REDIS_URL="nowhere": expected a redis:\/\/ URL$/],
+  ['webui', { REDIS_URL: 'nowhere' }, /^webui: invalid REDIS_URL="nowhere": expected a redis:\/\/ URL: redis:\/\/\[user:password@\]host\[:port\]\[\/database number\]$/],
   // Node turns a timer above 2^31-1 ms into 1 ms: 3,000,000,000 ms was a 1 ms delay.
   ['rng', { RNG_DELAY_MS: '3000000000' }, /^rng: invalid RNG_DELAY_MS="3000000000": expected at most 2147483647 ms \(the longest a timer holds\)$/],
   ['worker', { CALL_TIMEOUT_MS: '99999999999' }, /^worker: invalid CALL_TIMEOUT_MS="99999999999": expected at most 2147483647 ms/],

@@ -1,8 +1,9 @@
-// The Redis store against a real redis-server: what it does before its connection is up, and
-// when its own process is starved past the deadline.
+// The stores against FlushId's rule (both of them, Redis for real), and the Redis store before
+// its connection is up, and when its own process is starved past the deadline.
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { mayHaveBeenApplied, redisStore, type RedisStoreOptions, type WorkerReport } from '../../src/lib/store.js';
+import { memoryStore } from '../../src/lib/memory-store.js';
+import { KEYS, mayHaveBeenApplied, redisStore, type Coin, type RedisStoreOptions, type Store, type WorkerReport } from '../../src/lib/store.js';
 import { waitUntil } from '../../src/lib/wait.js';
 import { testRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -14,6 +15,69 @@ function storeOn(t: TestContext, redis: TestRedis, options: Omit<RedisStoreOptio
   t.after(() => store.close());
   return store;
 }
+
+const coin: Coin = { hex: '0abc', bytes: Buffer.from('random bytes') };
+
+/** What a reader of the store sees. */
+const contents = async (store: Store) => ({ totals: await store.readTotals(), recent: await store.readRecentCoins(), reports: (await store.readReports()).length });
+
+describe("FlushId's rule on both stores", () => {
+  const stores: [string, (t: TestContext) => Promise<Store | undefined>][] = [
+    ['memory', async () => memoryStore()],
+    ['Redis', async (t) => ((redis) => redis && storeOn(t, redis))(await testRedis(t))],
+  ];
+  for (const [name, open] of stores) {
+    it(`${name}: the same flush sent twice is applied once; a later one is applied, an earlier one not`, async (t) => {
+      const store = await open(t);
+      if (!store) return;
+      const flush = { writer: 'twice', seq: 1 };
+      await store.recordWork(3, [coin], report, flush);
+      await store.recordWork(3, [coin], report, flush);
+      assert.deepEqual(await contents(store), { totals: { coins: 1, hashes: '3' }, recent: ['0abc'], reports: 1 });
+      await store.recordWork(2, [], report, { writer: 'twice', seq: 2 });
+      await store.recordWork(5, [], report, { writer: 'twice', seq: 1 });
+      await store.recordWork(4, [], report, { writer: 'another', seq: 1 });
+      assert.deepEqual((await store.readTotals()).hashes, '9');
+    });
+  }
+
+  // Redis does not undo the writes of a script when one of its commands fails.
+  const wrongTypes: [string, string[], RegExp][] = [
+    [KEYS.wallet, ['SET', KEYS.wallet, 'foo'], /^WRONGTYPE key wallet holds a string, not a hash$/],
+    [KEYS.recentCoins, ['HSET', KEYS.recentCoins, 'a', 'b'], /^WRONGTYPE key dockercoins:recent-coins holds a hash, not a list$/],
+    [KEYS.hashes, ['SET', KEYS.hashes, 'foo'], /^WRONGTYPE key hashes holds a string that is not an integer$/],
+    [KEYS.hashes, ['LPUSH', KEYS.hashes, 'x'], /^WRONGTYPE key hashes holds a list, not a string$/],
+    [`${KEYS.flushPrefix}failing`, ['LPUSH', `${KEYS.flushPrefix}failing`, 'x'], /^WRONGTYPE key dockercoins:flush:failing holds a list, not a string$/],
+  ];
+  for (const [key, command, message] of wrongTypes) {
+    it(`Redis: a flush refused for ${command.join(' ')} changes nothing, names the key, and is applied once when sent again`, async (t) => {
+      const redis = await testRedis(t);
+      if (!redis) return;
+      const store = storeOn(t, redis);
+      await store.recordWork(1, [], report, { writer: 'failing', seq: 1 });
+      // The counter is set aside while its key holds the wrong type, and put back after.
+      if (key === KEYS.hashes) await redis.client.rename(KEYS.hashes, 'aside');
+      else await redis.client.del(key);
+      await redis.client.sendCommand(command);
+      const dump = async () => Object.fromEntries(await Promise.all((await redis.client.keys('*')).sort().map(async (k) => [k, await redis.client.sendCommand(['DUMP', k])])));
+      const state = await dump();
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(store.recordWork(5, [coin], report, { writer: 'failing', seq: 2 }), (err: Error) => {
+          assert.match(err.message, message);
+          assert.equal(mayHaveBeenApplied(err), false, 'a refusal is known to have changed nothing');
+          return true;
+        });
+      }
+      assert.deepEqual(await dump(), state, 'nothing changed');
+      await redis.client.del(key);
+      if (key === KEYS.hashes) await redis.client.rename('aside', KEYS.hashes);
+      await store.recordWork(5, [coin], report, { writer: 'failing', seq: 2 });
+      await store.recordWork(5, [coin], report, { writer: 'failing', seq: 2 });
+      assert.equal(await redis.client.get(KEYS.hashes), '6');
+      assert.equal(await redis.client.hLen(KEYS.wallet), 1);
+    });
+  }
+});
 
 describe('Redis store before its first connection', () => {
   it('an operation asked for at once waits for the connection instead of failing as offline', async (t) => {

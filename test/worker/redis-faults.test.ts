@@ -39,11 +39,14 @@ async function stallFor(t: TestContext, redis: TestRedis, seconds: number): Prom
   return { at, over: client.sendCommand(['DEBUG', 'SLEEP', String(seconds)]) };
 }
 
-/** SIGTERM, then the final line; checks that it accounts for every unit. */
+/** SIGTERM, then the final line; checks that it accounts for every unit and is the last. */
 async function stopWorker(worker: ServiceProcess) {
   const from = worker.logs.length;
+  const closed = once(worker.child, 'close'); // all of its output read
   const { code } = await worker.stop('SIGTERM');
+  await closed;
   const final = await logLine(worker, 'its final line', (l) => l.msg.startsWith('worker stopped'), from);
+  assert.deepEqual(worker.logs.slice(worker.logs.indexOf(final) + 1), [], 'nothing is logged after the final line');
   const [units, saved, notSaved, unknown] = [final.units, final.saved, final.notSaved, final.unknown] as number[];
   assert.equal(units, saved! + notSaved! + unknown!, `done = saved + not saved + unknown: ${JSON.stringify(final)}`);
   assert.equal(code, notSaved! + unknown! > 0 ? 1 : 0, 'exit status says whether all was saved');
@@ -169,5 +172,42 @@ describe('worker: repeated signals', () => {
     assert.ok(workers[1]!.logs.some((l) => /^SIG(INT|TERM) received again; already shutting down$/.test(l.msg)), 'the second signal was noticed');
     assert.equal(Number(await redis.client.get('hashes')), total, 'the counter equals the units the workers report');
     t.diagnostic(`3 workers, repeated signals: ${total} units reported, all counted`);
+  });
+});
+
+describe('worker: a Redis that refuses it', () => {
+  it('a wrong password: the final line says how many units were not saved, none unknown, and is the last', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    // Set once the test's client is in: connections already made stay authenticated.
+    await redis.client.configSet('requirepass', 'right');
+    const { workerEnv } = await startUpstreams(t, fast, `redis://:wrong@127.0.0.1:${redis.port}`);
+    const worker = await startService(t, 'worker', workerEnv);
+    await logLine(worker, 'a Redis warning', redisWarning);
+    await waitFor('some units', async () => ((await metricValue(worker.url, 'worker_units_total')) > 0 ? true : undefined));
+    const stopped = await stopWorker(worker);
+    assert.equal(stopped.unknown, 0, 'nothing was ever sent');
+    assert.equal(stopped.notSaved, stopped.units);
+    assert.equal(stopped.final.msg, `worker stopped; ${stopped.units} units were not saved (never sent to Redis, or refused by it)`);
+    assert.ok(!JSON.stringify(worker.logs).includes('wrong'), 'the password is in no line');
+  });
+
+  for (const service of ['worker', 'webui'] as const) {
+    it(`${service}: a database Redis does not have ends it at once with one line naming REDIS_URL, the password hidden`, async (t) => {
+      const redis = await testRedis(t);
+      if (!redis) return;
+      await redis.client.configSet('requirepass', 'secret');
+      const proc = await startService(t, service, { REDIS_URL: `redis://:secret@127.0.0.1:${redis.port}/99`, RNG_URL: 'http://127.0.0.1:1', HASHER_URL: 'http://127.0.0.1:1' }, { waitHealthy: false });
+      const [code] = (await once(proc.child, 'exit')) as [number];
+      assert.equal(code, 1);
+      assert.deepEqual(proc.stderr, [`${service}: invalid REDIS_URL="redis://:***@127.0.0.1:${redis.port}/99": Redis has no database 99 (ERR DB index is out of range)`]);
+    });
+  }
+
+  it('a path that is no database number: one line naming REDIS_URL at start, the password hidden', async (t) => {
+    const proc = await startService(t, 'worker', { REDIS_URL: 'redis://user:secret@127.0.0.1:1/abc' }, { waitHealthy: false });
+    const [code] = (await once(proc.child, 'exit')) as [number];
+    assert.equal(code, 1);
+    assert.deepEqual(proc.stderr, ['worker: invalid REDIS_URL="redis://user:***@127.0.0.1:1/abc": expected a redis:// URL: redis://[user:password@]host[:port][/database number]']);
   });
 });
