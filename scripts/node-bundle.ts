@@ -5,7 +5,7 @@ import type { BuildOptions } from 'esbuild';
 export const nodeBundle: BuildOptions = {
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   format: 'esm',
   // .mjs: a bundle copied anywhere on its own (an image's /app, the bench's temp dir) is still
   // ESM. A .js with no package.json beside it is first compiled as CommonJS, then again as ESM

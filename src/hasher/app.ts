@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { count, millis, serverEnv } from '../lib/config.js';
 import { readBody } from '../lib/fast-path.js';
-import { answerWhenReady, createServer, notFound, type Service } from '../lib/server.js';
+import { fastRoute } from '../lib/fast-route.js';
+import { createServer, notFound, type Service } from '../lib/server.js';
 import { sleep } from '../lib/sleep.js';
 
 export const hasherEnv = {
@@ -15,19 +16,32 @@ export const hasherEnv = {
 export type HasherConfig = z.output<z.ZodObject<typeof hasherEnv>>;
 
 export function buildHasher(config: HasherConfig): Service {
+  // POST / (the worker's call), on bare node:http when the fast path takes it.
+  const hashRoute = fastRoute({
+    method: 'POST',
+    url: '/',
+    contentType: 'text/plain;charset=utf-8',
+    // Whatever the Content-Type (the worker sends application/octet-stream): the raw bytes.
+    fromFastify: (request) => (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)),
+    // A Content-Length within the limit; a chunked body, or one over the limit (413), is fastify's.
+    fromNode: (request, take) => {
+      if (request.url !== '/' || request.headers['transfer-encoding'] !== undefined) return false;
+      const length = Number(request.headers['content-length'] ?? 0);
+      if (!(length <= config.HASHER_MAX_BODY_BYTES)) return false;
+      readBody(request, length, take);
+      return true;
+    },
+    // The body's sha256 in hex, after the delay (at delay 0, the bench: at once).
+    answer: (body) => {
+      const digest = () => createHash('sha256').update(body).digest('hex');
+      return config.HASHER_DELAY_MS > 0 ? sleep(config.HASHER_DELAY_MS).then(digest) : digest();
+    },
+  });
   const service = createServer({
     service: 'hasher',
     ...config,
     bodyLimit: config.HASHER_MAX_BODY_BYTES,
-    // POST / with a Content-Length within the limit (the worker's call), on bare node:http; a
-    // chunked body, or one over the limit (413), is fastify's.
-    fastPath: (request, send) => {
-      if (request.method !== 'POST' || request.url !== '/' || request.headers['transfer-encoding'] !== undefined) return false;
-      const length = Number(request.headers['content-length'] ?? 0);
-      if (!(length <= config.HASHER_MAX_BODY_BYTES)) return false;
-      readBody(request, length, (body) => hash(body, (digest) => send('/', 'text/plain;charset=utf-8', digest)));
-      return true;
-    },
+    fastPath: hashRoute.fastPath,
     // Only GET/HEAD / and POST / exist (plus health and metrics); decide before reading a body.
     onRequest: (request, reply) => {
       const path = request.url.split('?')[0]!;
@@ -38,7 +52,6 @@ export function buildHasher(config: HasherConfig): Service {
   });
   const { app } = service;
 
-  // Whatever the Content-Type (the worker sends application/octet-stream), hash the raw bytes.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
@@ -46,15 +59,7 @@ export function buildHasher(config: HasherConfig): Service {
     reply.type('text/plain; charset=utf-8').send(`HASHER running on ${config.INSTANCE_NAME}\n`),
   );
 
-  /** The body's sha256 in hex, given to `answer` after the delay (at delay 0, the bench: at once). */
-  const hash = (body: Buffer, answer: (digest: string) => unknown) => {
-    const delayed = config.HASHER_DELAY_MS > 0 ? sleep(config.HASHER_DELAY_MS) : undefined;
-    return answerWhenReady(delayed, () => answer(createHash('sha256').update(body).digest('hex')));
-  };
-
-  app.post('/', (request, reply) =>
-    hash(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0), (digest) => reply.type('text/plain;charset=utf-8').send(digest)),
-  );
+  app.route(hashRoute.options);
 
   return service;
 }

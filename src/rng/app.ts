@@ -6,7 +6,8 @@ import { Gauge } from 'prom-client';
 import * as z from 'zod';
 import { millis, serverEnv } from '../lib/config.js';
 import { queuedHistogram } from '../lib/histogram.js';
-import { answerWhenReady, createServer, httpError, notFound, type Service } from '../lib/server.js';
+import { fastRoute } from '../lib/fast-route.js';
+import { createServer, httpError, notFound, type Service } from '../lib/server.js';
 import { sleep } from '../lib/sleep.js';
 
 export const MAX_BYTES = 1024 * 1024;
@@ -18,16 +19,28 @@ export const rngEnv = {
 export type RngConfig = z.output<z.ZodObject<typeof rngEnv>>;
 
 export function buildRng(config: RngConfig): Service {
-  const service = createServer({
-    // GET /<n> within bounds (the worker's call), on bare node:http.
-    fastPath: (request, send) => {
-      if (request.method !== 'GET') return false;
-      const digits = FAST_BYTES.exec(request.url!)?.[1];
-      if (digits === undefined || Number(digits) > MAX_BYTES) return false;
-      const bytes = inTurn(request.socket, () => randomBytes(Number(digits)));
-      answerWhenReady(bytes, (ready) => send('/:n', 'application/octet-stream', ready));
+  // GET /<n> (the worker's call), on bare node:http when the fast path takes it.
+  const randomBytesRoute = fastRoute({
+    method: 'GET',
+    url: '/:n',
+    contentType: 'application/octet-stream',
+    fromFastify: (request) => {
+      const count = byteCount((request.params as { n: string }).n);
+      if (count instanceof Error) throw count;
+      return count;
+    },
+    // A path of digits only: a query, an absolute URL or an error is fastify's.
+    fromNode: (request, take) => {
+      const count = byteCount(request.url!.slice(1));
+      if (count instanceof Error) return false;
+      take(count);
       return true;
     },
+    // Served at once (delay 0, nobody queued: the bench), the answer goes at once.
+    answer: (count, request) => inTurn(request.socket, () => randomBytes(count)),
+  });
+  const service = createServer({
+    fastPath: randomBytesRoute.fastPath,
     service: 'rng',
     ...config,
     // Decide the method before any body is read: 405 on our paths, 404 elsewhere.
@@ -90,26 +103,18 @@ export function buildRng(config: RngConfig): Service {
     return reply.type('text/plain; charset=utf-8').send(body);
   });
 
-  app.get<{ Params: { n: string } }>('/:n', (request, reply) => {
-    const count = byteCount(request.params.n);
-    // Served at once (delay 0, nobody queued: the bench), the answer goes at once.
-    const bytes = inTurn(request.socket, () => randomBytes(count));
-    return answerWhenReady(bytes, (ready) => reply.type('application/octet-stream').send(ready));
-  });
+  app.route(randomBytesRoute.options);
 
   return service;
 }
 
-/** A request line the fast path answers: at most 7 digits (more are refused by byteCount). */
-const FAST_BYTES = /^\/(\d{1,7})$/;
-
-/** The number of bytes /:n asks for; throws the 404 or 400 answer for anything else. */
-function byteCount(n: string): number {
-  if (!/^\d+$/.test(n)) throw httpError(404, `Not Found: expected /<number of bytes>, got /${n}`);
+/** The number of bytes /:n asks for, or the 404 or 400 answer for anything else. */
+function byteCount(n: string): number | Error {
+  if (!/^\d+$/.test(n)) return httpError(404, `Not Found: expected /<number of bytes>, got /${n}`);
   // Leading zeros are fine (/007 is 7); the bound is checked on the digits, never allocated.
   const digits = n.replace(/^0+(?=\d)/, '');
   if (digits.length > 7 || Number(digits) > MAX_BYTES) {
-    throw httpError(400, `Bad Request: at most ${MAX_BYTES} bytes per request, asked for ${n}`);
+    return httpError(400, `Bad Request: at most ${MAX_BYTES} bytes per request, asked for ${n}`);
   }
   return Number(digits);
 }

@@ -1,7 +1,7 @@
 // The whole app under load (4 workers, delays 0) while its dependencies die: Redis restarted
 // (empty), rng and hasher killed with SIGKILL and restarted. Nothing crashes, the webui
-// says 503 while Redis is away and recovers by itself, and the count resumes within 2 s.
-// Times are the services' own (their log lines, the web UI's `now`), not the busy test's.
+// says 503 while Redis is away and recovers by itself, and the count resumes at the workers'
+// next tries. Tries are counted by the services (their metrics), never timed by the busy test.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -31,18 +31,21 @@ const json = async (webui: ServiceProcess) => {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 
-/** When each worker logged that `dependency` is back (its own clock, ms since the epoch). */
-const recoveredAt = (workers: ServiceProcess[], dependency: string, after: number) =>
-  waitFor(`every worker to log that ${dependency} is back`, () => {
-    const times = workers.map((w) => w.logs.find((l) => l.dependency === dependency && l.msg.startsWith(`${dependency} is back`) && Date.parse(l.time as string) >= after));
-    return times.every(Boolean) ? times.map((l) => Date.parse(l!.time as string)) : undefined;
-  });
+/** Each worker's failed tries on `dependency` so far, by its own count. */
+const failuresOn = (workers: ServiceProcess[], dependency: string) =>
+  Promise.all(workers.map((w) => metricValue(w.url, 'worker_errors_total', { dependency })));
+
+/** Waits until each worker logged that `dependency` is back (after `after`, its own clock). */
+const recovered = (workers: ServiceProcess[], dependency: string, after: number) =>
+  waitFor(`every worker to log that ${dependency} is back`, () =>
+    workers.every((w) => w.logs.some((l) => l.dependency === dependency && l.msg.startsWith(`${dependency} is back`) && Date.parse(l.time as string) >= after)) || undefined,
+  );
 
 const assertAlive = (procs: ServiceProcess[]) => {
   for (const p of procs) assert.equal(p.child.exitCode, null, `${p.name} is still running: ${p.stderr.join('\n')}`);
 };
 
-it('Redis restarted mid-run: no crash; webui 503 then 200 by itself; the count resumes within 2 s', { timeout: 60_000 }, async (t) => {
+it('Redis restarted mid-run: no crash; webui 503 then 200 by itself; the count resumes at the next flushes', { timeout: 60_000 }, async (t) => {
   const redis = await testRedis(t);
   if (!redis) return;
   const { webui, workers, all } = await app(t, redis);
@@ -64,29 +67,29 @@ it('Redis restarted mid-run: no crash; webui 503 then 200 by itself; the count r
   assert.ok(doneWhileAway > 0, 'the workers kept working while Redis was away');
   const stoppedAt = Date.now();
   await redis.start();
-  // Taken once redis-server said it is ready: if anything, late, which shortens what we measure.
-  const back = Date.now();
+  // Read once redis-server said it is ready: if anything, late, which leaves out tries.
+  const failuresAtBack = await failuresOn(workers, 'redis');
   // The restarted Redis is empty: the counter reappears when the workers flush again, with the
   // units they did while it was away (a worker may have flushed a few just before the stop).
   await waitFor('the counter after the restart', async () => (Number(await redis.client.get('hashes')) >= doneWhileAway - 10 * WORKERS ? true : undefined), 5000);
-  const countsMs = Math.max(...(await recoveredAt(workers, 'redis', stoppedAt))) - back;
-  const answer = await waitFor('webui to answer 200 again', async () => {
-    const a = await json(webui);
-    return a.status === 200 ? a : undefined;
-  }, 5000);
-  // The first 200 by the web UI's clock (/json's `now`); the polling adds at most 50 ms.
-  const webuiMs = (answer.body.now as number) * 1000 - back;
-  assert.ok(countsMs <= 2000, `counts resumed ${Math.round(countsMs)} ms after Redis was back`);
-  assert.ok(webuiMs <= 2000, `webui answered 200 ${Math.round(webuiMs)} ms after Redis was back`);
-  assert.equal(typeof answer.body.hashes, 'string');
+  await recovered(workers, 'redis', stoppedAt);
+  // At most a flush in the client's reconnect gap (500 ms at most, a flush a second) and one in
+  // flight: each worker resumed at its next flushes, however slowly the machine ran them.
+  const failuresAfter = (await failuresOn(workers, 'redis')).map((n, i) => n - failuresAtBack[i]!);
+  assert.ok(failuresAfter.every((n) => n <= 2), `failed flushes after Redis was back: ${failuresAfter.join(', ')}`);
   // The units done while Redis was away were kept and written at the first flush after it.
   const first = Number(await redis.client.get('hashes'));
   await waitFor('the counter to keep climbing', async () => (Number(await redis.client.get('hashes')) > first ? true : undefined));
+  // By then the web UI has had a second of flushes to reconnect in, every 500 ms at most: it
+  // answers on its own, the first time it is asked.
+  const answer = await json(webui);
+  assert.equal(answer.status, 200, `webui after two flushes by the workers: ${JSON.stringify(answer.body)}`);
+  assert.equal(typeof answer.body.hashes, 'string');
   assertAlive(all);
-  t.diagnostic(`Redis back: counter after ${Math.round(countsMs)} ms (${first} units; ${doneWhileAway} done while it was away), webui 200 after ${Math.round(webuiMs)} ms`);
+  t.diagnostic(`Redis back: failed flushes after it ${failuresAfter.join(', ')} (${first} units at the first; ${doneWhileAway} done while it was away)`);
 });
 
-it('rng and hasher killed (SIGKILL) and restarted under load: every worker resumes within 2 s, webui unaffected', { timeout: 60_000 }, async (t) => {
+it('rng and hasher killed (SIGKILL) and restarted under load: every worker resumes at its next try, webui unaffected', { timeout: 60_000 }, async (t) => {
   const redis = await testRedis(t);
   if (!redis) return;
   const { rng, hasher, webui, workers, all } = await app(t, redis);
@@ -101,18 +104,20 @@ it('rng and hasher killed (SIGKILL) and restarted under load: every worker resum
     const counterBefore = Number(await redis.client.get('hashes'));
     const killedAt = Date.now();
     await victim.restart();
-    // Taken once it answered /healthz: if anything, late, which shortens what we measure.
-    const back = Date.now();
+    // Read once it answered /healthz: if anything, late, which leaves out tries.
+    const failuresAtBack = await failuresOn(workers, victim.name);
     await waitFor(`every worker to resume after ${victim.name}`, async () => {
       const now = await Promise.all(workers.map(unitsOf));
       return now.every((units, i) => units > before[i]!) ? true : undefined;
     }, 5000);
-    const resumedMs = Math.max(...(await recoveredAt(workers, victim.name, killedAt))) - back;
+    await recovered(workers, victim.name, killedAt);
     await waitFor('the counter to climb', async () => (Number(await redis.client.get('hashes')) > counterBefore ? true : undefined), 3000);
-    assert.ok(resumedMs <= 2000, `all workers resumed ${Math.round(resumedMs)} ms after ${victim.name} was back`);
-    const errors = await Promise.all(workers.map((w) => metricValue(w.url, 'worker_errors_total', { dependency: victim.name })));
+    // Resumed at the next try (one may be in flight): within a capped backoff of the return.
+    const errors = await failuresOn(workers, victim.name);
+    const failuresAfter = errors.map((n, i) => n - failuresAtBack[i]!);
+    assert.ok(failuresAfter.every((n) => n <= 1), `failed tries after ${victim.name} was back: ${failuresAfter.join(', ')}`);
     assert.ok(errors.every((e) => e >= 1), `each worker saw ${victim.name} fail: ${errors.join(', ')}`);
-    t.diagnostic(`${victim.name} killed 1 s: ${WORKERS} workers resumed ${Math.round(resumedMs)} ms after it was back`);
+    t.diagnostic(`${victim.name} killed 1 s: ${WORKERS} workers resumed, failed tries after it was back ${failuresAfter.join(', ')}`);
   }
   assertAlive(all);
 });

