@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { it, type TestContext } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { memoryStore } from '../../src/lib/store.js';
+import { memoryStore } from '../../src/lib/memory-store.js';
 import { UpstreamError, type Upstream } from '../../src/worker/upstream.js';
 import { Worker } from '../../src/worker/worker.js';
 
