@@ -103,8 +103,8 @@ export async function swarmNodes(docker: Docker, signal?: AbortSignal): Promise<
     });
 }
 
-/** Names of the services and networks that exist among `names`. */
-export async function existing(docker: Docker, kind: 'service' | 'network', names: string[], signal?: AbortSignal) {
+/** Names of the services, networks or volumes that exist among `names`. */
+export async function existing(docker: Docker, kind: 'service' | 'network' | 'volume', names: string[], signal?: AbortSignal) {
   const all = (await docker([kind, 'ls', '--format', '{{.Name}}'], { signal })).split('\n');
   return names.filter((name) => all.includes(name));
 }

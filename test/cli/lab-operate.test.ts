@@ -18,7 +18,7 @@ import type { Docker } from '../../src/cli/swarm.js';
 import { repositoryRoot as root } from '../../src/lib/paths.js';
 
 const dryRun = async (chapter: string, ...args: string[]) => {
-  const { stdout, exitCode } = await execa(process.execPath, [path.join(root, 'dist/cli.mjs'), 'lab', chapter, '--dry-run', ...args], { env: { NODE_IMAGE: '', DEBIAN_IMAGE: '' } });
+  const { stdout, exitCode } = await execa(process.execPath, [path.join(root, 'dist/cli.mjs'), 'lab', chapter, '--dry-run', ...args], { env: { NODE_IMAGE: '', REDIS_IMAGE: '', REGISTRY_IMAGE: '', DEBIAN_IMAGE: '' } });
   assert.equal(exitCode, 0);
   return { stdout, commands: stdout.split('\n').filter((line) => /^(CID=\$\()?([A-Z_]+=\S+ )*docker /.test(line)) };
 };

@@ -2,23 +2,16 @@
 // stateful): their options, the stack they work on (`dockercoins`, as the workshop's stacks
 // chapter deploys it), the step that finds it running (or deploys it), what they remember
 // while they run, and how they undo what they changed when they stop early.
-import { existing, publishedUrl, swarmNodes, waitForClimbing } from '../swarm.js';
+import { existing, swarmNodes, waitForClimbing } from '../swarm.js';
+import { service, stack, stackNetwork as stackNetworkOf, stackServices, waitForStack, waitOptions, webuiUrl } from './stack.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import type { LabOptions } from './options.js';
-import { cheatSheet, runSteps, type Chapter, type Command, type LabStep, type StepContext } from './runner.js';
+import { cheatSheet, runSteps, type Chapter, type Command, type LabStep, type StepContext } from './old-runner.js';
 
-export const stack = 'dockercoins';
-export const stackServices = ['redis', 'rng', 'hasher', 'webui', 'worker'] as const;
-/** `dockercoins_hasher`: the names `docker stack deploy` gives, which the workshop types. */
-export const service = (name: (typeof stackServices)[number]) => `${stack}_${name}`;
-/** The stack's network (no `networks:` in the stack file: Compose's default). */
-export const stackNetwork = `${stack}_default`;
+export { deployedTag, service, stack, waitForStack, waitOptions, webuiUrl } from './stack.js';
+export const stackNetwork = stackNetworkOf();
 
-/** The shared options (./options.ts), and netshoot's own. */
-export interface AppLabOptions extends LabOptions {
-  /** Base of netshoot's debug image (its Dockerfile's debian:bookworm-slim when not given). */
-  debianImage?: string;
-}
+export type AppLabOptions = LabOptions;
 
 /** What steps share while a chapter runs. */
 export interface AppState {
@@ -43,13 +36,6 @@ export const departs = (c: Command, ...why: string[]): Command => ({ ...c, depar
 export const detached = '--detach: the lab waits for the tasks itself, with its own progress line';
 /** The workshop's shell variables (`$CID`, `$HOSTNAME`) in a command, filled in when it runs. */
 export const withVars = (c: Command, vars: Record<string, string>): Command => ({ ...c, args: c.args.map((a) => a.replace(/\$(\w+)/g, (m, k: string) => vars[k] ?? m)) });
-export const waitOptions = (ctx: AppStepContext) => ({ timeoutMs: ctx.options.timeoutSeconds * 1000, signal: ctx.signal, progress: ctx.progress });
-
-/** Where the web UI answers; asked again after anything that may move its task (host-mode port). */
-export const webuiUrl = (ctx: AppStepContext) =>
-  ctx.options.webuiUrl
-    ? Promise.resolve(ctx.options.webuiUrl)
-    : publishedUrl(ctx.docker, service('webui'), ctx.options.port, ctx.options.endpointMode === 'dnsrr' ? 'host' : 'ingress', ctx.signal);
 
 /** `docker stack deploy` of stacks/dockercoins.yml (+ no-ipvs.yml and `extra` override files). */
 export function deployStack(o: AppLabOptions, ...extra: string[]): Command {
@@ -59,37 +45,6 @@ export function deployStack(o: AppLabOptions, ...extra: string[]): Command {
     env: { REGISTRY: o.registry, TAG: o.tag, REDIS_IMAGE: o.redisImage },
     ...(o.endpointMode === 'dnsrr' ? { departure: 'stacks/no-ipvs.yml: DNS round robin and a host-mode port, for engines without IPVS' } : {}),
   };
-}
-
-/**
- * The TAG the stack was last deployed with, as the attendee's shell has it exported (v0.2 after
- * the updatingservices chapter): the worker's, whose image no chapter here changes by itself.
- */
-export async function deployedTag(ctx: AppStepContext): Promise<string> {
-  const image = await ctx.docker(['service', 'inspect', service('worker'), '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}'], { signal: ctx.signal }).catch(() => '');
-  return /:([\w][\w.-]*)(@|$)/.exec(image.trim().split('/').at(-1) ?? '')?.[1] ?? ctx.options.tag;
-}
-
-/** Waits until every service of the stack runs all its tasks (`docker service ls`: n/n, n > 0); returns the counts. */
-export async function waitForStack(ctx: AppStepContext): Promise<Record<string, string>> {
-  return waitUntil(
-    `every service of ${stack} to run all its tasks`,
-    async () => {
-      const out = await ctx.docker(['service', 'ls', '--filter', `label=com.docker.stack.namespace=${stack}`, '--format', '{{.Name}}\t{{.Replicas}}'], { signal: ctx.signal });
-      const replicas = Object.fromEntries(out.split('\n').filter(Boolean).map((line) => line.split('\t') as [string, string]));
-      const missing = stackServices.filter((s) => !replicas[service(s)]);
-      const short = Object.entries(replicas).filter(([, r]) => {
-        const [running, wanted] = r.split(' ')[0]!.split('/');
-        return running !== wanted || wanted === '0';
-      });
-      const summary = Object.entries(replicas).map(([name, r]) => `${name.slice(stack.length + 1)} ${r}`).join(', ');
-      ctx.progress(summary || 'no service yet');
-      if (missing.length) throw new Error(`missing ${missing.join(', ')}`);
-      if (short.length) throw new Error(summary);
-      return replicas;
-    },
-    { ...waitOptions(ctx), progress: undefined },
-  );
 }
 
 /** The first step of every chapter here: the workshop has the app running from its stacks chapter. */

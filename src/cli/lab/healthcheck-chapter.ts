@@ -5,7 +5,7 @@
 // speed before, during and after, and whether the counter ever went down.
 import { measureRate, readCounters, rateBetween, serviceTasks, waitForTasks } from '../swarm.js';
 import { Failure } from '../../lib/wait.js';
-import type { Chapter } from './runner.js';
+import type { Chapter } from './old-runner.js';
 import {
   appChapter,
   deployStack,

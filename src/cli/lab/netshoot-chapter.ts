@@ -4,7 +4,7 @@
 // hasher at concurrency 1 and 50: rng serves one request at a time, hasher does not.
 import { isRunning, serviceTasks, waitForTasks } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
-import type { Chapter, Command } from './runner.js';
+import type { Chapter, Command } from './old-runner.js';
 import {
   appChapter,
   departs,

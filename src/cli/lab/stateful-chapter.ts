@@ -6,7 +6,7 @@
 // lost, in units and in seconds of work.
 import { isRunning, measureRate, readCounters, serviceTasks, waitForTasks } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
-import type { Chapter } from './runner.js';
+import type { Chapter } from './old-runner.js';
 import { appChapter, departs, detached, docker, withVars, runningAppStep, service, stack, waitOptions, webuiUrl, type AppLabOptions, type AppLabStep, type AppStepContext } from './app-state.js';
 import { describeWatch, hashesLost, watching, type WebuiWatch } from './app-watch.js';
 import { sleep } from '../../lib/sleep.js';
