@@ -31,7 +31,8 @@ export const dockerCli: Docker = async (args, { host, signal, program = 'docker'
   }
   if (result.isCanceled) throw new Interrupted(`interrupted: ${program} ${shellLine(args)}`);
   if (result.exitCode !== 0) {
-    const why = String(result.stderr || result.stdout || result.shortMessage).trim().split('\n').slice(-3).join(' / ');
+    // The last lines say why; blank ones would start the message with ' / '.
+    const why = String(result.stderr || result.stdout || result.shortMessage).split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join(' / ');
     throw new DockerError(`${program} ${shellLine(args)} failed: ${why}`);
   }
   return result.stdout;
