@@ -1,32 +1,30 @@
 // The workshop's chapters in the order of its Swarm track (container.training's swarm.yml):
 // `dockercoins lab --list` prints them, `dockercoins lab all` runs them in this order on one
-// cluster, and each is `dockercoins lab <name>`. A new chapter is one entry here.
-import type { OptionValues } from 'commander';
+// cluster, and each is `dockercoins lab <name>`. A new chapter is a file of data (a script,
+// ./script.ts) and one entry here.
 import type { LabOptions } from './options.js';
 import { scriptChapter, type Chapter } from './runner.js';
 import type { ChapterScript } from './script.js';
 import { composeScript } from './compose-chapter.js';
 import { stacksScript } from './stacks-chapter.js';
 import { swarmScript } from './swarm-chapter.js';
-import { netshootChapter } from './netshoot-chapter.js';
+import { netshootScript } from './netshoot-chapter.js';
 import { updateScript } from './update-chapter.js';
-import { rollingChapter } from './rolling-chapter.js';
-import { healthcheckChapter } from './healthcheck-chapter.js';
-import { statefulChapter } from './stateful-chapter.js';
+import { rollingScript } from './rolling-chapter.js';
+import { healthcheckScript } from './healthcheck-chapter.js';
+import { statefulScript } from './stateful-chapter.js';
 
 export interface ChapterEntry {
   name: string;
   /** The workshop pages it covers, in order. */
   pages: string[];
   description: string;
-  /** The chapter, as data (./script.ts). */
-  script?(o: LabOptions): ChapterScript;
-  /** A chapter not yet written as a script (./old-runner.ts). */
-  create?(o: LabOptions & OptionValues): Chapter;
+  /** The chapter, as data (./script.ts): one file of its own. */
+  script(o: LabOptions): ChapterScript;
 }
 
 /** The chapter `entry` makes with these options. */
-export const chapterOf = (entry: ChapterEntry, o: LabOptions & OptionValues): Chapter => (entry.script ? scriptChapter(entry.script(o), o) : entry.create!(o));
+export const chapterOf = (entry: ChapterEntry, o: LabOptions): Chapter => scriptChapter(entry.script(o), o);
 
 export const chapters: ChapterEntry[] = [
   {
@@ -52,7 +50,7 @@ export const chapters: ChapterEntry[] = [
     name: 'netshoot',
     pages: ['netshoot'],
     description: 'a debug container on the overlay network; rng and hasher benchmarked at concurrency 1 and 50',
-    create: (o) => netshootChapter(o),
+    script: netshootScript,
   },
   {
     name: 'update',
@@ -64,18 +62,18 @@ export const chapters: ChapterEntry[] = [
     name: 'rolling',
     pages: ['rollingupdates'],
     description: 'hasher scaled to 7 and rolled to another image, the update policy changed, webui rolled back',
-    create: (o) => rollingChapter(o),
+    script: rollingScript,
   },
   {
     name: 'healthcheck',
     pages: ['healthchecks'],
     description: "hasher checked with the workshop's curl and an update policy that rolls back; a broken hasher (v0.3, port 81) shipped and rolled back by Swarm",
-    create: (o) => healthcheckChapter(o),
+    script: healthcheckScript,
   },
   {
     name: 'stateful',
     pages: ['stateful'],
     description: "the app's Redis pinned, on a volume, append-only: the counts survive an update and a kill",
-    create: (o) => statefulChapter(o),
+    script: statefulScript,
   },
 ];

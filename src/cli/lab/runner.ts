@@ -118,7 +118,9 @@ async function playStep(actions: Action[], p: Playing): Promise<{ figure: string
 export async function playScript(script: ChapterScript, o: LabOptions, io: RunnerIo = {}): Promise<LabRun> {
   const signal = io.signal ?? new AbortController().signal;
   const say = io.say ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const play: Play = { options: o, docker: io.docker ?? dockerCli, signal, progress: () => {}, vars: {}, out: {}, figures: {} };
+  // Ends with the chapter too, so that nothing it started (a watch of the web UI) outlives it.
+  const chapterDone = new AbortController();
+  const play: Play = { options: o, docker: io.docker ?? dockerCli, signal: AbortSignal.any([signal, chapterDone.signal]), progress: () => {}, vars: {}, out: {}, figures: {} };
   const p: Playing = { play, o, dockerRun: io.docker ?? dockerCli, undo: [], rehearsal: io.rehearsal, output: say };
   const results: StepResult[] = [];
   const started = Date.now();
@@ -166,6 +168,7 @@ export async function playScript(script: ChapterScript, o: LabOptions, io: Runne
     }
   }
 
+  chapterDone.abort();
   if (reason && !o.keep && p.undo.length) await undoAll(p, say);
   return { ok: !reason, results, seconds: seconds(started), reason };
 }

@@ -33,6 +33,10 @@ export function stackEnv(o: LabOptions, tag?: string): { env: Record<string, str
     env.REGISTRY = o.registry;
     why.push('another registry (--registry)');
   }
+  if (o.port !== 8000) {
+    env.WEBUI_PORT = String(o.port);
+    why.push("another web UI port (--port): the workshop's is taken here");
+  }
   if (o.nodeImage) env.NODE_IMAGE = o.nodeImage;
   if (o.redisImage !== workshopImages.redisImage) env.REDIS_IMAGE = o.redisImage;
   const set = imageOptionsSet(o, ['nodeImage', 'redisImage']);
