@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { chapters } from '../../src/cli/lab/chapters.js';
 import { cleanScript } from '../../src/cli/lab/clean.js';
 import type { LabOptions } from '../../src/cli/lab/options.js';
-import { playScript } from '../../src/cli/lab/runner.js';
+import { playScript, queriesOnly } from '../../src/cli/lab/runner.js';
 import { cheatSheet, commandLine, type ChapterScript } from '../../src/cli/lab/script.js';
 import type { Docker } from '../../src/cli/swarm.js';
 
@@ -134,4 +134,15 @@ test('a failure with --keep undoes nothing; Ctrl-C stops the step and undoes', a
   const stopped = await playScript(s, workshop, { docker: slow, signal: interrupt.signal, renderer: 'silent', say: (l) => said.push(l), rehearsal: { transcript: [] } });
   assert.equal(stopped.reason, 'An overlay network: interrupted (Ctrl-C)');
   assert.ok(said.includes('$ docker service rm registry'), said.join('\n'));
+});
+
+test("the lab's own queries only read: a change to the cluster outside the sheet is refused", async () => {
+  const calls: string[] = [];
+  const probe = queriesOnly(async (args) => (calls.push(args.join(' ')), ''));
+  for (const query of [['service', 'inspect', 'webui'], ['node', 'ls', '-q'], ['info', '--format', '{{.Name}}'], ['volume', 'ls', '-q'], ['image', 'ls', '-q', 'r/x:v1']]) await probe(query);
+  await probe(['ps', '--services'], { program: 'docker-compose' });
+  for (const change of [['service', 'update', '--env-add', 'LAB=1', 'webui'], ['service', 'rm', 'x'], ['stack', 'deploy', '-c', 'x.yml', 's'], ['kill', 'abc'], ['network', 'create', 'n']])
+    await assert.rejects(probe(change), /not a query; a change to the cluster is a command on the sheet/);
+  await assert.rejects(probe(['down'], { program: 'docker-compose' }), /not a query/);
+  assert.equal(calls.length, 6);
 });

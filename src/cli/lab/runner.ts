@@ -120,8 +120,9 @@ export async function playScript(script: ChapterScript, o: LabOptions, io: Runne
   const say = io.say ?? ((line: string) => process.stdout.write(`${line}\n`));
   // Ends with the chapter too, so that nothing it started (a watch of the web UI) outlives it.
   const chapterDone = new AbortController();
-  const play: Play = { options: o, docker: io.docker ?? dockerCli, signal: AbortSignal.any([signal, chapterDone.signal]), progress: () => {}, vars: {}, out: {}, figures: {} };
-  const p: Playing = { play, o, dockerRun: io.docker ?? dockerCli, undo: [], rehearsal: io.rehearsal, output: say };
+  const dockerRun = io.docker ?? dockerCli;
+  const play: Play = { options: o, docker: queriesOnly(dockerRun), signal: AbortSignal.any([signal, chapterDone.signal]), progress: () => {}, vars: {}, out: {}, figures: {} };
+  const p: Playing = { play, o, dockerRun, undo: [], rehearsal: io.rehearsal, output: say };
   const results: StepResult[] = [];
   const started = Date.now();
   let reason: string | undefined;
@@ -185,6 +186,23 @@ async function undoAll(p: Playing, say: (line: string) => void): Promise<void> {
   }
   p.undo = [];
 }
+
+/** Commands that only read: what a wait, a measure or an expect may run without being on the sheet. */
+const readOnly = (args: string[], program = 'docker') => {
+  const [first = '', second = ''] = args.filter((a) => !a.startsWith('-') && !a.endsWith('.yml'));
+  if (program === 'docker-compose') return ['ps', 'logs', 'config'].includes(first);
+  if (program !== 'docker') return false;
+  if (['node', 'service', 'network', 'volume', 'image', 'stack', 'container'].includes(first)) return ['ls', 'inspect', 'ps', 'logs'].includes(second);
+  return ['info', 'ps', 'inspect', 'logs', 'version'].includes(first);
+};
+
+/** The lab's own queries: anything that changes the cluster must be a command on the sheet. */
+export const queriesOnly =
+  (docker: Docker): Docker =>
+  (args, o) => {
+    if (!readOnly(args, o?.program)) return Promise.reject(new Error(`${commandLine({ args, program: o?.program })}: not a query; a change to the cluster is a command on the sheet (a run action)`));
+    return docker(args, o);
+  };
 
 const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
 
