@@ -15,6 +15,7 @@ import { webuiWatch } from '../../src/cli/lab/app-watch.js';
 import type { LabOptions } from '../../src/cli/lab/options.js';
 import type { Action, Play } from '../../src/cli/lab/script.js';
 import { sleep } from '../../src/lib/sleep.js';
+import { waitUntil } from '../../src/lib/wait.js';
 import type { Docker } from '../../src/cli/swarm.js';
 import { repositoryRoot as root } from '../../src/lib/paths.js';
 
@@ -75,7 +76,7 @@ test('the web UI is watched while a step works, and no longer once the work fail
 
   const done = webuiWatch(50);
   await measure(done.start);
-  const reading = await measure(done.stop('a change', () => sleep(250).then(() => 'done'), (seen, found) => ({ figure: found, values: { answers: seen.answers, failures: seen.failures } })));
+  const reading = await measure(done.stop('a change', () => waitUntil('3 polls', () => (polls >= 3 ? 'done' : undefined), { timeoutMs: 10_000, everyMs: 20 }), (seen, found) => ({ figure: found, values: { answers: seen.answers, failures: seen.failures } })));
   assert.equal(reading.figure, 'done');
   assert.ok(Number(reading.values!.answers) >= 2 && reading.values!.failures === 0, JSON.stringify(reading.values));
 

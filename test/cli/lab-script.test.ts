@@ -146,3 +146,15 @@ test("the lab's own queries only read: a change to the cluster outside the sheet
   await assert.rejects(probe(['down'], { program: 'docker-compose' }), /not a query/);
   assert.equal(calls.length, 6);
 });
+
+test('a build that fails on the Swarm\'s engine says to build elsewhere with --build-host, in a line that reads from its start', async () => {
+  const s = scripts.find((c) => c.name === 'swarm')!.script(workshop);
+  const failing: Docker = async (args) => {
+    if (args[0] === 'build') throw new Error('docker build --target hasher -t dockercoins_hasher . failed: ERROR: failed to solve: node:24: failed to resolve source metadata');
+    return '';
+  };
+  const run = await playScript(s, workshop, { docker: failing, renderer: 'silent', say: () => {}, rehearsal: { transcript: [] } });
+  assert.match(run.reason!, /^Build, tag and push the images: docker build --target hasher .* failed: ERROR: .*; where this engine cannot build or reach a registry, build on one that can: --build-host <docker-host>$/);
+  const withHost = await playScript(s, { ...workshop, buildHost: 'tcp://builder:2375' }, { docker: failing, renderer: 'silent', say: () => {}, rehearsal: { transcript: [] } });
+  assert.doesNotMatch(withHost.reason!, /--build-host/, 'not where one is given');
+});
