@@ -139,6 +139,15 @@ export function swarmScript(o: LabOptions): ChapterScript {
       run(departs(docker('service', 'rm', 'redis', ...appServices), 'what the lab created, by name (the page removes every service: docker service ls -q | xargs docker service rm)'), { settles: ['redis', ...appServices] }),
       run(departs(docker('service', 'rm', registryService), 'the registry too, where the lab created it'), { when: { says: 'the lab created the registry', holds: async (p) => p.figures.registryCreated === 'yes' }, settles: [registryService] }),
       ...networkGone.map((a) => (a.do === 'run' ? { ...a, command: departs(a.command, 'the network too, so that the next run starts clean') } : a)),
+      {
+        do: 'expect',
+        that: `no DockerCoins service, no ${network} network`,
+        async check(p) {
+          const left = await existing(p.docker, 'service', ['redis', ...appServices, registryService], p.signal);
+          if (left.length) throw new Failure(`still there: ${left.join(', ')}`);
+          return { figure: `removed redis, ${appServices.join(', ')}${p.figures.registryCreated ? `, ${registryService}` : ''} and the ${network} network` };
+        },
+      },
     ],
   };
   return {
