@@ -57,7 +57,7 @@ export function cleanScript(o: LabOptions): ChapterScript {
         title: 'Volumes and images',
         actions: [
           // The stateful chapter pins redis to the node the CLI talks to: its volume is there.
-          run(docker('volume', 'rm', volume), { when: ifThere('volume', volume) }),
+          run(docker('volume', 'rm', volume), { when: ifThere('volume', volume), retry: "the removed redis task's container to let go of it" }),
           ...images(o).map((ref) => run({ args: ['image', 'rm', ref], build: true }, { when: imageThere(ref) })),
           {
             do: 'expect',
