@@ -31,7 +31,8 @@ export const dockerCli: Docker = async (args, { host, signal, program = 'docker'
   }
   if (result.isCanceled) throw new Interrupted(`interrupted: ${program} ${shellLine(args)}`);
   if (result.exitCode !== 0) {
-    const why = String(result.stderr || result.stdout || result.shortMessage).trim().split('\n').slice(-3).join(' / ');
+    // The last lines say why; blank ones would start the message with ' / '.
+    const why = String(result.stderr || result.stdout || result.shortMessage).split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join(' / ');
     throw new DockerError(`${program} ${shellLine(args)} failed: ${why}`);
   }
   return result.stdout;
@@ -103,8 +104,8 @@ export async function swarmNodes(docker: Docker, signal?: AbortSignal): Promise<
     });
 }
 
-/** Names of the services and networks that exist among `names`. */
-export async function existing(docker: Docker, kind: 'service' | 'network', names: string[], signal?: AbortSignal) {
+/** Names of the services, networks or volumes that exist among `names`. */
+export async function existing(docker: Docker, kind: 'service' | 'network' | 'volume', names: string[], signal?: AbortSignal) {
   const all = (await docker([kind, 'ls', '--format', '{{.Name}}'], { signal })).split('\n');
   return names.filter((name) => all.includes(name));
 }

@@ -15,7 +15,7 @@ test('lab compose --dry-run: other ports and base images are set in front of eve
   assert.equal(prefixed.length, 6);
   for (const line of prefixed) assert.ok(line.startsWith('WEBUI_PORT=18000 RNG_PORT=18001 HASHER_PORT=18002 NODE_IMAGE=local/node:24 REDIS_IMAGE=local/redis:7 docker-compose '), line);
   assert.match(commands[0]!.departure!, /other host ports.*other base images/);
-  assert.match(stdout, /expect: rng \(localhost:18001\) is much slower than hasher \(localhost:18002\)/);
-  assert.match(stdout, /expect: 10 worker containers; about 10\.0 hashes\/s/);
-  assert.match(stdout, /expect: 2 worker containers; about 6\.7 hashes\/s/);
+  assert.match(stdout, /measure: GET \/ of rng \(localhost:18001\) and hasher \(localhost:18002\)/);
+  assert.match(stdout, /wait: 10 worker containers running\n# {4}measure: .*about 10\.0 \(not 10×/);
+  assert.match(stdout, /wait: 2 worker containers running\n# {4}measure: .*about 6\.7 \(twice one worker\)/);
 });

@@ -1,7 +1,7 @@
 // The chapters that operate the running app (netshoot, rolling, healthcheck, stateful) without
 // a Swarm: each one's cheat sheet from the real CLI, its commands pinned in their order
-// (lab-operate-sheets.json); ab's output as netshoot reads it; what a failed chapter undoes (recorded fake docker).
-// The real runs are in test/e2e/labs.test.ts.
+// (lab-operate-sheets.json); ab's output as netshoot reads it; the web UI watched across a
+// change. What a failed chapter undoes is in lab-script.test.ts; the real runs in test/e2e/labs.test.ts.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -11,22 +11,21 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { parseAb } from '../../src/cli/lab/netshoot-chapter.js';
-import { newAppState, undoAll, type AppLabOptions, type AppStepContext } from '../../src/cli/lab/app-state.js';
-import { watching } from '../../src/cli/lab/app-watch.js';
+import { webuiWatch } from '../../src/cli/lab/app-watch.js';
+import type { LabOptions } from '../../src/cli/lab/options.js';
+import type { Action, Play } from '../../src/cli/lab/script.js';
 import { sleep } from '../../src/lib/sleep.js';
+import { waitUntil } from '../../src/lib/wait.js';
 import type { Docker } from '../../src/cli/swarm.js';
 import { repositoryRoot as root } from '../../src/lib/paths.js';
 
 const dryRun = async (chapter: string, ...args: string[]) => {
-  const { stdout, exitCode } = await execa(process.execPath, [path.join(root, 'dist/cli.mjs'), 'lab', chapter, '--dry-run', ...args], { env: { NODE_IMAGE: '', DEBIAN_IMAGE: '' } });
+  const { stdout, exitCode } = await execa(process.execPath, [path.join(root, 'dist/cli.mjs'), 'lab', chapter, '--dry-run', ...args], { env: { NODE_IMAGE: '', REDIS_IMAGE: '', REGISTRY_IMAGE: '', DEBIAN_IMAGE: '' } });
   assert.equal(exitCode, 0);
   return { stdout, commands: stdout.split('\n').filter((line) => /^(CID=\$\()?([A-Z_]+=\S+ )*docker /.test(line)) };
 };
 
-const appFirst = [
-  'REGISTRY=127.0.0.1:5000 TAG=v1 REDIS_IMAGE=redis docker stack deploy -c stacks/dockercoins.yml dockercoins',
-  'docker stack services dockercoins',
-];
+const appFirst = ['TAG=v1 docker stack deploy -c dockercoins.yml dockercoins', 'docker stack services dockercoins'];
 
 /** Each chapter's commands after the stack's, and a line of what it prints (lab-operate-sheets.json). */
 const sheets = JSON.parse(await readFile(new URL('lab-operate-sheets.json', import.meta.url), 'utf8')) as Record<string, { title: string; commands: string[]; prints: string }>;
@@ -40,7 +39,7 @@ for (const [chapter, { title, commands: expected, prints }] of Object.entries(sh
 
 test('netshoot --endpoint-mode dnsrr: the no-IPVS override; --debian-image is the debug image base', async () => {
   const { commands } = await dryRun('netshoot', '--endpoint-mode', 'dnsrr', '--debian-image', 'local/debian:bookworm', '--redis-image', 'r:7');
-  assert.equal(commands[0], 'REGISTRY=127.0.0.1:5000 TAG=v1 REDIS_IMAGE=r:7 docker stack deploy -c stacks/dockercoins.yml -c stacks/no-ipvs.yml dockercoins');
+  assert.equal(commands[0], 'TAG=v1 REDIS_IMAGE=r:7 docker stack deploy -c dockercoins.yml -c no-ipvs.yml dockercoins');
   assert.match(commands[2]!, /^docker build --build-arg DEBIAN_IMAGE=local\/debian:bookworm /);
 });
 
@@ -62,26 +61,6 @@ test("parseAb reads ab's counts and times; a run with errors counts them as fail
   assert.throws(() => parseAb('ab: invalid URL'), /ab printed no 'Complete requests': ab: invalid URL/);
 });
 
-test('a failed chapter removes the services it created and undoes its changes in reverse; a stack it deployed goes whole', async () => {
-  const calls: string[] = [];
-  const docker: Docker = async (args) => {
-    calls.push(args.join(' '));
-    return args[0] === 'service' && args[1] === 'ls' ? 'debug\ndockercoins_worker' : '';
-  };
-  const state = newAppState();
-  state.services.add('debug');
-  state.undo.push({ args: ['service', 'update', 'dockercoins_worker', '--replicas', '10', '--detach'] }, { args: ['service', 'update', 'x'] });
-  const ctx = { options: {} as AppLabOptions, state, docker, signal: new AbortController().signal, progress() {}, run: (c) => docker(c.args) } satisfies AppStepContext;
-  await undoAll(ctx);
-  assert.deepEqual(calls.slice(1), ['service rm debug', 'service update x', 'service update dockercoins_worker --replicas 10 --detach']);
-
-  calls.length = 0;
-  state.deployedStack = true;
-  state.undo.push({ args: ['service', 'update', 'x'] });
-  await undoAll(ctx);
-  assert.deepEqual(calls.slice(1), ['stack rm dockercoins', 'network ls --format {{.Name}}'], 'and waits for its network to go');
-});
-
 test('the web UI is watched while a step works, and no longer once the work failed', async (t) => {
   let polls = 0;
   const webui = createServer((_request, response) => {
@@ -91,17 +70,19 @@ test('the web UI is watched while a step works, and no longer once the work fail
   t.after(() => webui.close());
   await once(webui, 'listening');
   const docker: Docker = async () => '';
-  const options = { webuiUrl: `http://127.0.0.1:${(webui.address() as AddressInfo).port}` } as AppLabOptions;
-  const ctx = { options, state: newAppState(), docker, signal: new AbortController().signal, progress() {}, run: (c) => docker(c.args) } satisfies AppStepContext;
+  const options = { webuiUrl: `http://127.0.0.1:${(webui.address() as AddressInfo).port}`, timeoutSeconds: 10 } as LabOptions;
+  const play: Play = { options, docker, signal: new AbortController().signal, progress() {}, vars: {}, out: {}, figures: {} };
+  const measure = (a: Action) => (a.do === 'measure' ? a.measure(play) : Promise.reject(new Error(a.do)));
 
-  const { result, seen } = await watching(ctx, () => sleep(250).then(() => 'done'), 50);
-  assert.equal(result, 'done');
-  assert.ok(seen.answers >= 2 && seen.failures === 0, `${seen.answers} answers, ${seen.failures} failed`);
+  const done = webuiWatch(50);
+  await measure(done.start);
+  const reading = await measure(done.stop('a change', () => waitUntil('3 polls', () => (polls >= 3 ? 'done' : undefined), { timeoutMs: 10_000, everyMs: 20 }), (seen, found) => ({ figure: found, values: { answers: seen.answers, failures: seen.failures } })));
+  assert.equal(reading.figure, 'done');
+  assert.ok(Number(reading.values!.answers) >= 2 && reading.values!.failures === 0, JSON.stringify(reading.values));
 
-  await assert.rejects(
-    watching(ctx, () => sleep(250).then(() => Promise.reject(new Error('docker service rollback failed'))), 50),
-    /rollback failed/,
-  );
+  const failed = webuiWatch(50);
+  await measure(failed.start);
+  await assert.rejects(measure(failed.stop('a change', () => sleep(250).then(() => Promise.reject(new Error('docker service rollback failed'))), () => ({}))), /rollback failed/);
   const after = polls;
   await sleep(500);
   assert.equal(polls, after, 'the watch stopped polling with the failure');

@@ -5,14 +5,15 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { dryRun, unmarked, workshopText } from '../helpers/workshop.js';
+import { canReadWorkshop, dryRun, unmarked, workshopText } from '../helpers/workshop.js';
 
 const sheets = JSON.parse(await readFile(new URL('lab-sheets.json', import.meta.url), 'utf8')) as Record<string, { pages: string[]; commands: string[] }>;
 
 for (const [chapter, { pages, commands: expected }] of Object.entries(sheets)) {
-  test(`lab ${chapter} --dry-run: the commands of ${pages.join(', ')} in their order, each as the workshop types it or marked`, async () => {
+  test(`lab ${chapter} --dry-run: the commands of ${pages.join(', ')} in their order, each as the workshop types it or marked`, async (t) => {
     const { commands } = await dryRun(chapter);
     assert.deepEqual(commands.map((c) => c.command), expected);
+    if (!canReadWorkshop(t)) return;
     assert.deepEqual(unmarked(commands, await workshopText(pages, {})), [], 'on the pages, or marked as departures');
   });
 }

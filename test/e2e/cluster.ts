@@ -1,5 +1,7 @@
 // The 3-node docker-in-docker Swarm that swarm.test.ts and labs.test.ts run on, made by
-// ../shared/tools/swarm-cluster.sh (its registry on 127.0.0.1:5000). `up` is idempotent and keeps
+// ../shared/tools/swarm-cluster.sh, named by the same variables the script reads (CLUSTER_NAME,
+// API_PORT_BASE, REGISTRY_PORT; its defaults: the registry on 127.0.0.1:5000, node N's API on
+// 23750 + N), so that a second cluster can run beside the first. `up` is idempotent and keeps
 // what an earlier run left on the cluster (SWARM_KEEP=1, or a run cut short): the suites start by
 // clearing it, so that they test a fresh Swarm whatever ran before.
 import path from 'node:path';
@@ -11,12 +13,15 @@ import { waitUntil } from '../../src/lib/wait.js';
 const shared = process.env.SHARED ?? path.resolve(root, '../shared');
 const clusterScript = path.join(shared, 'tools/swarm-cluster.sh');
 export const minutes = (n: number) => n * 60_000;
-export const swarmHost = 'tcp://127.0.0.1:23751';
+const apiPortBase = Number(process.env.API_PORT_BASE || 23750);
+/** Containers of a named cluster are <name>-nodeN. */
+const prefix = process.env.CLUSTER_NAME ? `${process.env.CLUSTER_NAME}-` : '';
+export const swarmHost = `tcp://127.0.0.1:${apiPortBase + 1}`;
 export const hostEngine = 'unix:///var/run/docker.sock';
-export const registry = '127.0.0.1:5000';
+export const registry = `127.0.0.1:${process.env.REGISTRY_PORT || 5000}`;
 export const nodeCount = 3;
-/** Each node's own engine (swarm-cluster.sh publishes node N's API on 23750 + N). */
-export const nodeHosts = Array.from({ length: nodeCount }, (_, i) => ({ container: `node${i + 1}`, host: `tcp://127.0.0.1:${23751 + i}` }));
+/** Each node's own engine (swarm-cluster.sh publishes node N's API on API_PORT_BASE + N). */
+export const nodeHosts = Array.from({ length: nodeCount }, (_, i) => ({ container: `${prefix}node${i + 1}`, host: `tcp://127.0.0.1:${apiPortBase + 1 + i}` }));
 /** The Swarm's docker CLI (node1, the manager). */
 export const swarm: Docker = (args, o) => dockerCli(args, { host: swarmHost, signal: o?.signal });
 const cluster = (...args: string[]) =>

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
-import { expectedPlateau } from '../../src/cli/lab/swarm-state.js';
+import { expectedPlateau } from '../../src/cli/lab/swarm-chapter.js';
 import { dockerCli, measureRate, readCounters } from '../../src/cli/swarm.js';
 import { buildInfoArgs, builtServices, composeStack, followEvents, inspectContainers, stopTimes, type ComposeStack } from '../../src/cli/compose.js';
 import { sleep } from '../../src/lib/sleep.js';

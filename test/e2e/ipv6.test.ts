@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
-import { expectedPlateau } from '../../src/cli/lab/swarm-state.js';
+import { expectedPlateau } from '../../src/cli/lab/swarm-chapter.js';
 import { dockerCli, measureRate, readCounters } from '../../src/cli/swarm.js';
 import { sleep } from '../../src/lib/sleep.js';
 import { waitUntil } from '../../src/lib/wait.js';

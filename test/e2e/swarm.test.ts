@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import type { LabRun } from '../../src/cli/lab/runner.js';
-import { expectedPlateau, oneWorkerRate } from '../../src/cli/lab/swarm-state.js';
+import { expectedPlateau, oneWorkerRate } from '../../src/cli/lab/swarm-chapter.js';
 import {
   existing,
   followDocker,

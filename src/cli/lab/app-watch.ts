@@ -5,7 +5,8 @@ import { readCounters, type Counters } from '../swarm.js';
 import { describeError } from '../../lib/errors.js';
 import { sleep } from '../../lib/sleep.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
-import { webuiUrl, type AppStepContext } from './app-state.js';
+import type { Action, Play, Reading } from './script.js';
+import { webuiUrl, type Probe } from './stack.js';
 
 export interface WebuiWatch {
   answers: number;
@@ -21,7 +22,7 @@ export interface WebuiWatch {
 }
 
 /** Polls the web UI until `stop()`; asks again where it answers after a failure (a host-mode port moves with its task). */
-function watchWebui(ctx: AppStepContext, everyMs = 500): { stop(): Promise<WebuiWatch> } {
+function watchWebui(ctx: Probe, everyMs = 500): { stop(): Promise<WebuiWatch> } {
   const watch: WebuiWatch = { answers: 0, failures: 0, longestGap: 0, decreases: [], reasons: [] };
   let polling = true;
   const loop = (async () => {
@@ -43,7 +44,8 @@ function watchWebui(ctx: AppStepContext, everyMs = 500): { stop(): Promise<Webui
         if (!watch.reasons.includes(reason)) watch.reasons.push(reason);
         url = undefined;
       }
-      await sleep(everyMs, ctx.signal);
+      // The chapter's end (its signal) ends the watch too: a watch left polling keeps the process alive.
+      await sleep(everyMs, ctx.signal).catch(() => {});
     }
   })();
   return {
@@ -56,18 +58,34 @@ function watchWebui(ctx: AppStepContext, everyMs = 500): { stop(): Promise<Webui
 }
 
 /**
- * Runs `work` while the web UI is watched, and stops the watch however `work` ends: a watch left
- * polling keeps the lab's process alive.
+ * Actions that watch the web UI across those between them: `start` begins polling, `stop` ends
+ * it and reads what it saw.
  */
-export async function watching<T>(ctx: AppStepContext, work: () => Promise<T>, everyMs?: number): Promise<{ result: T; seen: WebuiWatch }> {
-  const watch = watchWebui(ctx, everyMs);
-  let result: T;
-  try {
-    result = await work();
-  } finally {
-    await watch.stop();
-  }
-  return { result, seen: await watch.stop() };
+export function webuiWatch(everyMs = 500) {
+  let watch: { stop(): Promise<WebuiWatch> } | undefined;
+  const start: Action = {
+    do: 'measure',
+    what: `the web UI's /json polled every ${everyMs} ms from here (answers, gaps, whether the counter goes down)`,
+    measure: async (p) => {
+      watch = watchWebui(p, everyMs);
+      return {};
+    },
+  };
+  /** Waits `until` (the change it watches is done), then stops the watch and reads it with what `until` found. */
+  const stop = <T>(what: string, until: (p: Play) => Promise<T>, read: (seen: WebuiWatch, found: T) => Reading): Action => ({
+    do: 'measure',
+    what,
+    async measure(p) {
+      let found: T;
+      try {
+        found = await until(p);
+      } finally {
+        await watch!.stop();
+      }
+      return read(await watch!.stop(), found);
+    },
+  });
+  return { start, stop };
 }
 
 /** Hashes the counter lost: the sum of its falls. */
@@ -88,7 +106,7 @@ interface UpdateStatus {
   Message?: string;
 }
 
-export async function updateStatus(ctx: AppStepContext, service: string): Promise<UpdateStatus> {
+export async function updateStatus(ctx: Probe, service: string): Promise<UpdateStatus> {
   const out = await ctx.docker(['service', 'inspect', service, '--format', '{{json .UpdateStatus}}'], { signal: ctx.signal });
   return (JSON.parse(out) ?? {}) as UpdateStatus;
 }
@@ -98,7 +116,7 @@ export async function updateStatus(ctx: AppStepContext, service: string): Promis
  * the command) to reach one of `states`; fails at once on another end state. Seconds by the
  * manager's clock.
  */
-export async function waitForUpdateState(ctx: AppStepContext, service: string, before: UpdateStatus, states: string[]): Promise<{ state: string; seconds: number; message: string }> {
+export async function waitForUpdateState(ctx: Probe, service: string, before: UpdateStatus, states: string[]): Promise<{ state: string; seconds: number; message: string }> {
   const ends = ['completed', 'paused', 'rollback_completed', 'rollback_paused'];
   const status = await waitUntil(
     `${service}: update ${states.join(' or ')}`,

@@ -1,10 +1,11 @@
-// `dockercoins lab <chapter>`, `lab --list` and `lab all`: the commander wiring of the chapters
-// of ./chapters.ts, each with the shared options (./options.ts) and its own.
+// `dockercoins lab <chapter>`, `lab --list`, `lab all` and `lab clean`: the commander wiring of
+// the chapters of ./chapters.ts, each with the same options (./options.ts).
 import { writeFile } from 'node:fs/promises';
 import { Command as CliCommand, type OptionValues } from 'commander';
-import { chapters, type ChapterEntry } from './chapters.js';
+import { chapterOf, chapters } from './chapters.js';
+import { cleanScript } from './clean.js';
 import { labOptions, sharedOptions } from './options.js';
-import { runChapter, type LabRun } from './runner.js';
+import { minutes, runChapter, scriptChapter, type Chapter, type LabRun } from './runner.js';
 
 export function labCommand(): CliCommand {
   const lab = new CliCommand('lab')
@@ -15,17 +16,18 @@ export function labCommand(): CliCommand {
       process.stdout.write(listing());
     });
   for (const entry of chapters) {
-    const command = chapterOptions(entry, lab.command(entry.name).description(`${entry.description} (workshop: ${entry.pages.join(', ')})`));
-    command.action(async (values: OptionValues) => {
+    sharedOptions(lab.command(entry.name).description(`${entry.description} (workshop: ${entry.pages.join(', ')})`)).action(async (values: OptionValues) => {
       const o = labOptions(values);
-      await runChapter(entry.create(o), o);
+      await runChapter(chapterOf(entry, o), o);
     });
   }
-  sharedOptions(lab.command('all').description('every chapter in workshop order on one cluster; stops at the first that fails')).action(runAll);
+  sharedOptions(lab.command('all').description('every chapter in workshop order on one cluster; stops at the first that fails; a summary at the end')).action(runAll);
+  sharedOptions(lab.command('clean').description('the cluster back to clean: every stack, service, network, volume and image the chapters made')).action(async (values: OptionValues) => {
+    const o = labOptions(values);
+    await runChapter(scriptChapter(cleanScript(o), o), o);
+  });
   return lab;
 }
-
-const chapterOptions = (entry: ChapterEntry, command: CliCommand) => entry.options?.(sharedOptions(command)) ?? sharedOptions(command);
 
 /** `lab --list`: name, workshop pages, what it does. */
 export function listing(): string {
@@ -33,16 +35,39 @@ export function listing(): string {
   return chapters.map((c, i) => `${i + 1}. ${c.name.padEnd(width)}  ${c.description}\n   ${' '.repeat(width)}  workshop: ${c.pages.join(', ')}\n`).join('');
 }
 
-/** `lab all`: each chapter with the options given and its own defaults; one report for all. */
+interface ChapterRun {
+  chapter: string;
+  run: LabRun;
+  /** The figure of its key step (its ✓ or ✗ line), or why it stopped. */
+  key: string;
+}
+
+/** `lab all`: each chapter with the same options; one report and one summary for all. */
 async function runAll(values: OptionValues): Promise<void> {
-  const runs: { chapter: string; run: LabRun }[] = [];
+  const o = labOptions({ ...values, report: undefined });
+  const runs: ChapterRun[] = [];
   for (const entry of chapters) {
-    // A fresh command knows the chapter's own defaults without parsing anything.
-    const o = labOptions({ ...chapterOptions(entry, new CliCommand()).opts(), ...values, report: undefined });
     if (!o.dryRun) process.stdout.write(`\n== dockercoins lab ${entry.name} (workshop: ${entry.pages.join(', ')})\n`);
-    const run = await runChapter(entry.create(o), o);
-    runs.push({ chapter: entry.name, run });
+    const chapter = chapterOf(entry, o);
+    const run = await runChapter(chapter, o);
+    runs.push({ chapter: entry.name, run, key: keyFigure(chapter, run) });
     if (!run.ok) break;
   }
-  if (values.report) await writeFile(values.report as string, `${JSON.stringify({ ok: runs.every((r) => r.run.ok), chapters: runs }, null, 2)}\n`);
+  if (o.dryRun) return;
+  const summary = summaryLines(runs, chapters.length);
+  process.stdout.write(`\n${summary.join('\n')}\n`);
+  if (values.report) await writeFile(values.report as string, `${JSON.stringify({ ok: runs.every((r) => r.run.ok), summary, chapters: runs }, null, 2)}\n`);
+}
+
+const keyFigure = (chapter: Chapter, run: LabRun) =>
+  run.ok ? (run.results.find((r) => r.title === chapter.keyStep) ?? run.results.at(-1))?.figure ?? '' : (run.reason ?? 'stopped');
+
+/** One line per chapter (✓/✗, time, key figure), those not run, and the total. */
+export function summaryLines(runs: ChapterRun[], total: number): string[] {
+  const width = Math.max(...chapters.map((c) => c.name.length));
+  const lines = runs.map((r) => `${r.run.ok ? '✓' : '✗'} ${r.chapter.padEnd(width)}  ${minutes(r.run.seconds).padStart(12)}  ${r.key}`);
+  const notRun = chapters.slice(runs.length).map((c) => `- ${c.name.padEnd(width)}  not run`);
+  const ok = runs.filter((r) => r.run.ok).length;
+  const seconds = runs.reduce((sum, r) => sum + r.run.seconds, 0);
+  return ['Summary:', ...lines, ...notRun, `${ok} of ${total} chapters passed in ${minutes(seconds)}`];
 }

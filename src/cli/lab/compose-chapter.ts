@@ -6,147 +6,152 @@ import { stripVTControlCharacters } from 'node:util';
 import { measureRate, readCounters } from '../swarm.js';
 import { sleep } from '../../lib/sleep.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
-import type { LabOptions } from './options.js';
-import { cheatSheet, runSteps, type Chapter, type Command, type LabStep, type StepContext } from './runner.js';
-import { expectedPlateau, oneWorkerRate } from './swarm-state.js';
-
-export interface ComposeLabOptions extends LabOptions {
-  /** Host ports of rng and hasher (the workshop's 8001 and 8002). */
-  rngPort: number;
-  hasherPort: number;
-}
-
-interface ComposeState {
-  up: boolean;
-}
-
-type Step = LabStep<ComposeLabOptions, ComposeState>;
-type Ctx = StepContext<ComposeLabOptions, ComposeState>;
+import { imageOptionsSet, workshopImages, type LabOptions } from './options.js';
+import { departs, run, type Action, type ChapterScript, type Command, type Play, type Step } from './script.js';
+import { waitOptions } from './stack.js';
+import { expectedPlateau, oneWorkerRate } from './swarm-chapter.js';
 
 const services = ['rng', 'hasher', 'webui', 'redis', 'worker'];
 const workshopPorts = { WEBUI_PORT: 8000, RNG_PORT: 8001, HASHER_PORT: 8002 };
+const portFlags = { WEBUI_PORT: '--port', RNG_PORT: '--rng-port', HASHER_PORT: '--hasher-port' };
 
 /** What docker-compose.yml reads from the environment, where the lab's options differ from the workshop's. */
-function composeEnv(o: ComposeLabOptions): { env: Record<string, string>; departure?: string } {
+function composeEnv(o: LabOptions): { env: Record<string, string>; departure?: string } {
   const env: Record<string, string> = {};
   const why: string[] = [];
   const ports = { WEBUI_PORT: o.port, RNG_PORT: o.rngPort, HASHER_PORT: o.hasherPort };
-  for (const [name, port] of Object.entries(ports))
-    if (port !== workshopPorts[name as keyof typeof ports]) env[name] = String(port);
-  if (Object.keys(env).length) why.push("other host ports (--port, --rng-port, --hasher-port): the workshop's are taken here");
+  const moved = (Object.keys(ports) as (keyof typeof ports)[]).filter((name) => ports[name] !== workshopPorts[name]);
+  for (const name of moved) env[name] = String(ports[name]);
+  if (moved.length) why.push(`other host ports (${moved.map((name) => portFlags[name]).join(', ')}): the workshop's are taken here`);
   if (o.nodeImage) env.NODE_IMAGE = o.nodeImage;
-  if (o.redisImage !== 'redis') env.REDIS_IMAGE = o.redisImage;
-  if (o.nodeImage || o.redisImage !== 'redis') why.push('other base images (--node-image, --redis-image): no registry is reachable here');
+  if (o.redisImage !== workshopImages.redisImage) env.REDIS_IMAGE = o.redisImage;
+  const set = imageOptionsSet(o, ['nodeImage', 'redisImage']);
+  if (set.length) why.push(`other base images (${set.join(', ')}): no registry is reachable here`);
   return { env, departure: why.join('; ') || undefined };
 }
 
-export function composeLabSteps(o: ComposeLabOptions): Step[] {
+export function composeScript(o: LabOptions): ChapterScript {
   const { env, departure } = composeEnv(o);
   const compose = (args: string[], extra: Partial<Command> = {}): Command => ({ program: 'docker-compose', args, env, build: true, ...extra });
   const webui = o.webuiUrl ?? `http://127.0.0.1:${o.port}`;
-  const waitOptions = (ctx: Ctx) => ({ timeoutMs: o.timeoutSeconds * 1000, signal: ctx.signal, progress: ctx.progress });
-  const runAll = async (ctx: Ctx, commands: Command[]) => {
-    for (const command of commands) await ctx.run(command);
-  };
-  /** Scales the workers and measures the speed against the page's figure (± 30 %). */
-  const scaleStep = (workers: number, expected: number, why: string): Step => ({
-    title: `Scale the workers to ${workers}`,
-    commands: [compose(['up', '-d', '--scale', `worker=${workers}`])],
-    expect: `${workers} worker containers; about ${expected.toFixed(1)} hashes/s (${why})`,
-    async run(ctx) {
-      await runAll(ctx, this.commands);
-      await waitUntil(`${workers} running workers`, async () => ((await runningContainers(ctx, 'worker')) === workers ? true : undefined), waitOptions(ctx));
-      return measured(ctx, workers, expected);
+  /** docker-compose as the steps run it, for the lab's own queries. */
+  const composeOut = async (p: Play, args: string[]) =>
+    (await p.docker(args, { program: 'docker-compose', env, cwd: o.context, host: o.buildHost, signal: p.signal })).split('\n').filter(Boolean);
+  const down = compose(['down']);
+  /** Measures the speed against the page's figure (± 30 %). */
+  const speed = (workers: number, expected: number, why: string): Action => ({
+    do: 'measure',
+    what: `hashes/s over --window, after 5 s to settle: about ${expected.toFixed(1)} (${why}), ± 30 %`,
+    async measure(p) {
+      p.progress('letting the workers settle (5 s)');
+      await sleep(5000, p.signal);
+      const { rate } = await measureRate(webui, o.windowSeconds, p);
+      const figure = `${workers} worker${workers > 1 ? 's' : ''}: ${rate.toFixed(1)} hashes/s over ${o.windowSeconds} s`;
+      if (rate < expected * 0.7 || rate > expected * 1.3) throw new Failure(`${figure}; expected ${expected.toFixed(1)} ± 30 %`);
+      return { figure, values: { workers, rate } };
     },
   });
-  const measured = async (ctx: Ctx, workers: number, expected: number) => {
-    ctx.progress('letting the workers settle (5 s)');
-    await sleep(5000, ctx.signal);
-    const { rate } = await measureRate(webui, o.windowSeconds, ctx);
-    const figure = `${workers} worker${workers > 1 ? 's' : ''}: ${rate.toFixed(1)} hashes/s over ${o.windowSeconds} s`;
-    if (rate < expected * 0.7 || rate > expected * 1.3) throw new Failure(`${figure}; expected ${expected.toFixed(1)} ± 30 %`);
-    return { figure, values: { workers, rate } };
-  };
-  /** docker-compose as the steps run it, for the lab's own checks (not printed). */
-  const composeOut = async (ctx: Ctx, args: string[]) =>
-    (await ctx.docker(args, { program: 'docker-compose', env, cwd: o.context, host: o.buildHost, signal: ctx.signal })).split('\n').filter(Boolean);
-  const runningContainers = async (ctx: Ctx, service: string) => (await composeOut(ctx, ['ps', '-q', service])).length;
+  const scale = (workers: number, expected: number, why: string): Step => ({
+    title: `Scale the workers to ${workers}`,
+    actions: [
+      run(compose(['up', '-d', '--scale', `worker=${workers}`])),
+      { do: 'wait', for: `${workers} worker containers running`, until: (p) => waitUntil(`${workers} running workers`, async () => ((await composeOut(p, ['ps', '-q', 'worker'])).length === workers ? true : undefined), waitOptions(p)).then(() => {}) },
+      speed(workers, expected, why),
+    ],
+  });
 
-  return [
-    {
-      title: 'Start the app in the background',
-      commands: [compose(['up', '-d'], { departure: [departure, 'straight to -d: the page first runs it in the foreground and stops it with ^C'].filter(Boolean).join('; ') })],
-      expect: `${services.join(', ')} running (the images are built on first use)`,
-      async run(ctx) {
-        ctx.state.up = true;
-        await runAll(ctx, this.commands);
-        const running = await waitUntil(
-          'every service running',
-          async () => {
-            const names = await composeOut(ctx, ['ps', '--services', '--filter', 'status=running']);
-            if (services.every((s) => names.includes(s))) return names;
-            throw new Error(`running: ${names.join(', ') || 'none'}`);
+  return {
+    name: 'The Compose chapter',
+    header: `The Compose chapter (docker-compose in ${o.context}, web UI on port ${o.port})`,
+    keyStep: 'Latency of rng and hasher',
+    steps: [
+      {
+        title: 'Start the app in the background',
+        actions: [
+          run(departs(compose(['up', '-d']), departure, 'straight to -d: the page first runs it in the foreground and stops it with ^C'), { undo: { key: 'compose', actions: [run(down)] } }),
+          {
+            do: 'wait',
+            for: `${services.join(', ')} running (the images are built on first use)`,
+            async until(p) {
+              const running = await waitUntil(
+                'every service running',
+                async () => {
+                  const names = await composeOut(p, ['ps', '--services', '--filter', 'status=running']);
+                  if (services.every((s) => names.includes(s))) return names;
+                  throw new Error(`running: ${names.join(', ') || 'none'}`);
+                },
+                waitOptions(p),
+              );
+              return { figure: `${running.length} services running: ${running.sort().join(', ')}` };
+            },
           },
-          waitOptions(ctx),
-        );
-        return { figure: `${running.length} services running: ${running.sort().join(', ')}` };
+        ],
       },
-    },
-    {
-      title: 'Its containers and logs',
-      commands: [compose(['ps'], { show: true }), compose(['logs', '--tail', '10', 'worker'], { show: true, departure: 'the worker only and no --follow: the lab reads the last lines and moves on' })],
-      expect: 'ps lists each container Up with its ports; the worker logs "units of work done"',
-      async run(ctx) {
-        await ctx.run(this.commands[0]!);
-        const line = await waitUntil(
-          'the worker to report units of work',
-          async () => (await ctx.run(this.commands[1]!)).split('\n').find((l) => l.includes('units of work done')),
-          { ...waitOptions(ctx), everyMs: 2000 },
-        );
-        return { figure: `worker: "${logMessage(line)}"` };
+      {
+        title: 'Its containers and logs',
+        actions: [
+          run(compose(['ps'], { show: true })),
+          run(compose(['logs', '--tail', '10', 'worker'], { show: true, departure: 'the worker only and no --follow: the lab reads the last lines and moves on' }), { keep: 'logs' }),
+          {
+            do: 'expect',
+            that: 'ps lists each container Up with its ports; the worker logs "units of work done" (read again until it does)',
+            async check(p) {
+              const find = () => p.out.logs!.split('\n').find((l) => l.includes('units of work done'));
+              const line = await waitUntil('the worker to report units of work', async () => find() ?? void (p.out.logs = (await composeOut(p, ['logs', '--tail', '10', 'worker'])).join('\n')), { ...waitOptions(p), everyMs: 2000 });
+              return { figure: `worker: "${logMessage(line)}"` };
+            },
+          },
+        ],
       },
-    },
-    {
-      title: 'The web UI',
-      commands: [],
-      expect: `${webui} answers; one worker makes about ${oneWorkerRate.toFixed(1)} hashes/s`,
-      async run(ctx) {
-        await waitUntil(`${webui}/json`, () => readCounters(webui, ctx.signal), waitOptions(ctx));
-        return measured(ctx, 1, oneWorkerRate);
+      {
+        title: 'The web UI',
+        actions: [{ do: 'wait', for: `${webui}/json to answer`, until: (p) => waitUntil(`${webui}/json`, () => readCounters(webui, p.signal), waitOptions(p)).then(() => {}) }, speed(1, oneWorkerRate, 'one hash every 0.3 s')],
       },
-    },
-    scaleStep(2, 2 * oneWorkerRate, 'twice one worker'),
-    scaleStep(10, expectedPlateau, 'not 10×: the speed plateaus'),
-    {
-      title: 'Latency of rng and hasher',
-      commands: [],
-      expect: `rng (localhost:${o.rngPort}) is much slower than hasher (localhost:${o.hasherPort}), more so at 10 requests at a time: rng is the bottleneck (the workshop's httping -c 3; the lab times GET / itself, httping is not everywhere)`,
-      async run(ctx) {
-        const host = new URL(webui).hostname;
-        const rng = await latencies(`http://${host}:${o.rngPort}/`, ctx);
-        const hasher = await latencies(`http://${host}:${o.hasherPort}/`, ctx);
-        const ms = (n: number) => `${Math.round(n)} ms`;
-        const figure = `rng ${ms(rng.one)} at 1 request at a time, ${ms(rng.ten)} at 10; hasher ${ms(hasher.one)} and ${ms(hasher.ten)}`;
-        // rng answers one request at a time: behind the 10 workers' calls, 10 requests at once
-        // wait about half again as long as one (the i-th waits for i-1 of them); hasher answers at once.
-        if (!(rng.one > 5 * hasher.one && rng.ten > 1.2 * rng.one && hasher.ten < rng.one))
-          throw new Failure(`${figure}; expected rng far slower than hasher, and slower still at 10 at a time`);
-        return { figure: `${figure}: rng is the bottleneck`, values: { rngOneMs: rng.one, rngTenMs: rng.ten, hasherOneMs: hasher.one, hasherTenMs: hasher.ten } };
+      scale(2, 2 * oneWorkerRate, 'twice one worker'),
+      scale(10, expectedPlateau, 'not 10×: the speed plateaus'),
+      {
+        title: 'Latency of rng and hasher',
+        actions: [
+          {
+            do: 'measure',
+            what: `GET / of rng (localhost:${o.rngPort}) and hasher (localhost:${o.hasherPort}), 3 one after the other, then 10 at once (the workshop's httping -c 3; httping is not everywhere)`,
+            async measure(p) {
+              const host = new URL(webui).hostname;
+              const [rng, hasher] = [await latencies(`http://${host}:${o.rngPort}/`, p), await latencies(`http://${host}:${o.hasherPort}/`, p)];
+              const ms = (n: number) => `${Math.round(n)} ms`;
+              return { figure: `rng ${ms(rng.one)} at 1 request at a time, ${ms(rng.ten)} at 10; hasher ${ms(hasher.one)} and ${ms(hasher.ten)}`, values: { rngOneMs: rng.one, rngTenMs: rng.ten, hasherOneMs: hasher.one, hasherTenMs: hasher.ten } };
+            },
+          },
+          {
+            do: 'expect',
+            that: 'rng much slower than hasher, more so at 10 requests at a time: rng is the bottleneck',
+            check(p) {
+              const f = p.figures as Record<string, number>;
+              // rng answers one request at a time: behind the 10 workers' calls, 10 requests at once
+              // wait about half again as long as one (the i-th waits for i-1 of them); hasher answers at once.
+              if (!(f.rngOneMs! > 5 * f.hasherOneMs! && f.rngTenMs! > 1.2 * f.rngOneMs! && f.hasherTenMs! < f.rngOneMs!)) throw new Failure('expected rng far slower than hasher, and slower still at 10 at a time');
+              return { figure: 'rng is the bottleneck' };
+            },
+          },
+        ],
       },
-    },
-    {
-      title: 'Remove the app',
-      commands: [compose(['down'])],
-      expect: 'no container of the app left',
-      async run(ctx) {
-        await runAll(ctx, this.commands);
-        ctx.state.up = false;
-        const left = await composeOut(ctx, ['ps', '-q']);
-        if (left.length) throw new Failure(`${left.length} containers left after down`);
-        return { figure: 'every container and the network removed' };
+      {
+        title: 'Remove the app',
+        actions: [
+          run(down, { settles: ['compose'] }),
+          {
+            do: 'expect',
+            that: 'no container of the app left',
+            async check(p) {
+              const left = await composeOut(p, ['ps', '-q']);
+              if (left.length) throw new Failure(`${left.length} containers left after down`);
+              return { figure: 'every container and the network removed' };
+            },
+          },
+        ],
       },
-    },
-  ];
+    ],
+  };
 }
 
 /** The message of a Compose log line: after the colored "worker_1  |", our JSON line's msg. */
@@ -160,32 +165,18 @@ function logMessage(line: string): string {
 }
 
 /** Mean milliseconds of GET `url`: 3 requests one after the other (httping -c 3), then 10 at once. */
-async function latencies(url: string, ctx: Ctx): Promise<{ one: number; ten: number }> {
+async function latencies(url: string, p: Play): Promise<{ one: number; ten: number }> {
   const timed = async () => {
     const started = performance.now();
-    const res = await fetch(url, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(30_000)]) });
+    const res = await fetch(url, { signal: AbortSignal.any([p.signal, AbortSignal.timeout(30_000)]) });
     await res.arrayBuffer();
     if (!res.ok) throw new Failure(`GET ${url} answered ${res.status}`);
     return performance.now() - started;
   };
-  ctx.progress(`timing ${url}`);
+  p.progress(`timing ${url}`);
   const sequential: number[] = [];
   for (let i = 0; i < 3; i++) sequential.push(await timed());
   const parallel = await Promise.all(Array.from({ length: 10 }, timed));
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
   return { one: mean(sequential), ten: mean(parallel) };
-}
-
-export function composeChapter(o: ComposeLabOptions): Chapter {
-  const steps = composeLabSteps(o);
-  const { env } = composeEnv(o);
-  return {
-    name: 'The Compose chapter',
-    cheatSheet: () => cheatSheet(`The Compose chapter (docker-compose in ${o.context}, web UI on port ${o.port})`, steps, o),
-    run: (io) =>
-      runSteps(steps, o, { up: false } satisfies ComposeState, {
-        needed: (s) => s.up,
-        run: (ctx) => ctx.run({ program: 'docker-compose', args: ['down'], env, build: true }),
-      }, io),
-  };
 }

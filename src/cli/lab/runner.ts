@@ -1,40 +1,15 @@
-// The lab runner every chapter shares: it prints each docker command a step runs (the chapter's
-// own), runs it with the user's docker CLI, shows what the step waits for, and ends the step on
-// one ✓ or ✗ line with the figure it measured. A chapter is plain data (its steps) so that
-// `--dry-run` prints it as a cheat sheet and tests can check it.
+// The one runner of the lab: it plays a chapter's script (./script.ts) action by action. A
+// command is printed as the sheet prints it and run with the user's docker CLI; a wait, a
+// measure or an expect shows what it waits for; each step ends on one ✓ or ✗ line made of what
+// its actions read, and --report holds that same line and its figures. When a step fails or
+// Ctrl-C stops it, what the chapter's commands did is undone in reverse, unless --keep.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Listr } from 'listr2';
-import { dockerCli, shellLine, type Docker } from '../swarm.js';
-
-export interface Outcome {
-  figure: string;
-  values?: Record<string, number | string>;
-}
-
-export interface Command {
-  args: string[];
-  /** docker unless the workshop types another program here (docker-compose, sed). */
-  program?: string;
-  /** Variables the workshop exports before it (TAG=v0.2), shown in front of the command. */
-  env?: Record<string, string>;
-  /** Runs on the build engine (build, tag, push, Compose) instead of the Swarm. */
-  build?: boolean;
-  /** Its output is part of the lesson (network ls, service ps). */
-  show?: boolean;
-  /** Where it runs, relative to the repository (--context): stacks/ for `cd stacks`. */
-  dir?: string;
-  /** Why it differs from the workshop's literal command, shown beside it. */
-  departure?: string;
-  /** The shell variable the workshop keeps its output in: `CID=$(docker ps -q …)`. */
-  assign?: string;
-}
-
-/** A command as the attendee types it: its variables, the program, the arguments. */
-export function commandLine(c: Command): string {
-  const line = `${Object.entries(c.env ?? {}).map(([k, v]) => `${k}=${shellLine([v])} `).join('')}${c.program ?? 'docker'} ${shellLine(c.args)}`;
-  return c.assign ? `${c.assign}=$(${line})` : line;
-}
+import { dockerCli, type Docker } from '../swarm.js';
+import { Failure, waitUntil } from '../../lib/wait.js';
+import type { LabOptions } from './options.js';
+import { actionLines, cheatSheet as cheatSheetOf, commandLine, withVars, type Action, type ChapterScript, type Play, type Reading, type Undo } from './script.js';
 
 /** What every chapter's options say about running it. */
 export interface RunnerOptions {
@@ -44,31 +19,6 @@ export interface RunnerOptions {
   keep: boolean;
   /** Where the workshop's relative paths (stacks/, src/) are: the repository. */
   context?: string;
-}
-
-export interface StepContext<O extends RunnerOptions, S> {
-  options: O;
-  state: S;
-  docker: Docker;
-  signal: AbortSignal;
-  /** Prints and runs one of the step's commands; resolves with its output. */
-  run(command: Command): Promise<string>;
-  progress(line: string): void;
-}
-
-export interface LabStep<O extends RunnerOptions, S> {
-  title: string;
-  commands: Command[];
-  /** The outcome the chapter promises, for the cheat sheet. */
-  expect: string;
-  run(ctx: StepContext<O, S>): Promise<Outcome>;
-}
-
-/** How a chapter removes what it created when it stops early. */
-export interface Cleanup<O extends RunnerOptions, S> {
-  /** Whether the chapter created anything yet. */
-  needed(state: S): boolean;
-  run(ctx: StepContext<O, S>): Promise<unknown>;
 }
 
 export interface StepResult {
@@ -92,37 +42,94 @@ export interface RunnerIo {
   signal?: AbortSignal;
   say?: (line: string) => void;
   renderer?: 'default' | 'simple' | 'silent';
+  /**
+   * A rehearsal: commands run (on `docker`, a fake), waits, measures and expects do not, and
+   * every action's sheet lines go to `transcript` as the runner takes it.
+   */
+  rehearsal?: { transcript: string[] };
 }
 
-/** The cheat sheet: every step's commands and what to look for. */
-export function cheatSheet<O extends RunnerOptions, S>(header: string, steps: LabStep<O, S>[], o: O): string {
-  const lines = [`# ${header}`];
-  for (const [i, step] of steps.entries()) {
-    lines.push('', `# ${i + 1}. ${step.title}`);
-    for (const c of step.commands) {
-      lines.push(`${commandLine(c)}${c.build && o.buildHost ? `   # on ${o.buildHost}` : ''}`);
-      if (c.departure) lines.push(`#    ↑ departs from the workshop: ${c.departure}`);
-    }
-    lines.push(`#    expect: ${step.expect}`);
+/** What the CLI needs of a chapter. */
+export interface Chapter {
+  name: string;
+  leaves?: string;
+  /** The step whose figure sums the chapter up in `lab all`'s summary. */
+  keyStep?: string;
+  cheatSheet(): string;
+  run(io: RunnerIo): Promise<LabRun>;
+}
+
+interface Playing {
+  play: Play;
+  o: LabOptions;
+  dockerRun: Docker;
+  undo: Undo[];
+  rehearsal?: { transcript: string[] };
+  output(line: string): void;
+}
+
+/** Runs one action; a command that names its undo leaves it on the stack. */
+async function perform(a: Action, p: Playing): Promise<Reading | void> {
+  p.rehearsal?.transcript.push(...actionLines(a, p.o));
+  if (a.do !== 'run') {
+    if (p.rehearsal) return;
+    if (a.do === 'wait') return a.until(p.play);
+    if (a.do === 'measure') return a.measure(p.play);
+    return a.check(p.play);
   }
-  return `${lines.join('\n')}\n`;
+  if (a.when && !p.rehearsal && !(await a.when.holds(p.play))) return;
+  const c = withVars(a.command, p.play.vars);
+  const host = c.build ? p.o.buildHost : undefined;
+  p.output(`$ ${commandLine(c)}${host ? `   (DOCKER_HOST=${host})` : ''}`);
+  if (c.departure) p.output(`  ↑ departs from the workshop: ${c.departure}`);
+  const cwd = path.resolve(p.o.context ?? '.', c.dir ?? '.');
+  const once = () => p.dockerRun(c.args, { host, signal: p.play.signal, program: c.program, env: c.env, cwd });
+  const tried = a.retry ? waitUntil(a.retry, once, { timeoutMs: p.o.timeoutSeconds * 1000, signal: p.play.signal, progress: p.play.progress }) : once();
+  const out = await tried.catch((err: Error) => {
+    // A Swarm's manager that cannot build (no registry to pull the base image from, no builder).
+    if (c.build && !p.o.buildHost) throw new Failure(`${err.message}; where this engine cannot build or reach a registry, build on one that can: --build-host <docker-host>`, { cause: err });
+    throw err;
+  });
+  if (c.show) for (const line of out.split('\n')) p.output(`  ${line}`);
+  if (c.assign) p.play.vars[c.assign] = out.trim();
+  if (a.keep) p.play.out[a.keep] = out;
+  if (a.settles) p.undo = p.undo.filter((u) => !a.settles!.includes(u.key));
+  if (a.undo) p.undo.push({ key: a.undo.key, actions: a.undo.actions.map((u) => (u.do === 'run' ? { ...u, command: withVars(u.command, p.play.vars) } : u)) });
+}
+
+/** The step's ✓ line: what its actions read, in order. */
+async function playStep(actions: Action[], p: Playing): Promise<{ figure: string; values: Record<string, number | string> }> {
+  const figures: string[] = [];
+  const values: Record<string, number | string> = {};
+  for (const a of actions) {
+    const reading = await perform(a, p);
+    if (reading?.figure) figures.push(reading.figure);
+    Object.assign(values, reading?.values);
+    Object.assign(p.play.figures, reading?.values);
+  }
+  return { figure: figures.join('; ') || (p.rehearsal ? 'rehearsed' : 'done'), values };
 }
 
 /**
- * Runs the steps in order with listr2 (a spinner and what it waits for on a terminal, plain
- * lines otherwise). Stops at the first failure or when `signal` aborts; then cleans up what it
- * created unless `keep`.
+ * Plays the chapter's steps in order with listr2 (a spinner and what it waits for on a terminal,
+ * plain lines otherwise). Stops at the first failure or when `signal` aborts; then undoes what
+ * ran, in reverse, unless `keep`.
  */
-export async function runSteps<O extends RunnerOptions, S>(steps: LabStep<O, S>[], o: O, state: S, cleanup: Cleanup<O, S>, io: RunnerIo = {}): Promise<LabRun> {
-  const dockerRun = io.docker ?? dockerCli;
+export async function playScript(script: ChapterScript, o: LabOptions, io: RunnerIo = {}): Promise<LabRun> {
   const signal = io.signal ?? new AbortController().signal;
   const say = io.say ?? ((line: string) => process.stdout.write(`${line}\n`));
+  // Ends with the chapter too, so that nothing it started (a watch of the web UI) outlives it.
+  const chapterDone = new AbortController();
+  const dockerRun = io.docker ?? dockerCli;
+  const play: Play = { options: o, docker: queriesOnly(dockerRun), signal: AbortSignal.any([signal, chapterDone.signal]), progress: () => {}, vars: {}, out: {}, figures: {} };
+  const p: Playing = { play, o, dockerRun, undo: [], rehearsal: io.rehearsal, output: say };
   const results: StepResult[] = [];
   const started = Date.now();
   let reason: string | undefined;
 
-  for (const step of steps) {
+  for (const [i, step] of script.steps.entries()) {
     const stepStarted = Date.now();
+    p.rehearsal?.transcript.push(`# ${i + 1}. ${step.title}`);
     const list = new Listr(
       [
         {
@@ -130,11 +137,12 @@ export async function runSteps<O extends RunnerOptions, S>(steps: LabStep<O, S>[
           // Keep the commands and their shown output under the ✓ line.
           rendererOptions: { persistentOutput: true, outputBar: Infinity },
           task: async (_ctx, task) => {
-            const ctx = stepContext(o, state, dockerRun, signal, (line) => (task.output = line), (line) => (task.title = `${step.title} … ${line}`));
+            p.output = (line) => (task.output = line);
+            play.progress = (line) => (task.title = `${step.title} … ${line}`);
             try {
-              const outcome = await step.run(ctx);
-              task.title = `${step.title}: ${outcome.figure}`;
-              results.push({ title: step.title, ok: true, figure: outcome.figure, values: outcome.values, seconds: seconds(stepStarted) });
+              const { figure, values } = await playStep(step.actions, p);
+              task.title = `${step.title}: ${figure}`;
+              results.push({ title: step.title, ok: true, figure, values: Object.keys(values).length ? values : undefined, seconds: seconds(stepStarted) });
             } catch (err) {
               const message = signal.aborted ? 'interrupted (Ctrl-C)' : (err as Error).message;
               task.title = `${step.title}: ${message}`;
@@ -161,50 +169,51 @@ export async function runSteps<O extends RunnerOptions, S>(steps: LabStep<O, S>[
     }
   }
 
-  if (reason && !o.keep && cleanup.needed(state)) {
-    say('Cleaning up what the lab created (use --keep to leave it):');
-    const ctx = stepContext(o, state, dockerRun, new AbortController().signal, say, say);
-    await cleanup.run(ctx).catch((err: Error) => say(`cleanup failed: ${err.message}`));
-  }
+  chapterDone.abort();
+  if (reason && !o.keep && p.undo.length) await undoAll(p, say);
   return { ok: !reason, results, seconds: seconds(started), reason };
 }
 
-function stepContext<O extends RunnerOptions, S>(
-  options: O,
-  state: S,
-  dockerRun: Docker,
-  signal: AbortSignal,
-  output: (line: string) => void,
-  progress: (line: string) => void,
-): StepContext<O, S> {
-  return {
-    options,
-    state,
-    docker: dockerRun,
-    signal,
-    progress,
-    async run(command) {
-      const host = command.build ? options.buildHost : undefined;
-      output(`$ ${commandLine(command)}${host ? `   (DOCKER_HOST=${host})` : ''}`);
-      if (command.departure) output(`  ↑ departs from the workshop: ${command.departure}`);
-      const out = await dockerRun(command.args, { host, signal, program: command.program, env: command.env, cwd: path.resolve(options.context ?? '.', command.dir ?? '.') });
-      if (command.show) for (const line of out.split('\n')) output(`  ${line}`);
-      return out;
-    },
-  };
+/** Undoes what ran, last first, each undo as the sheet names it. */
+async function undoAll(p: Playing, say: (line: string) => void): Promise<void> {
+  say('Cleaning up what the lab created (use --keep to leave it):');
+  p.output = say;
+  p.play.progress = say;
+  p.play.signal = new AbortController().signal;
+  p.rehearsal?.transcript.push('# clean-up');
+  for (const u of p.undo.reverse()) {
+    for (const a of u.actions) await perform(a, p).catch((err: Error) => say(`cleanup failed: ${err.message}`));
+  }
+  p.undo = [];
 }
+
+/** Commands that only read: what a wait, a measure or an expect may run without being on the sheet. */
+const readOnly = (args: string[], program = 'docker') => {
+  const [first = '', second = ''] = args.filter((a) => !a.startsWith('-') && !a.endsWith('.yml'));
+  if (program === 'docker-compose') return ['ps', 'logs', 'config'].includes(first);
+  if (program !== 'docker') return false;
+  if (['node', 'service', 'network', 'volume', 'image', 'stack', 'container'].includes(first)) return ['ls', 'inspect', 'ps', 'logs'].includes(second);
+  return ['info', 'ps', 'inspect', 'logs', 'version'].includes(first);
+};
+
+/** The lab's own queries: anything that changes the cluster must be a command on the sheet. */
+export const queriesOnly =
+  (docker: Docker): Docker =>
+  (args, o) => {
+    if (!readOnly(args, o?.program)) return Promise.reject(new Error(`${commandLine({ args, program: o?.program })}: not a query; a change to the cluster is a command on the sheet (a run action)`));
+    return docker(args, o);
+  };
 
 const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
 
-/** What the CLI needs of a chapter. */
-export interface Chapter {
-  /** As the closing line names it: "The Swarm chapter". */
-  name: string;
-  /** What it leaves running for the next chapter, and how to remove it. */
-  leaves?: string;
-  cheatSheet(): string;
-  run(io: RunnerIo): Promise<LabRun>;
-}
+/** A chapter for the CLI from its script. */
+export const scriptChapter = (script: ChapterScript, o: LabOptions): Chapter => ({
+  name: script.name,
+  leaves: script.leaves,
+  keyStep: script.keyStep,
+  cheatSheet: () => cheatSheetOf(script, o),
+  run: (io) => playScript(script, o, io),
+});
 
 /** `dockercoins lab <chapter>`: exits 1 with the reason when a step fails, 130 on Ctrl-C. */
 export async function runChapter(chapter: Chapter, o: RunnerOptions & { dryRun: boolean; report?: string }): Promise<LabRun> {
@@ -217,16 +226,21 @@ export async function runChapter(chapter: Chapter, o: RunnerOptions & { dryRun: 
   // `on`, not `once`: execa's exit hook re-raises a signal that no other listener is left to handle.
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const run = await chapter.run({ signal: interrupt.signal });
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  let run: LabRun;
+  try {
+    run = await chapter.run({ signal: interrupt.signal });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   if (o.report) await writeFile(o.report, `${JSON.stringify(run, null, 2)}\n`);
-  const minutes = `${Math.floor(run.seconds / 60)} min ${Math.round(run.seconds % 60)} s`;
   if (run.ok) {
-    process.stdout.write(`\n${chapter.name} ran in ${minutes}: every step checked.${chapter.leaves ? ` ${chapter.leaves}` : ''}${o.keep ? ' The app is still running (--keep).' : ''}\n`);
+    process.stdout.write(`\n${chapter.name} ran in ${minutes(run.seconds)}: every step checked.${chapter.leaves ? ` ${chapter.leaves}` : ''}${o.keep ? ' The app is still running (--keep).' : ''}\n`);
     return run;
   }
-  process.stderr.write(`\nThe lab stopped after ${minutes}: ${run.reason}\n`);
+  process.stderr.write(`\nThe lab stopped after ${minutes(run.seconds)}: ${run.reason}\n`);
   process.exitCode = interrupt.signal.aborted ? 130 : 1;
   return run;
 }
+
+export const minutes = (s: number) => `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;

@@ -1,24 +1,31 @@
-// What the chapters that deploy DockerCoins as a stack share: its name and services, the
-// variables and files `docker-compose` and `docker stack deploy` read in stacks/ (with why they
-// differ from the workshop's), where its web UI answers, and how the stacks are removed.
-import { existing, publishedUrl, waitForTasks, swarmNodes, type Docker } from '../swarm.js';
+// The dockercoins stack, for every chapter that deploys or operates it: its name, services and
+// network, the one `docker stack deploy` of stacks/ (with the variables its files read and why
+// they differ from the workshop's), where its web UI answers, how long to wait, and the actions
+// that wait for it and remove it.
+import { existing, publishedUrl, swarmNodes, type Docker } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
-import type { LabOptions } from './options.js';
-import type { Command, StepContext } from './runner.js';
+import { imageOptionsSet, workshopImages, type LabOptions } from './options.js';
+import type { Action, Command, Play } from './script.js';
 
 export const stack = 'dockercoins';
 export const registryStack = 'registry';
 export const stackServices = ['redis', 'rng', 'hasher', 'webui', 'worker'] as const;
-export const service = (name: string) => `${stack}_${name}`;
+export type StackService = (typeof stackServices)[number];
+/** `dockercoins_hasher`: the names `docker stack deploy` gives, which the workshop types. */
+export const service = (name: StackService) => `${stack}_${name}`;
+/** A stack's network (no `networks:` in the stack files: Compose's default). */
+export const stackNetwork = (name = stack) => `${name}_default`;
 
-export interface StackState {
-  /** Stacks the chapter deployed, to remove on failure or Ctrl-C. */
-  deployed: Set<string>;
-}
+/** What the lab's own queries need: the options, the docker CLI, the signal, a progress line. */
+export type Probe = Pick<Play, 'options' | 'docker' | 'signal' | 'progress'>;
 
-export type StackContext = StepContext<LabOptions, StackState>;
+export const waitOptions = (p: Probe) => ({ timeoutMs: p.options.timeoutSeconds * 1000, signal: p.signal, progress: p.progress });
 
-/** The variables the stack file reads, beyond TAG: only where the options differ from the workshop's. */
+/** Where the web UI answers: every node's port (ingress), or the node that runs it (host mode); asked again after anything that may move its task. */
+export const webuiUrl = (p: Probe) =>
+  p.options.webuiUrl ? Promise.resolve(p.options.webuiUrl) : publishedUrl(p.docker, service('webui'), p.options.port, p.options.endpointMode === 'dnsrr' ? 'host' : 'ingress', p.signal);
+
+/** The variables the stack files read beyond TAG, only where the options differ from the workshop's, and why. */
 export function stackEnv(o: LabOptions, tag?: string): { env: Record<string, string>; departure?: string } {
   const env: Record<string, string> = tag ? { TAG: tag } : {};
   const why: string[] = [];
@@ -26,9 +33,14 @@ export function stackEnv(o: LabOptions, tag?: string): { env: Record<string, str
     env.REGISTRY = o.registry;
     why.push('another registry (--registry)');
   }
+  if (o.port !== 8000) {
+    env.WEBUI_PORT = String(o.port);
+    why.push("another web UI port (--port): the workshop's is taken here");
+  }
   if (o.nodeImage) env.NODE_IMAGE = o.nodeImage;
-  if (o.redisImage !== 'redis') env.REDIS_IMAGE = o.redisImage;
-  if (o.nodeImage || o.redisImage !== 'redis') why.push('other base images (--node-image, --redis-image): no registry is reachable here');
+  if (o.redisImage !== workshopImages.redisImage) env.REDIS_IMAGE = o.redisImage;
+  const set = imageOptionsSet(o, ['nodeImage', 'redisImage']);
+  if (set.length) why.push(`other base images (${set.join(', ')}): no registry is reachable here`);
   return { env, departure: why.join('; ') || undefined };
 }
 
@@ -38,55 +50,69 @@ export const composeInStacks = (o: LabOptions, verb: string, tag?: string): Comm
   return { program: 'docker-compose', args: ['-f', 'dockercoins.yml', verb], env, dir: 'stacks', build: true, departure };
 };
 
-/** `docker stack deploy`, with the override for engines without IPVS where asked. */
-export function deployStack(o: LabOptions, tag?: string, flag = '--compose-file'): Command {
+/**
+ * `docker stack deploy` in stacks/, as the page types it (`--compose-file` or `-c`), with
+ * no-ipvs.yml for engines without IPVS and the chapter's own override files on top.
+ */
+export function deployStack(o: LabOptions, { tag, flag = '--compose-file', extra = [] }: { tag?: string; flag?: string; extra?: string[] } = {}): Command {
   const { env, departure } = stackEnv(o, tag);
   const dnsrr = o.endpointMode === 'dnsrr';
+  const files = ['dockercoins.yml', ...(dnsrr ? ['no-ipvs.yml'] : []), ...extra];
   const why = [departure, dnsrr ? 'no-ipvs.yml on top (--endpoint-mode dnsrr): dnsrr and a host-mode port, this engine has no IPVS' : undefined].filter(Boolean);
-  return {
-    args: ['stack', 'deploy', flag, 'dockercoins.yml', ...(dnsrr ? [flag, 'no-ipvs.yml'] : []), stack],
-    env,
-    dir: 'stacks',
-    departure: why.join('; ') || undefined,
-  };
+  return { args: ['stack', 'deploy', ...files.flatMap((f) => [flag, f]), stack], env, dir: 'stacks', departure: why.join('; ') || undefined };
 }
 
-/** Where the web UI answers: every node's port (ingress), or the node that runs it (host mode). */
-export const webuiUrl = (ctx: StackContext) =>
-  ctx.options.webuiUrl ? Promise.resolve(ctx.options.webuiUrl) : publishedUrl(ctx.docker, service('webui'), 8000, ctx.options.endpointMode === 'dnsrr' ? 'host' : 'ingress', ctx.signal);
-
-export const waitOptions = (ctx: StackContext) => ({ timeoutMs: ctx.options.timeoutSeconds * 1000, signal: ctx.signal, progress: ctx.progress });
-
-/** Waits for every service of the stack: rng on each Ready node, 10 workers, one of the others. */
-export async function waitForStack(ctx: StackContext): Promise<{ nodes: number; rng: number; worker: number }> {
-  const nodes = (await swarmNodes(ctx.docker, ctx.signal)).filter((n) => n.ready).length;
-  for (const [name, count] of [['redis', 1], ['hasher', 1], ['webui', 1], ['worker', 10]] as const) await waitForTasks(ctx.docker, service(name), count, waitOptions(ctx));
-  const rng = await waitForTasks(ctx.docker, service('rng'), nodes, { ...waitOptions(ctx), perNode: true });
-  return { nodes, rng: rng.length, worker: 10 };
+/** Waits until every service of the stack runs all its tasks (`docker service ls`: n/n, n > 0); returns the counts. */
+export async function waitForStack(p: Probe): Promise<Record<string, string>> {
+  return waitUntil(
+    `every service of ${stack} to run all its tasks`,
+    async () => {
+      const out = await p.docker(['service', 'ls', '--filter', `label=com.docker.stack.namespace=${stack}`, '--format', '{{.Name}}\t{{.Replicas}}'], { signal: p.signal });
+      const replicas = Object.fromEntries(out.split('\n').filter(Boolean).map((line) => line.split('\t') as [string, string]));
+      const missing = stackServices.filter((s) => !replicas[service(s)]);
+      const short = Object.values(replicas).filter((r) => {
+        const [running, wanted] = r.split(' ')[0]!.split('/');
+        return running !== wanted || wanted === '0';
+      });
+      const summary = Object.entries(replicas).map(([name, r]) => `${name.slice(stack.length + 1)} ${r}`).join(', ');
+      p.progress(summary || 'no service yet');
+      if (missing.length) throw new Error(`missing ${missing.join(', ')}`);
+      if (short.length) throw new Error(summary);
+      return replicas;
+    },
+    { ...waitOptions(p), progress: undefined },
+  );
 }
 
-/** Stacks with a service left: `docker stack ls` lists a stack while any of its services is there. */
+/** Tasks a service of the stack runs, from waitForStack's counts ("3/3 (max 1 per node)"). */
+export const running = (replicas: Record<string, string>, name: StackService) => Number(replicas[service(name)]?.split('/')[0] ?? 0);
+
+/** Ready nodes, failing when one is not: every chapter starts on a whole Swarm. */
+export async function readyNodes(p: Probe): Promise<number> {
+  const nodes = await swarmNodes(p.docker, p.signal);
+  const ready = nodes.filter((n) => n.ready).length;
+  if (ready < nodes.length) throw new Failure(`${nodes.length - ready} of ${nodes.length} nodes are not Ready`);
+  return ready;
+}
+
+/** Whether any service of these stacks is left (`docker stack ls` lists a stack while one is). */
 export async function stacksLeft(docker: Docker, names: string[], signal?: AbortSignal): Promise<string[]> {
   const services = await existing(docker, 'service', [...names.map((n) => `${n}_registry`), ...stackServices.map(service)], signal);
   return names.filter((n) => services.some((s) => s.startsWith(`${n}_`)));
 }
 
-/** Removes the stacks the chapter deployed, and waits until their networks are gone too. */
-export async function removeStacks(ctx: StackContext): Promise<string[]> {
-  const names = [...ctx.state.deployed];
-  if (!names.length) return [];
-  await ctx.run({ args: ['stack', 'rm', ...names] });
-  await waitUntil(
-    'the stacks to be gone',
-    async () => ((await existing(ctx.docker, 'network', names.map((n) => `${n}_default`), ctx.signal)).length ? undefined : true),
-    waitOptions(ctx),
-  );
-  ctx.state.deployed.clear();
-  return names;
-}
+/** `docker stack rm`, then the wait for the stacks' networks: a deploy right after would find them half-removed. */
+export const removeStacks = (...names: string[]): Action[] => [
+  { do: 'run', command: { args: ['stack', 'rm', ...names] }, settles: names },
+  {
+    do: 'wait',
+    for: `the networks of ${names.join(', ')} to be gone`,
+    until: (p) => waitUntil('the stacks to be gone', async () => ((await existing(p.docker, 'network', names.map(stackNetwork), p.signal)).length ? undefined : true), waitOptions(p)).then(() => {}),
+  },
+];
 
-/** For the chapters that start from the stacks chapter's app: fails with what to run first. */
-export async function stackRunning(ctx: StackContext): Promise<void> {
-  const present = await existing(ctx.docker, 'service', stackServices.map(service), ctx.signal);
-  if (present.length < stackServices.length) throw new Failure(`the ${stack} stack is not running (${present.length} of its ${stackServices.length} services): run dockercoins lab stacks first`);
+/** The TAG the stack was last deployed with (v0.2 after the update chapter): the worker's, whose image no chapter changes by itself. */
+export async function deployedTag(p: Probe): Promise<string> {
+  const image = await p.docker(['service', 'inspect', service('worker'), '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}'], { signal: p.signal }).catch(() => '');
+  return /:([\w][\w.-]*)(@|$)/.exec(image.trim().split('/').at(-1) ?? '')?.[1] ?? p.options.tag;
 }

@@ -1,0 +1,75 @@
+// `dockercoins lab clean`: the cluster back to clean, as a script like any chapter's: every stack,
+// service, network and volume the chapters make, and the images they build, each removed only
+// if it is there. The base images a node pulled and what was pushed to a registry the lab did
+// not create stay.
+import { existing } from '../swarm.js';
+import { waitUntil } from '../../lib/wait.js';
+import type { LabOptions } from './options.js';
+import { docker, labCheck, run, type Action, type ChapterScript, type Play } from './script.js';
+import { registryStack, removeStacks, service, stack, stackNetwork, stackServices, stacksLeft, waitOptions } from './stack.js';
+
+/** Services of the swarm chapter (by their own names) and of netshoot (debug). */
+const services = ['redis', 'hasher', 'rng', 'webui', 'worker', 'registry', 'debug'];
+const network = 'dockercoins';
+const volume = 'dockercoins-redis';
+const appImages = ['hasher', 'rng', 'webui', 'worker'];
+
+const ifThere = (kind: 'service' | 'network' | 'volume', name: string) => ({ says: `${kind} ${name} exists`, holds: async (p: Play) => (await existing(p.docker, kind, [name], p.signal)).length > 0 });
+
+/** The images the chapters build and tag, on the build engine. */
+function images(o: LabOptions): string[] {
+  const tags = [...new Set([o.tag, 'latest', 'v0.1', 'v0.2', 'v0.3'])];
+  return [...appImages.map((s) => `dockercoins_${s}`), ...appImages.flatMap((s) => tags.map((t) => `${o.registry}/${s}:${t}`)), `${o.registry}/netshoot:${o.tag}`];
+}
+
+export function cleanScript(o: LabOptions): ChapterScript {
+  const imageThere = (ref: string) => ({
+    says: `${ref} is on the build engine`,
+    holds: async (p: Play) => (await p.docker(['image', 'ls', '-q', ref], { host: o.buildHost, signal: p.signal })).trim() !== '',
+  });
+  const stacks: Action[] = [
+    {
+      ...removeStacks(stack, registryStack)[0]!,
+      when: { says: `a ${stack} or ${registryStack} stack is left`, holds: async (p) => (await stacksLeft(p.docker, [stack, registryStack], p.signal)).length > 0 },
+    } as Action,
+    removeStacks(stack, registryStack)[1]!,
+  ];
+  return {
+    name: 'The clean-up',
+    header: `The clean-up: what the lab's chapters made (registry ${o.registry}, tag ${o.tag})`,
+    keyStep: 'Volumes and images',
+    steps: [
+      { title: 'The Swarm', actions: [run(labCheck(docker('node', 'ls'), 'the engine the clean-up talks to'))] },
+      { title: 'Stacks', actions: stacks },
+      {
+        title: 'Services and networks',
+        actions: [
+          ...services.map((s) => run(docker('service', 'rm', s), { when: ifThere('service', s) })),
+          run(docker('network', 'rm', network), { when: ifThere('network', network), retry: 'the removed tasks to let go of the network' }),
+          {
+            do: 'wait',
+            for: `no ${network}, ${stackNetwork()} or ${stackNetwork(registryStack)} network left`,
+            until: (p) => waitUntil('the networks to be gone', async () => ((await existing(p.docker, 'network', [network, stackNetwork(), stackNetwork(registryStack)], p.signal)).length ? undefined : true), waitOptions(p)).then(() => {}),
+          },
+        ],
+      },
+      {
+        title: 'Volumes and images',
+        actions: [
+          // The stateful chapter pins redis to the node the CLI talks to: its volume is there.
+          run(docker('volume', 'rm', volume), { when: ifThere('volume', volume), retry: "the removed redis task's container to let go of it" }),
+          ...images(o).map((ref) => run({ args: ['image', 'rm', ref], build: true }, { when: imageThere(ref) })),
+          {
+            do: 'expect',
+            that: `no service of the lab's (${[...services, ...stackServices.map(service)].join(', ')}), no ${volume} volume`,
+            async check(p) {
+              const left = [...(await existing(p.docker, 'service', [...services, ...stackServices.map(service)], p.signal)), ...(await existing(p.docker, 'volume', [volume], p.signal))];
+              if (left.length) throw new Error(`still there: ${left.join(', ')}`);
+              return { figure: 'the cluster holds nothing of the lab' };
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
