@@ -1,5 +1,5 @@
 // The "Side by side on Swarm" section of bench/README.md, from bench/swarm-side-by-side.ts's figures.
-import { expectedPlateau } from '../src/cli/lab/swarm-state.js';
+import { expectedPlateau } from '../src/cli/lab/swarm-chapter.js';
 /** Rates are read over windows this long (the workers flush once a second each). */
 export const WINDOW_S = 5;
 /** A target rate counts as reached at this share of it. */

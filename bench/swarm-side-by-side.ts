@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { dockerCli, publishedUrl, readCounters, measureRate, type Counters } from '../src/cli/swarm.js';
-import { appServices, expectedPlateau, network } from '../src/cli/lab/swarm-state.js';
+import { appServices, expectedPlateau, network } from '../src/cli/lab/swarm-chapter.js';
 import { repositoryRoot as root } from '../src/lib/paths.js';
 import { sleep } from '../src/lib/sleep.js';
 import { waitUntil } from '../src/lib/wait.js';

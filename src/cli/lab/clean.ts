@@ -6,20 +6,19 @@ import { existing } from '../swarm.js';
 import { waitUntil } from '../../lib/wait.js';
 import type { LabOptions } from './options.js';
 import { docker, labCheck, run, type Action, type ChapterScript, type Play } from './script.js';
+import { appServices, network } from './swarm-chapter.js';
 import { registryStack, removeStacks, service, stack, stackNetwork, stackServices, stacksLeft, waitOptions } from './stack.js';
 
 /** Services of the swarm chapter (by their own names) and of netshoot (debug). */
-const services = ['redis', 'hasher', 'rng', 'webui', 'worker', 'registry', 'debug'];
-const network = 'dockercoins';
+const services = ['redis', ...appServices, 'registry', 'debug'];
 const volume = 'dockercoins-redis';
-const appImages = ['hasher', 'rng', 'webui', 'worker'];
 
 const ifThere = (kind: 'service' | 'network' | 'volume', name: string) => ({ says: `${kind} ${name} exists`, holds: async (p: Play) => (await existing(p.docker, kind, [name], p.signal)).length > 0 });
 
 /** The images the chapters build and tag, on the build engine. */
 function images(o: LabOptions): string[] {
   const tags = [...new Set([o.tag, 'latest', 'v0.1', 'v0.2', 'v0.3'])];
-  return [...appImages.map((s) => `dockercoins_${s}`), ...appImages.flatMap((s) => tags.map((t) => `${o.registry}/${s}:${t}`)), `${o.registry}/netshoot:${o.tag}`];
+  return [...appServices.map((s) => `dockercoins_${s}`), ...appServices.flatMap((s) => tags.map((t) => `${o.registry}/${s}:${t}`)), `${o.registry}/netshoot:${o.tag}`];
 }
 
 export function cleanScript(o: LabOptions): ChapterScript {

@@ -9,8 +9,8 @@ import { departs, detached, docker, labCheck, run, type Action, type ChapterScri
 import { readyNodes, waitOptions } from './stack.js';
 
 /** The chapter's order. */
-const appServices = ['hasher', 'rng', 'webui', 'worker'] as const;
-const network = 'dockercoins';
+export const appServices = ['hasher', 'rng', 'webui', 'worker'] as const;
+export const network = 'dockercoins';
 const registryService = 'registry';
 /** One rng instance answers 10 requests/s (100 ms each, one at a time): the chapter's plateau. */
 export const expectedPlateau = 10;
