@@ -7,6 +7,9 @@ import { CONNECTION_MODES, RECYCLE, Upstream } from '../../src/worker/upstream.j
 import { tcpProxy } from '../helpers/proxy.js';
 import { rngOn } from '../helpers/services.js';
 
+/** Lines an Upstream says about its addresses: none in these tests, where every address works. */
+const log = { warn: (_: object, msg: string) => assert.fail(msg), info: (_: object, msg: string) => assert.fail(msg) };
+
 /** Three rng instances on one port of three loopback addresses, like three tasks behind one name. */
 async function threeRngs(t: TestContext) {
   const port = await freePort();
@@ -33,6 +36,7 @@ describe('load spreading over rng replicas', () => {
       const { port, addresses } = await threeRngs(t);
       // What Docker's DNS answers for a dnsrr service; glibc would sort it and always pick the first.
       const upstream = new Upstream({
+        log,
         name: 'rng',
         urls: `http://rng:${port}`,
         connections,
@@ -47,6 +51,7 @@ describe('load spreading over rng replicas', () => {
   it('an address list: calls rotate over every entry', async (t) => {
     const { port, addresses } = await threeRngs(t);
     const upstream = new Upstream({
+        log,
       name: 'rng',
       urls: addresses.map((a) => `http://${a}:${port}`).join(','),
       connections: 'per-call',
@@ -60,6 +65,7 @@ describe('load spreading over rng replicas', () => {
     const { port, addresses } = await threeRngs(t);
     let known = addresses.slice(0, 1);
     const upstream = new Upstream({
+        log,
       name: 'rng',
       urls: `http://rng:${port}`,
       connections: 'per-call',
@@ -84,7 +90,7 @@ describe('load spreading over rng replicas', () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       t.after(() => server.close());
       const { port } = server.address() as { port: number };
-      const upstream = new Upstream({ name: 'rng', urls: `http://127.0.0.1:${port}`, connections: mode, timeoutMs: 2000 });
+      const upstream = new Upstream({ log, name: 'rng', urls: `http://127.0.0.1:${port}`, connections: mode, timeoutMs: 2000 });
       for (let i = 0; i < calls; i++) await upstream.call('/32', { expect: randomBytes(32) });
       await upstream.close();
       connections[mode] = opened;
@@ -100,7 +106,7 @@ describe('load spreading over rng replicas', () => {
     const { port, addresses } = await threeRngs(t);
     const proxy = await tcpProxy(t, addresses.map((host) => ({ host, port })));
     const workers = Array.from({ length: 4 }, () => {
-      const upstream = new Upstream({ name: 'rng', urls: `http://127.0.0.1:${proxy.port}`, connections: 'balanced', timeoutMs: 2000 });
+      const upstream = new Upstream({ log, name: 'rng', urls: `http://127.0.0.1:${proxy.port}`, connections: 'balanced', timeoutMs: 2000 });
       t.after(() => upstream.close());
       return upstream;
     });
@@ -117,16 +123,16 @@ describe('load spreading over rng replicas', () => {
 
   it('a failure names the dependency, the address and the cause', async (t) => {
     const port = await freePort();
-    const upstream = new Upstream({ name: 'hasher', urls: `http://127.0.0.1:${port}`, connections: 'per-call', timeoutMs: 500 });
+    const upstream = new Upstream({ log, name: 'hasher', urls: `http://127.0.0.1:${port}`, connections: 'per-call', timeoutMs: 500 });
     t.after(() => upstream.close());
     await assert.rejects(upstream.call('/', { expect: sha256Hex }), (err: Error & { dependency: string }) => {
       assert.equal(err.dependency, 'hasher');
       assert.match(err.message, new RegExp(`^hasher at http://127\\.0\\.0\\.1:${port}/: connect ECONNREFUSED`));
       return true;
     });
-    const unresolvable = new Upstream({ name: 'rng', urls: 'http://no-such-host.invalid', connections: 'per-call', timeoutMs: 500 });
+    const unresolvable = new Upstream({ log, name: 'rng', urls: 'http://no-such-host.invalid', connections: 'per-call', timeoutMs: 500 });
     await assert.rejects(unresolvable.call('/32', { expect: randomBytes(32) }), /^Error: rng: cannot resolve no-such-host\.invalid/);
-    const noAddress = new Upstream({ name: 'rng', urls: 'http://rng:8080', connections: 'per-call', timeoutMs: 500, resolve: async () => [] });
+    const noAddress = new Upstream({ log, name: 'rng', urls: 'http://rng:8080', connections: 'per-call', timeoutMs: 500, resolve: async () => [] });
     await assert.rejects(noAddress.call('/32', { expect: randomBytes(32) }), (err: Error & { dependency: string }) => {
       assert.equal(err.dependency, 'rng');
       assert.equal(err.message, 'rng: rng resolved to no address');
