@@ -95,7 +95,10 @@ export class Targets {
     if (other.aside) return undefined;
     if (!target.aside.said) {
       target.aside.said = true;
-      this.o.log.warn(
+      // A family this node has no address of (EADDRNOTAVAIL: IPv6 disabled, say) is how the node
+      // is, not a fault: said as information.
+      const code = (err as { code?: string }).code;
+      this.o.log[code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT' ? 'info' : 'warn'](
         { dependency: this.o.name, address: target.origin },
         `${this.o.name} at ${target.origin}: ${describeError(err)}; calls go to its other addresses, and this one is tried again in the background`,
       );
