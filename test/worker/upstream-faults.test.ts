@@ -58,11 +58,14 @@ const contentType = fc.constantFrom('application/octet-stream', 'application/oct
 const bodyLength = fc.constantFrom(32, 32, 32, 0, 31, 33, 200);
 const framing = fc.constantFrom('length', 'length', 'chunked', 'none', 'wrong-length');
 const informational = fc.array(fc.constantFrom('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n', 'HTTP/1.1 100 Continue\r\n\r\n'), { maxLength: 2 });
-/** Pauses at any point: short ones (a drip), or one past the whole call's time (a stall). */
-const cuts = fc.array(fc.record({ at: fc.nat({ max: 200 }), pauseMs: fc.oneof(fc.integer({ min: 1, max: 60 }), fc.constant(TIMEOUT_MS + 100)) }), { maxLength: 6 });
+/** Pauses at any point: short, long (each within the call's time, not always together), or past it (a stall). */
+const pauseMs = fc.oneof(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 100, max: TIMEOUT_MS - 100 }), fc.constant(TIMEOUT_MS + 100));
+const cuts = fc.array(fc.record({ at: fc.nat({ max: 200 }), pauseMs }), { maxLength: 6 });
+/** A drip: a piece of `step` bytes every `everyMs`, from the first byte to the last. */
+const drip = fc.option(fc.record({ step: fc.integer({ min: 1, max: 24 }), everyMs: fc.integer({ min: 5, max: 150 }) }));
 
 const answer: fc.Arbitrary<Answer> = fc
-  .record({ statusLine, contentType, bodyLength, framing, informational, cuts, extra: fc.boolean(), earlyClose: fc.option(fc.nat({ max: 150 })) })
+  .record({ statusLine, contentType, bodyLength, framing, informational, cuts, drip, extra: fc.boolean(), earlyClose: fc.option(fc.nat({ max: 150 })) })
   .map((a) => {
     const body = Buffer.alloc(a.bodyLength, 0x2a + Math.floor(Math.random() * 100));
     const headers = [a.contentType ? `Content-Type: ${a.contentType}` : undefined];
@@ -87,7 +90,8 @@ const answer: fc.Arbitrary<Answer> = fc
       !early &&
       (a.framing === 'length' || (a.framing === 'chunked' && body.length > 0) || (a.framing === 'none' && !a.extra));
     const close = early || a.framing === 'none' || a.framing === 'wrong-length' || a.extra || a.statusLine.startsWith('HTTP/1.0');
-    return scripted(head, early ? sent : raw, a.cuts, close, right, body);
+    const dripped = a.drip ? Array.from({ length: Math.ceil(whole.length / a.drip.step) }, (_, i) => ({ at: i * a.drip!.step, pauseMs: a.drip!.everyMs })) : [];
+    return scripted(head, early ? sent : raw, [...a.cuts, ...dripped], close, right, body);
   });
 
 describe('upstream faults, generated (fast-check; FC_SEED replays a run)', () => {
