@@ -22,7 +22,7 @@ export interface AddressLog {
 }
 
 /** An address set aside is connected again after this long, doubled after each failure up to maxMs. */
-export const RETRY = { firstMs: 1000, maxMs: 30_000 };
+const RETRY = { firstMs: 1000, maxMs: 30_000 };
 
 export interface Target {
   origin: string; // http://address:port

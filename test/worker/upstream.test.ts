@@ -4,6 +4,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { freePort } from '../../src/lib/redis-server.js';
 import { randomBytes, sha256Hex } from '../../src/worker/answers.js';
 import { CONNECTION_MODES, RECYCLE, Upstream } from '../../src/worker/upstream.js';
+import { waitFor } from '../helpers/processes.js';
 import { tcpProxy } from '../helpers/proxy.js';
 import { rngOn } from '../helpers/services.js';
 
@@ -119,6 +120,44 @@ describe('load spreading over rng replicas', () => {
     t.diagnostic(`calls per replica: ${JSON.stringify(counts)} in ${Math.round(performance.now() - started)} ms`);
     assert.deepEqual(Object.keys(counts).sort(), ['rng-1', 'rng-2', 'rng-3']);
     for (const [instance, n] of Object.entries(counts)) assert.ok(Math.abs(n - fair) <= fair * 0.2, `${instance}: ${n} calls, fair share ${fair}`);
+  });
+
+  it('an address that refuses is set aside, said once, tried again in the background, and called again once it listens', async (t) => {
+    const port = await freePort();
+    await rngOn(t, { RNG_DELAY_MS: '0', INSTANCE_NAME: 'rng-1' }, '127.0.0.2', port);
+    const lines: string[] = [];
+    const upstream = new Upstream({
+      log: { warn: (_, msg) => lines.push(`warn: ${msg}`), info: (_, msg) => lines.push(`info: ${msg}`) },
+      name: 'rng',
+      urls: `http://rng:${port}`,
+      connections: 'balanced',
+      timeoutMs: 2000,
+      resolve: async () => ['127.0.0.2', '127.0.0.3'],
+    });
+    t.after(() => upstream.close());
+    assert.deepEqual(await servedBy(upstream, 20), { 'rng-1': 20 }, 'every call answered, by the address that works');
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, new RegExp(`^warn: rng at http://127\\.0\\.0\\.3:${port}: connect ECONNREFUSED .*; calls go to its other addresses`));
+    await rngOn(t, { RNG_DELAY_MS: '0', INSTANCE_NAME: 'rng-2' }, '127.0.0.3', port);
+    await waitFor('the address tried again', () => (lines.length > 1 ? true : undefined));
+    assert.match(lines[1]!, new RegExp(`^info: rng at http://127\\.0\\.0\\.3:${port} connects again after [\\d.]+ s; calls go to it again$`));
+    assert.deepEqual(await servedBy(upstream, 20), { 'rng-1': 10, 'rng-2': 10 });
+  });
+
+  it('a call has CALL_TIMEOUT_MS in all: an answer dripped a byte every 50 ms fails as timed out, by the clock of the process', async (t) => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 32 });
+      const timer = setInterval(() => res.write('x'), 50);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => server.close().closeAllConnections());
+    const { port } = server.address() as { port: number };
+    const upstream = new Upstream({ log, name: 'rng', urls: `http://127.0.0.1:${port}`, connections: 'keep-alive', timeoutMs: 500 });
+    t.after(() => upstream.close());
+    const started = performance.now();
+    await assert.rejects(upstream.call('/32', { expect: randomBytes(32) }), /^Error: rng at http:\/\/127\.0\.0\.1:\d+\/32: timed out$/);
+    t.diagnostic(`failed after ${Math.round(performance.now() - started)} ms (the drip alone takes 1600 ms)`);
   });
 
   it('a failure names the dependency, the address and the cause', async (t) => {
