@@ -26,6 +26,8 @@ export interface Answer {
   close: boolean;
   /** A right answer, whole: 200, 32 bytes, no wrong content type. */
   right: boolean;
+  /** The bytes sent when it is whole (extra bytes may follow). */
+  wholeAt: number;
 }
 
 /** An rng at host:port that answers each request with the next scripted answer, then right ones. */
@@ -46,14 +48,22 @@ export async function scriptedRng(t: Scope, host: string, port: number, script: 
       const answer = script[served.scripted] ?? rightAnswer();
       if (served.scripted < script.length) served.scripted += 1;
       const started = performance.now();
+      let sent = 0;
+      // Right only if whole and sent within the call's time by this side's clock too (the
+      // worker's call started before): once whole, the worker may close before extra bytes.
+      let right = false;
       for (const { pauseMs, bytes } of answer.pieces) {
         if (pauseMs > 0) await delay(pauseMs);
-        if (socket.destroyed) return;
+        if (socket.destroyed) break;
         socket.write(bytes);
+        sent += bytes.length;
+        if (answer.right && !right && sent >= answer.wholeAt && performance.now() - started < TIMEOUT_MS) {
+          right = true;
+          served.rightBodies.add(bodyOf(answer));
+        }
       }
-      // Right only if whole and sent within the call's time by this side's clock too.
-      if (answer.right && performance.now() - started < TIMEOUT_MS) served.rightBodies.add(bodyOf(answer));
-      else served.wrong += 1;
+      if (!right) served.wrong += 1;
+      if (socket.destroyed) return;
       if (answer.close) return void socket.end();
       busy = false;
       void next();
@@ -81,11 +91,19 @@ const bodyOf = (answer: Answer) => bodies.get(answer) ?? '';
 /** A right answer sent at once, with its length. */
 export function rightAnswer(): Answer {
   const body = Buffer.from(Array.from({ length: 32 }, () => Math.floor(Math.random() * 256)));
-  return scripted(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 32\r\n\r\n`, body, [], false, true);
+  return scripted(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 32\r\n\r\n`, body, [], { close: false, right: true });
 }
 
-/** An answer of `head` then `body`, cut into pieces at `cuts` (offset, pause before it). */
-export function scripted(head: string, body: Buffer, cuts: { at: number; pauseMs: number }[], close: boolean, right: boolean, rightBody = body): Answer {
+/**
+ * An answer of `head` then `body`, cut into pieces at `cuts` (offset, pause before it). A right
+ * one's decoded body is `rightBody`, whole after `extra` bytes less than all.
+ */
+export function scripted(
+  head: string,
+  body: Buffer,
+  cuts: { at: number; pauseMs: number }[],
+  { close, right, rightBody = body, extra = 0 }: { close: boolean; right: boolean; rightBody?: Buffer; extra?: number },
+): Answer {
   const bytes = Buffer.concat([Buffer.from(head, 'latin1'), body]);
   const sorted = [...cuts].filter((c) => c.at > 0 && c.at < bytes.length).sort((a, b) => a.at - b.at);
   const pieces: Answer['pieces'] = [];
@@ -100,7 +118,7 @@ export function scripted(head: string, body: Buffer, cuts: { at: number; pauseMs
     [from, pauseMs] = [cut.at, cut.pauseMs];
   }
   pieces.push({ pauseMs, bytes: bytes.subarray(from) });
-  const answer: Answer = { pieces, close, right };
+  const answer: Answer = { pieces, close, right, wholeAt: bytes.length - extra };
   bodies.set(answer, rightBody.toString('hex'));
   return answer;
 }

@@ -76,7 +76,8 @@ const answer: fc.Arbitrary<Answer> = fc
       headers.push('Transfer-Encoding: chunked');
       raw = Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from(body.length ? '\r\n0\r\n\r\n' : '\r\n')]);
     }
-    if (a.extra) raw = Buffer.concat([raw, Buffer.from('HTTP/1.1 200 OK\r\ngarbage')]);
+    const extra = a.extra ? Buffer.from('HTTP/1.1 200 OK\r\ngarbage') : Buffer.alloc(0);
+    raw = Buffer.concat([raw, extra]);
     const head = `${a.informational.join('')}${a.statusLine}\r\n${headers.filter(Boolean).join('\r\n')}\r\n\r\n`;
     const whole = Buffer.concat([Buffer.from(head, 'latin1'), raw]);
     const cutAt = a.earlyClose ?? undefined;
@@ -91,7 +92,7 @@ const answer: fc.Arbitrary<Answer> = fc
       (a.framing === 'length' || (a.framing === 'chunked' && body.length > 0) || (a.framing === 'none' && !a.extra));
     const close = early || a.framing === 'none' || a.framing === 'wrong-length' || a.extra || a.statusLine.startsWith('HTTP/1.0');
     const dripped = a.drip ? Array.from({ length: Math.ceil(whole.length / a.drip.step) }, (_, i) => ({ at: i * a.drip!.step, pauseMs: a.drip!.everyMs })) : [];
-    return scripted(head, early ? sent : raw, [...a.cuts, ...dripped], close, right, body);
+    return scripted(head, early ? sent : raw, [...a.cuts, ...dripped], { close, right, rightBody: body, extra: extra.length });
   });
 
 describe('upstream faults, generated (fast-check; FC_SEED replays a run)', () => {
