@@ -36,7 +36,7 @@ export function buildWorker(config: WorkerConfig, store: Store): WorkerService {
   // http://localhost/`) is copied from service to service.
   service.app.get('/', async (_request, reply) => reply.type('text/plain; charset=utf-8').send(`WORKER running on ${config.INSTANCE_NAME}\n`));
   const upstream = (name: string, urls: string) =>
-    new Upstream({ name, urls, connections: config.UPSTREAM_CONNECTIONS, timeoutMs: config.CALL_TIMEOUT_MS });
+    new Upstream({ name, urls, connections: config.UPSTREAM_CONNECTIONS, timeoutMs: config.CALL_TIMEOUT_MS, log: service.app.log });
   const rng = upstream('rng', config.RNG_URL);
   const hasher = upstream('hasher', config.HASHER_URL);
   // Counted by the upstreams (a metric update per call costs), read when scraped.

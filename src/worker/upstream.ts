@@ -5,8 +5,8 @@
 //   worker to one replica: the original opened a new connection for every call;
 // - with DNS round robin (endpoint_mode: dnsrr), glibc's getaddrinfo sorts the addresses, so
 //   dns.lookup keeps returning the same first one.
-// So each call goes to the next address, in turn, of every address the name resolves to, of
-// either family (re-resolved every second, to follow scaling). By default
+// So each call goes to the next address, in turn, of every address the name resolves to
+// (src/worker/targets.ts, which also sets aside the addresses that cannot be connected). By default
 // (UPSTREAM_CONNECTIONS=balanced) connections are kept alive but each is replaced after
 // RECYCLE.calls calls or RECYCLE.ms, so a balancer that picks a replica per connection keeps
 // spreading a worker's calls, at close to keep-alive's speed (bench/README.md). per-call opens
@@ -16,13 +16,13 @@
 // The calls go through node:http, not undici: undici's parser is WebAssembly, which costs the
 // idle worker memory for no gain in rate on this loop of one small call at a time (the
 // pipeline's two clients and the worker's RSS: bench/README.md).
-import { lookup } from 'node:dns/promises';
-import http, { type IncomingMessage } from 'node:http';
+import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { isIPv6, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { urlHost } from '../lib/address.js';
 import { describeError } from '../lib/errors.js';
+import { Deadlines, type Expiring } from './deadlines.js';
+import { neverConnected, Targets, type AddressLog, type Resolver, type Target } from './targets.js';
 
 export const CONNECTION_MODES = ['balanced', 'per-call', 'keep-alive'] as const;
 export type ConnectionMode = (typeof CONNECTION_MODES)[number];
@@ -33,7 +33,6 @@ export type ConnectionMode = (typeof CONNECTION_MODES)[number];
  * delay 0 (thousands a second), where a new connection every 100 calls cost the pipeline's rate.
  */
 export const RECYCLE = { calls: 1000, ms: 1000 };
-export type Resolver = (hostname: string) => Promise<string[]>;
 
 export interface UpstreamResponse {
   body: Buffer;
@@ -51,31 +50,19 @@ export class UpstreamError extends Error {
   }
 }
 
-const systemResolver: Resolver = async (hostname) =>
-  (await lookup(hostname, { all: true })).map((a) => a.address);
-
 export interface UpstreamOptions {
   /** Name used in logs and metrics: rng, hasher. */
   name: string;
   /** One base URL or several separated by commas; each host may resolve to many addresses. */
   urls: string;
   connections: ConnectionMode;
+  /** The longest a call may take, from its start to the end of its answer. */
   timeoutMs: number;
+  /** Where an address that cannot be connected is said. */
+  log: AddressLog;
   resolve?: Resolver;
   /** How long resolved addresses are reused. */
   resolveEveryMs?: number;
-}
-
-interface Target {
-  origin: string; // http://address:port
-  hostPort: string; // address:port, without the protocol's default port
-  family: 4 | 6;
-  protocol: 'http:' | 'https:';
-  address: string;
-  port: number;
-  host: string; // Host header: the name as configured
-  basePath: string;
-  agent: http.Agent;
 }
 
 /** What a right answer is (src/worker/answers.ts has rng's and hasher's). */
@@ -116,103 +103,148 @@ class TimeoutError extends Error {
 
 export class Upstream {
   readonly name: string;
-  private readonly bases: URL[];
   private readonly agents: { 'http:': http.Agent; 'https:': https.Agent };
-  private readonly resolve: Resolver;
-  private targets: Target[] = [];
-  private resolvedAt = -Infinity;
-  private nextIndex = 0;
+  private readonly targets: Targets;
+  private readonly deadlines: Deadlines;
   private closed?: Promise<void>;
   /** Calls answered, by the family of the address called. */
   readonly callsByFamily = { 4: 0, 6: 0 };
 
   constructor(private readonly options: UpstreamOptions) {
     this.name = options.name;
-    this.bases = options.urls.split(',').map((u) => new URL(u.trim()));
-    this.resolve = options.resolve ?? systemResolver;
     // per-call: no keep-alive, so every call opens a connection and asks for it to be closed.
     // The agents' timeout is each connection's: node applies it to every request on it.
     const agentOptions = { keepAlive: options.connections !== 'per-call', timeout: options.timeoutMs };
     this.agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
-    for (const agent of Object.values(this.agents)) timeConnecting(agent, Math.min(options.timeoutMs, 2000), options.timeoutMs);
+    // Connecting has at most 2 s: past that, a call goes to another address (a lost SYN is sent
+    // again after 1 s, which a shorter bound would take for an address that never connects).
+    const connectMs = Math.min(options.timeoutMs, 2000);
+    for (const agent of Object.values(this.agents)) timeConnecting(agent, connectMs, options.timeoutMs);
     if (options.connections === 'balanced') Object.values(this.agents).forEach(recycleConnections);
+    const bases = options.urls.split(',').map((u) => new URL(u.trim()));
+    this.targets = new Targets({ ...options, bases, agents: this.agents, connectMs });
+    this.deadlines = new Deadlines(options.timeoutMs);
   }
 
   /** One call; its answer must be what `expect` describes, else the call fails (an UpstreamError). */
   call(path: string, init: CallInit): Promise<UpstreamResponse> {
     // Not async: an await more per call costs the worker at delay 0.
-    if (this.resolvedWithin()) return this.send(this.nextTarget(this.targets), path, init);
-    return this.resolveTargets().then((targets) => this.send(this.nextTarget(targets), path, init));
-  }
-
-  /** The next address in turn. */
-  private nextTarget(targets: Target[]): Target {
-    return targets[this.nextIndex++ % targets.length]!;
+    return this.send(path, init, this.targets.fresh() ? undefined : this.targets.resolve());
   }
 
   /**
-   * One request and its whole answer. Timeouts are the connections' own (timeConnecting, and
-   * the agents' timeout): connecting at most 2 s (or timeoutMs if shorter), then at most
-   * timeoutMs without a byte, like undici's connect, headers and body timeouts. No AbortSignal
-   * and no timeout per request (node then set the socket's timer up to three times a call):
-   * each cost the worker CPU, and close() ends calls in flight by destroying their sockets.
-   * The answer is read no further than a right one goes (a failure's, no further than its
-   * first line): a peer answering megabytes costs one read, never a buffer of them.
+   * One request and its whole answer, within timeoutMs by this process's clock (Deadlines: no
+   * timer per call), to the next address in turn, or the next after it when one cannot be
+   * connected. Connecting also has its connection's own timer (timeConnecting), and a silence of
+   * timeoutMs closes a connection (the agents' timeout). No AbortSignal and no timeout per
+   * request (node then set the socket's timer up to three times a call): each cost the worker
+   * CPU, and close() ends calls in flight by destroying their sockets. The answer is read no
+   * further than a right one goes (a failure's, no further than its first line): a peer
+   * answering megabytes costs one read, never a buffer of them.
    */
-  private send(target: Target, path: string, init: CallInit) {
+  private send(path: string, init: CallInit, resolving: Promise<void> | undefined) {
     const started = performance.now();
     return new Promise<UpstreamResponse>((resolve, failed) => {
-      const reject = (err: unknown) => failed(new UpstreamError(this.name, `${this.name} at ${target.origin}${path}: ${describeError(err)}`));
-      if (this.closed) return reject(new Error('closed'));
-      const request = (target.protocol === 'https:' ? https : http).request(
-        {
-          protocol: target.protocol,
-          host: target.address,
-          port: target.port,
-          path: target.basePath + path,
-          method: init.method ?? 'GET',
-          agent: target.agent,
-          headers: init.body
-            ? { host: target.host, 'content-type': 'application/octet-stream', 'content-length': init.body.length }
-            : { host: target.host },
-        },
-        (response) => {
-          const status = response.statusCode ?? 0;
-          const limit = status === 200 ? init.expect.maxBytes : 200;
-          const chunks: Buffer[] = [];
-          let size = 0;
-          let settled = false;
-          const settle = (whole: boolean) => {
-            if (settled) return;
-            settled = true;
-            const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-            const problem = wrongAnswer(status, response, body.subarray(0, limit), whole ? undefined : size, init.expect);
-            if (problem) return reject(new Error(`answered ${problem}`));
-            this.callsByFamily[target.family] += 1;
-            const instance = response.headers['x-instance'];
-            resolve({ body, instance: typeof instance === 'string' ? instance : target.hostPort, ms: performance.now() - started });
-          };
-          response.on('data', (chunk: Buffer) => {
-            chunks.push(chunk);
-            size += chunk.length;
-            if (size <= limit) return;
-            settle(false);
-            request.destroy();
-          });
-          response.on('end', () => settle(true));
-          response.on('error', reject);
-        },
-      );
-      request.on('timeout', () => {
-        // Settled first: destroyed once the answer has begun, the response would report "aborted".
-        // Connecting or waiting for the answer: describeError says "timed out" either way.
+      let target: Target | undefined;
+      let request: ClientRequest | undefined;
+      const expire = () => {
         const timedOut = new TimeoutError('timed out');
-        reject(timedOut);
-        request.destroy(timedOut);
-      });
-      request.on('error', reject);
-      request.end(init.body);
+        // Still connecting after the call's whole time: an address that never connects.
+        if (target && request?.socket?.connecting) this.targets.cannotConnect(target, timedOut);
+        fail(timedOut);
+      };
+      const call: Expiring = { expiresAt: 0, expire };
+      let settled = false;
+      const fail = (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        this.deadlines.remove(call);
+        const where = target ? ` at ${target.origin}${path}` : '';
+        failed(new UpstreamError(this.name, `${this.name}${where}: ${describeError(err)}`));
+        request?.destroy();
+      };
+      const answered = (response: UpstreamResponse) => {
+        if (settled) return;
+        // Past its deadline by this clock (the timer may not have fired yet): nothing from it counts.
+        if (performance.now() > call.expiresAt) return fail(new TimeoutError('timed out'));
+        settled = true;
+        this.deadlines.remove(call);
+        this.targets.connected(target!);
+        this.callsByFamily[target!.family] += 1;
+        resolve(response);
+      };
+      // Each attempt's events are its own: one that failed over is not heard from again.
+      const attempt = (to: Target) => {
+        target = to;
+        const sent = this.request(to, path, init, started, answered, (err) => {
+          if (sent !== request || settled) return;
+          const other = neverConnected(err) ? this.targets.cannotConnect(to, err) : undefined;
+          if (other) attempt(other);
+          else fail(err);
+        });
+        request = sent;
+      };
+      if (this.closed) return fail(new Error('closed'));
+      this.deadlines.add(call);
+      if (!resolving) return attempt(this.targets.next());
+      resolving.then(() => !settled && attempt(this.targets.next()), fail);
     });
+  }
+
+  /** Sends one request to `target`; its whole, right answer goes to `answered`, any failure to `failed`. */
+  private request(
+    target: Target,
+    path: string,
+    init: CallInit,
+    started: number,
+    answered: (response: UpstreamResponse) => void,
+    failed: (err: unknown) => void,
+  ): ClientRequest {
+    const request = (target.protocol === 'https:' ? https : http).request(
+      {
+        protocol: target.protocol,
+        host: target.address,
+        port: target.port,
+        path: target.basePath + path,
+        method: init.method ?? 'GET',
+        agent: target.agent,
+        headers: init.body
+          ? { host: target.host, 'content-type': 'application/octet-stream', 'content-length': init.body.length }
+          : { host: target.host },
+      },
+      (response) => {
+        const status = response.statusCode ?? 0;
+        const limit = status === 200 ? init.expect.maxBytes : 200;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const settle = (whole: boolean) => {
+          const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+          const problem = wrongAnswer(status, response, body.subarray(0, limit), whole ? undefined : size, init.expect);
+          if (problem) return failed(new Error(`answered ${problem}`));
+          const instance = response.headers['x-instance'];
+          answered({ body, instance: typeof instance === 'string' ? instance : target.hostPort, ms: performance.now() - started });
+        };
+        response.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          size += chunk.length;
+          if (size <= limit) return;
+          settle(false);
+          request.destroy();
+        });
+        response.on('end', () => settle(true));
+        response.on('error', failed);
+      },
+    );
+    request.on('timeout', () => {
+      // Connecting (the connection's connect timer) or silent: describeError says "timed out".
+      // A connect that timed out is one that never opened, as a refused one.
+      const timedOut = Object.assign(new TimeoutError('timed out'), request.socket?.connecting ? { syscall: 'connect' } : {});
+      failed(timedOut);
+      request.destroy(timedOut);
+    });
+    request.on('error', failed);
+    request.end(init.body);
+    return request;
   }
 
   /** Closes the connections; calls in flight fail at once. Idempotent. */
@@ -220,50 +252,11 @@ export class Upstream {
     if (!this.closed) {
       this.agents['http:'].destroy();
       this.agents['https:'].destroy();
+      this.targets.close();
+      this.deadlines.close();
       this.closed = Promise.resolve();
     }
     return this.closed;
-  }
-
-  /** Whether the addresses resolved last are recent enough to use. */
-  private resolvedWithin(): boolean {
-    return this.targets.length > 0 && performance.now() - this.resolvedAt < (this.options.resolveEveryMs ?? 1000);
-  }
-
-  private async resolveTargets(): Promise<Target[]> {
-    const lists = await Promise.all(
-      this.bases.map(async (base) => {
-        const port = base.port || (base.protocol === 'https:' ? '443' : '80');
-        const hostname = base.hostname.replace(/^\[|\]$/g, '');
-        let addresses: string[];
-        try {
-          addresses = await this.resolve(hostname);
-        } catch (err) {
-          throw new UpstreamError(this.name, `${this.name}: cannot resolve ${hostname}: ${describeError(err)}`);
-        }
-        return addresses.map((address) => {
-          const origin = `${base.protocol}//${urlHost(address)}:${port}`;
-          return {
-            origin,
-            hostPort: new URL(origin).host,
-            family: isIPv6(address) ? (6 as const) : (4 as const),
-            protocol: base.protocol as Target['protocol'],
-            address,
-            port: Number(port),
-            host: base.host,
-            basePath: base.pathname.replace(/\/$/, ''),
-            agent: this.agents[base.protocol as Target['protocol']],
-          };
-        });
-      }),
-    );
-    // Sorted so that every worker sees the same ring; each starts at its own place in it.
-    const targets = lists.flat().sort((a, b) => a.origin.localeCompare(b.origin));
-    if (targets.length === 0) throw new UpstreamError(this.name, `${this.name}: ${this.bases.map((b) => b.hostname).join(', ')} resolved to no address`);
-    this.targets = targets;
-    if (this.resolvedAt === -Infinity) this.nextIndex = Math.floor(Math.random() * this.targets.length);
-    this.resolvedAt = performance.now();
-    return this.targets;
   }
 }
 

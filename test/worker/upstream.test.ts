@@ -4,8 +4,12 @@ import { describe, it, type TestContext } from 'node:test';
 import { freePort } from '../../src/lib/redis-server.js';
 import { randomBytes, sha256Hex } from '../../src/worker/answers.js';
 import { CONNECTION_MODES, RECYCLE, Upstream } from '../../src/worker/upstream.js';
+import { waitFor } from '../helpers/processes.js';
 import { tcpProxy } from '../helpers/proxy.js';
 import { rngOn } from '../helpers/services.js';
+
+/** Lines an Upstream says about its addresses: none in these tests, where every address works. */
+const log = { warn: (_: object, msg: string) => assert.fail(msg), info: (_: object, msg: string) => assert.fail(msg) };
 
 /** Three rng instances on one port of three loopback addresses, like three tasks behind one name. */
 async function threeRngs(t: TestContext) {
@@ -33,6 +37,7 @@ describe('load spreading over rng replicas', () => {
       const { port, addresses } = await threeRngs(t);
       // What Docker's DNS answers for a dnsrr service; glibc would sort it and always pick the first.
       const upstream = new Upstream({
+        log,
         name: 'rng',
         urls: `http://rng:${port}`,
         connections,
@@ -47,6 +52,7 @@ describe('load spreading over rng replicas', () => {
   it('an address list: calls rotate over every entry', async (t) => {
     const { port, addresses } = await threeRngs(t);
     const upstream = new Upstream({
+        log,
       name: 'rng',
       urls: addresses.map((a) => `http://${a}:${port}`).join(','),
       connections: 'per-call',
@@ -60,6 +66,7 @@ describe('load spreading over rng replicas', () => {
     const { port, addresses } = await threeRngs(t);
     let known = addresses.slice(0, 1);
     const upstream = new Upstream({
+        log,
       name: 'rng',
       urls: `http://rng:${port}`,
       connections: 'per-call',
@@ -84,7 +91,7 @@ describe('load spreading over rng replicas', () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       t.after(() => server.close());
       const { port } = server.address() as { port: number };
-      const upstream = new Upstream({ name: 'rng', urls: `http://127.0.0.1:${port}`, connections: mode, timeoutMs: 2000 });
+      const upstream = new Upstream({ log, name: 'rng', urls: `http://127.0.0.1:${port}`, connections: mode, timeoutMs: 2000 });
       for (let i = 0; i < calls; i++) await upstream.call('/32', { expect: randomBytes(32) });
       await upstream.close();
       connections[mode] = opened;
@@ -100,7 +107,7 @@ describe('load spreading over rng replicas', () => {
     const { port, addresses } = await threeRngs(t);
     const proxy = await tcpProxy(t, addresses.map((host) => ({ host, port })));
     const workers = Array.from({ length: 4 }, () => {
-      const upstream = new Upstream({ name: 'rng', urls: `http://127.0.0.1:${proxy.port}`, connections: 'balanced', timeoutMs: 2000 });
+      const upstream = new Upstream({ log, name: 'rng', urls: `http://127.0.0.1:${proxy.port}`, connections: 'balanced', timeoutMs: 2000 });
       t.after(() => upstream.close());
       return upstream;
     });
@@ -115,18 +122,56 @@ describe('load spreading over rng replicas', () => {
     for (const [instance, n] of Object.entries(counts)) assert.ok(Math.abs(n - fair) <= fair * 0.2, `${instance}: ${n} calls, fair share ${fair}`);
   });
 
+  it('an address that refuses is set aside, said once, tried again in the background, and called again once it listens', async (t) => {
+    const port = await freePort();
+    await rngOn(t, { RNG_DELAY_MS: '0', INSTANCE_NAME: 'rng-1' }, '127.0.0.2', port);
+    const lines: string[] = [];
+    const upstream = new Upstream({
+      log: { warn: (_, msg) => lines.push(`warn: ${msg}`), info: (_, msg) => lines.push(`info: ${msg}`) },
+      name: 'rng',
+      urls: `http://rng:${port}`,
+      connections: 'balanced',
+      timeoutMs: 2000,
+      resolve: async () => ['127.0.0.2', '127.0.0.3'],
+    });
+    t.after(() => upstream.close());
+    assert.deepEqual(await servedBy(upstream, 20), { 'rng-1': 20 }, 'every call answered, by the address that works');
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, new RegExp(`^warn: rng at http://127\\.0\\.0\\.3:${port}: connect ECONNREFUSED .*; calls go to its other addresses`));
+    await rngOn(t, { RNG_DELAY_MS: '0', INSTANCE_NAME: 'rng-2' }, '127.0.0.3', port);
+    await waitFor('the address tried again', () => (lines.length > 1 ? true : undefined));
+    assert.match(lines[1]!, new RegExp(`^info: rng at http://127\\.0\\.0\\.3:${port} connects again after [\\d.]+ s; calls go to it again$`));
+    assert.deepEqual(await servedBy(upstream, 20), { 'rng-1': 10, 'rng-2': 10 });
+  });
+
+  it('a call has CALL_TIMEOUT_MS in all: an answer dripped a byte every 50 ms fails as timed out, by the clock of the process', async (t) => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 32 });
+      const timer = setInterval(() => res.write('x'), 50);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => server.close().closeAllConnections());
+    const { port } = server.address() as { port: number };
+    const upstream = new Upstream({ log, name: 'rng', urls: `http://127.0.0.1:${port}`, connections: 'keep-alive', timeoutMs: 500 });
+    t.after(() => upstream.close());
+    const started = performance.now();
+    await assert.rejects(upstream.call('/32', { expect: randomBytes(32) }), /^Error: rng at http:\/\/127\.0\.0\.1:\d+\/32: timed out$/);
+    t.diagnostic(`failed after ${Math.round(performance.now() - started)} ms (the drip alone takes 1600 ms)`);
+  });
+
   it('a failure names the dependency, the address and the cause', async (t) => {
     const port = await freePort();
-    const upstream = new Upstream({ name: 'hasher', urls: `http://127.0.0.1:${port}`, connections: 'per-call', timeoutMs: 500 });
+    const upstream = new Upstream({ log, name: 'hasher', urls: `http://127.0.0.1:${port}`, connections: 'per-call', timeoutMs: 500 });
     t.after(() => upstream.close());
     await assert.rejects(upstream.call('/', { expect: sha256Hex }), (err: Error & { dependency: string }) => {
       assert.equal(err.dependency, 'hasher');
       assert.match(err.message, new RegExp(`^hasher at http://127\\.0\\.0\\.1:${port}/: connect ECONNREFUSED`));
       return true;
     });
-    const unresolvable = new Upstream({ name: 'rng', urls: 'http://no-such-host.invalid', connections: 'per-call', timeoutMs: 500 });
+    const unresolvable = new Upstream({ log, name: 'rng', urls: 'http://no-such-host.invalid', connections: 'per-call', timeoutMs: 500 });
     await assert.rejects(unresolvable.call('/32', { expect: randomBytes(32) }), /^Error: rng: cannot resolve no-such-host\.invalid/);
-    const noAddress = new Upstream({ name: 'rng', urls: 'http://rng:8080', connections: 'per-call', timeoutMs: 500, resolve: async () => [] });
+    const noAddress = new Upstream({ log, name: 'rng', urls: 'http://rng:8080', connections: 'per-call', timeoutMs: 500, resolve: async () => [] });
     await assert.rejects(noAddress.call('/32', { expect: randomBytes(32) }), (err: Error & { dependency: string }) => {
       assert.equal(err.dependency, 'rng');
       assert.equal(err.message, 'rng: rng resolved to no address');
