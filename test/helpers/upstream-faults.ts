@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Worker as Thread } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
 import { Registry } from 'prom-client';
-import { memoryStore } from '../../src/lib/store.js';
+import { memoryStore } from '../../src/lib/memory-store.js';
 import { Upstream, type ConnectionMode } from '../../src/worker/upstream.js';
 import { Worker } from '../../src/worker/worker.js';
 

@@ -138,7 +138,7 @@ async function run(lab: Lab, upstreams: { rng: string; hasher: string }, { steps
   const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
   const recorder = recording(redisStore({ url: `redis://127.0.0.1:${lab.proxy.port}`, deadlineMs: DEADLINE_MS, onError: () => {} }));
   lab.seqKey = recorder.seqKey;
-  const upstream = (name: string, urls: string) => new Upstream({ name, urls, connections: 'balanced', timeoutMs: 2000 });
+  const upstream = (name: string, urls: string) => new Upstream({ name, urls, connections: 'balanced', timeoutMs: 2000, log });
   const worker = new Worker({
     name: WORKER,
     rng: upstream('rng', upstreams.rng),
