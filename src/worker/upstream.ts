@@ -45,6 +45,8 @@ export class UpstreamError extends Error {
   constructor(
     readonly dependency: string,
     message: string,
+    /** The system error's code (ENOTFOUND, ECONNREFUSED...), when there was one. */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -160,7 +162,7 @@ export class Upstream {
         settled = true;
         this.deadlines.remove(call);
         const where = target ? ` at ${target.origin}${path}` : '';
-        failed(new UpstreamError(this.name, `${this.name}${where}: ${describeError(err)}`));
+        failed(new UpstreamError(this.name, `${this.name}${where}: ${describeError(err)}`, (err as NodeJS.ErrnoException).code));
         request?.destroy();
       };
       const answered = (response: UpstreamResponse) => {

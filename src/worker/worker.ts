@@ -10,9 +10,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import { queuedHistogram, type QueuedHistogram } from '../lib/histogram.js';
 import { sleep } from '../lib/sleep.js';
 import { mayHaveBeenApplied, type CallStats, type Coin, type FlushId, type Store, type WorkerReport } from '../lib/store.js';
-import { describeError } from '../lib/errors.js';
 import { randomBytes, sha256Hex } from './answers.js';
 import { InstanceLabels } from './instances.js';
+import { FailureStreaks, type Dependency } from './streaks.js';
 import { Upstream, UpstreamError, type UpstreamResponse } from './upstream.js';
 
 export interface WorkerOptions {
@@ -29,7 +29,6 @@ export interface WorkerOptions {
   maxBackoffMs: number;
 }
 
-type Dependency = 'rng' | 'hasher' | 'redis';
 type Upstreams = 'rng' | 'hasher';
 
 /** What the worker asks rng and hasher for, made once: a call per unit must not build it. */
@@ -71,13 +70,12 @@ export class Worker {
   /** Calls since the last flush, by dependency and instance (its report's statistics). */
   private callStats = newCallStats();
   private lastFlushAt = Date.now();
-  private readonly failing = new Map<Dependency, { since: number; count: number }>();
+  private readonly streaks: FailureStreaks;
   private readonly stopping = new AbortController();
   private loopDone?: Promise<void>;
   private flushTimer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
   private readonly coins: Counter;
-  private readonly errors: Counter<'dependency'>;
   private readonly calls: QueuedHistogram<'dependency' | 'instance'>;
   private readonly instances: InstanceLabels;
 
@@ -95,12 +93,7 @@ export class Worker {
       },
     });
     this.coins = new Counter({ name: 'worker_coins_total', help: 'Coins found (hashes starting with 0)', registers });
-    this.errors = new Counter({
-      name: 'worker_errors_total',
-      help: 'Failed calls, by dependency',
-      labelNames: ['dependency'] as const,
-      registers,
-    });
+    this.streaks = new FailureStreaks(o.log, registers, () => this.finished);
     this.calls = queuedHistogram({
       name: 'worker_call_duration_seconds',
       help: 'Duration of calls to rng and hasher, by the instance that answered',
@@ -115,7 +108,6 @@ export class Worker {
       registers,
       collect: () => pending.set(this.pendingUnits + (this.unconfirmed?.units ?? 0)),
     });
-    for (const dependency of ['rng', 'hasher', 'redis']) this.errors.inc({ dependency }, 0);
   }
 
   start(): void {
@@ -176,7 +168,7 @@ export class Worker {
       } catch (err) {
         if (signal.aborted) break;
         const dependency = err instanceof UpstreamError ? (err.dependency as Dependency) : 'rng';
-        this.failed(dependency, err);
+        this.streaks.failed(dependency, err);
         backoffMs = Math.min(Math.max(backoffMs * 2, 100), this.o.maxBackoffMs);
       }
     }
@@ -184,7 +176,7 @@ export class Worker {
 
   /** Records a call's answer: which instance answered and how long it took. */
   private answered(dependency: Upstreams, response: UpstreamResponse): UpstreamResponse {
-    this.recovered(dependency);
+    this.streaks.recovered(dependency);
     const instance = this.instances.label(dependency, response.instance);
     const byInstance = this.callStats[dependency];
     let stats = byInstance.get(instance);
@@ -234,38 +226,16 @@ export class Worker {
       await this.o.store.recordWork(batch.units, batch.coins, batch.report, batch.flush, () => (batch.maybeApplied = true));
     } catch (err) {
       batch.maybeApplied = sentBefore || (batch.maybeApplied && mayHaveBeenApplied(err));
-      this.failed('redis', err);
+      this.streaks.failed('redis', err);
       return false;
     }
     this.unconfirmed = undefined;
     this.unitsSaved += batch.units;
     if (batch.report.final) this.finalSaved = true;
-    this.recovered('redis');
+    this.streaks.recovered('redis');
     // The original's line; none when there is nothing to say (an outage of rng or hasher).
     if (batch.units > 0 && !this.finished) this.o.log.info({ units: batch.units }, `${batch.units} units of work done, updating hash counter`);
     return true;
-  }
-
-  private failed(dependency: Dependency, err: unknown): void {
-    this.errors.inc({ dependency });
-    const streak = this.failing.get(dependency);
-    if (streak) {
-      streak.count += 1;
-      return;
-    }
-    this.failing.set(dependency, { since: Date.now(), count: 1 });
-    if (this.finished) return;
-    const message = err instanceof UpstreamError ? err.message : `${dependency}: ${describeError(err)}`;
-    this.o.log.warn({ dependency }, `${message}; retrying (work is kept, nothing is lost)`);
-  }
-
-  private recovered(dependency: Dependency): void {
-    const streak = this.failing.get(dependency);
-    if (!streak) return;
-    this.failing.delete(dependency);
-    if (this.finished) return;
-    const seconds = ((Date.now() - streak.since) / 1000).toFixed(1);
-    this.o.log.info({ dependency, failures: streak.count }, `${dependency} is back after ${streak.count} failures in ${seconds} s`);
   }
 }
 
