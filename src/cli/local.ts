@@ -13,7 +13,7 @@ import { startRedisServer } from '../lib/redis-server.js';
 import { memoryStore, redisStore, type Store } from '../lib/store.js';
 import { buildHasher, hasherEnv } from '../hasher/app.js';
 import { buildRng, rngEnv } from '../rng/app.js';
-import { buildWebui, webuiEnv } from '../webui/app.js';
+import { buildWebui, webuiEnv, webuiStore } from '../webui/app.js';
 import { buildWorker, workerEnv, type WorkerService } from '../worker/app.js';
 import type { WorkerSummary } from '../worker/worker.js';
 
@@ -85,7 +85,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
         RNG_URL: rngUrls.join(','),
         HASHER_URL: hasherUrl,
       });
-      const worker = buildWorker(config, store.stores());
+      const worker = buildWorker(config, store.workerStore());
       workers.push(worker);
       worker.worker.start();
     }
@@ -98,7 +98,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
         INSTANCE_NAME: 'webui-1',
         WEBUI_PUBLIC_DIR: env.WEBUI_PUBLIC_DIR ?? path.join(distDir, 'public'),
       }),
-      store.stores(),
+      store.webuiStore(),
     );
     stops.unshift(() => webui.app.close());
     await listen(webui.app, options.webuiPort, options.host);
@@ -118,17 +118,22 @@ function hostFor(host: string): string {
 async function storeFor(env: Record<string, string | undefined>, say: (line: string) => void) {
   if (env.REDIS_URL) {
     say(`Redis: ${env.REDIS_URL} (REDIS_URL)`);
-    return { redis: env.REDIS_URL, stores: () => redisStore({ url: env.REDIS_URL! }), stopRedis: async () => {} };
+    return { redis: env.REDIS_URL, ...redisStores(env.REDIS_URL), stopRedis: async () => {} };
   }
   const server = await startRedisServer();
   if (server) {
     say(`Redis: a throwaway redis-server on ${server.url}`);
-    return { redis: server.url, stores: () => redisStore({ url: server.url }), stopRedis: server.stop };
+    return { redis: server.url, ...redisStores(server.url), stopRedis: server.stop };
   }
   say('Redis: no REDIS_URL and no redis-server on PATH; using an in-process store (lost on exit)');
   const shared = memoryStore();
   const store: Store = { ...shared, close: async () => {} };
-  return { redis: 'in-process', stores: () => store, stopRedis: async () => {} };
+  return { redis: 'in-process', workerStore: () => store, webuiStore: () => store, stopRedis: async () => {} };
+}
+
+/** Each worker's store and the web UI's, on the Redis at `url`, each with its service's deadline. */
+function redisStores(url: string) {
+  return { workerStore: () => redisStore({ url }), webuiStore: () => webuiStore(url) };
 }
 
 /** For the CLI: start (or say in one line why not), print where to look, stop cleanly on Ctrl-C. */

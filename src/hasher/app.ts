@@ -48,7 +48,8 @@ export function buildHasher(config: HasherConfig): Service {
 
   /** The body's sha256 in hex, given to `answer` after the delay (at delay 0, the bench: at once). */
   const hash = (body: Buffer, answer: (digest: string) => unknown) => {
-    const delayed = config.HASHER_DELAY_MS > 0 ? sleep(config.HASHER_DELAY_MS) : undefined;
+    // Shutdown ends the delay: every request in flight is answered before the connections close.
+    const delayed = config.HASHER_DELAY_MS > 0 ? sleep(config.HASHER_DELAY_MS, service.shutdown) : undefined;
     return answerWhenReady(delayed, () => answer(createHash('sha256').update(body).digest('hex')));
   };
 
