@@ -127,8 +127,8 @@ export function createServer(settings: ServerSettings): Service {
       refuseClient(this.log, settings.INSTANCE_NAME, error, socket);
     },
     // Errors raised before routing (a malformed URL, an over-long parameter) get the same
-    // one-line text answer as every other error.
-    frameworkErrors: (error, _request, reply) => oneLineError(reply, error),
+    // one-line text answer as every other error; the onRequest hook has not run: the header here.
+    frameworkErrors: (error, _request, reply) => oneLineError(reply.header('x-instance', settings.INSTANCE_NAME), error),
     // The fast path never writes the access line: with it at debug, every request is fastify's.
     ...(fastPath && {
       serverFactory: fastPathServerFactory({ fastPath, open: () => !closing && !accessLogged.debug, instance: settings.INSTANCE_NAME, observe }),
