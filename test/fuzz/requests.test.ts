@@ -5,7 +5,6 @@
 // well formed HTTP/1.1, every error is one line of text/plain (but /json's 503, the original's
 // JSON), and once the clients are gone nothing is retained: no socket, no event client.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect } from 'node:net';
 import { it } from 'node:test';
@@ -14,6 +13,7 @@ import { getGlobalDispatcher } from 'undici';
 import { metricIn } from '../helpers/metrics.js';
 import { startService, waitFor, type ServiceProcess } from '../helpers/processes.js';
 import { testRedis } from '../helpers/redis.js';
+import { socketInodes, TCP_STATE } from '../helpers/sockets.js';
 
 type Name = 'rng' | 'hasher' | 'worker' | 'webui';
 const NAMES: Name[] = ['rng', 'hasher', 'worker', 'webui'];
@@ -209,15 +209,7 @@ function dechunk(data: Buffer, closed: boolean, answer: (body: Buffer) => Answer
  * by the client and not by the server (CLOSE_WAIT). The tests' own, from a pool, are closed.
  */
 function serverConnections(port: number): number {
-  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  let count = 0;
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
-      const [, address, , state] = line.trim().split(/\s+/);
-      if (address?.endsWith(local) && (state === '01' || state === '08')) count += 1;
-    }
-  }
-  return count;
+  return socketInodes(port, [TCP_STATE.established, TCP_STATE.closeWait]).length;
 }
 
 /** A GET on a connection of its own, closed after the answer: nothing left for serverConnections to count. */
