@@ -11,10 +11,10 @@ import { urlHost } from '../lib/address.js';
 import { distDir } from '../lib/paths.js';
 import { startRedisServer } from '../lib/redis-server.js';
 import { memoryStore } from '../lib/memory-store.js';
-import { redisStore, type Store } from '../lib/store.js';
+import { redisStore, type RedisStoreOptions, type Store } from '../lib/store.js';
 import { buildHasher, hasherEnv } from '../hasher/app.js';
 import { buildRng, rngEnv } from '../rng/app.js';
-import { buildWebui, webuiEnv } from '../webui/app.js';
+import { buildWebui, webuiEnv, webuiStore } from '../webui/app.js';
 import { buildWorker, workerEnv, type WorkerService } from '../worker/app.js';
 import type { WorkerSummary } from '../worker/worker.js';
 
@@ -86,7 +86,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
         RNG_URL: rngUrls.join(','),
         HASHER_URL: hasherUrl,
       });
-      const worker = buildWorker(config, store.stores());
+      const worker = buildWorker(config, store.workerStore());
       workers.push(worker);
       worker.worker.start();
     }
@@ -99,7 +99,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
         INSTANCE_NAME: 'webui-1',
         WEBUI_PUBLIC_DIR: env.WEBUI_PUBLIC_DIR ?? path.join(distDir, 'public'),
       }),
-      store.stores(),
+      store.webuiStore(),
     );
     stops.unshift(() => webui.app.close());
     await listen(webui.app, options.webuiPort, options.host);
@@ -120,17 +120,22 @@ async function storeFor(env: Record<string, string | undefined>, say: (line: str
   if (env.REDIS_URL) {
     say(`Redis: ${withoutPassword(env.REDIS_URL)} (REDIS_URL)`);
     const onFatal = (err: Error) => stopOnFailure('dockercoins start', err);
-    return { redis: env.REDIS_URL, stores: () => redisStore({ url: env.REDIS_URL!, onFatal }), stopRedis: async () => {} };
+    return { redis: env.REDIS_URL, ...redisStores(env.REDIS_URL, onFatal), stopRedis: async () => {} };
   }
   const server = await startRedisServer();
   if (server) {
     say(`Redis: a throwaway redis-server on ${server.url}`);
-    return { redis: server.url, stores: () => redisStore({ url: server.url }), stopRedis: server.stop };
+    return { redis: server.url, ...redisStores(server.url), stopRedis: server.stop };
   }
   say('Redis: no REDIS_URL and no redis-server on PATH; using an in-process store (lost on exit)');
   const shared = memoryStore();
   const store: Store = { ...shared, close: async () => {} };
-  return { redis: 'in-process', stores: () => store, stopRedis: async () => {} };
+  return { redis: 'in-process', workerStore: () => store, webuiStore: () => store, stopRedis: async () => {} };
+}
+
+/** Each worker's store and the web UI's, on the Redis at `url`, each with its service's deadline. */
+function redisStores(url: string, onFatal?: RedisStoreOptions['onFatal']) {
+  return { workerStore: () => redisStore({ url, onFatal }), webuiStore: () => webuiStore(url, onFatal) };
 }
 
 /** For the CLI: start (or say in one line why not), print where to look, stop cleanly on Ctrl-C. */

@@ -31,10 +31,11 @@ export function buildHasher(config: HasherConfig): Service {
       readBody(request, length, take);
       return true;
     },
-    // The body's sha256 in hex, after the delay (at delay 0, the bench: at once).
+    // The body's sha256 in hex, after the delay (at delay 0, the bench: at once). Shutdown ends
+    // the delay: every request in flight is answered before the connections close.
     answer: (body) => {
       const digest = () => createHash('sha256').update(body).digest('hex');
-      return config.HASHER_DELAY_MS > 0 ? sleep(config.HASHER_DELAY_MS).then(digest) : digest();
+      return config.HASHER_DELAY_MS > 0 ? sleep(config.HASHER_DELAY_MS, service.shutdown).then(digest) : digest();
     },
   });
   const service = createServer({

@@ -36,7 +36,10 @@ export const httpUrl = (fallback: string) =>
   z
     .string()
     .default(fallback)
-    .refine((s) => s.split(',').every(isHttpUrl), 'expected an http:// URL, or several separated by commas');
+    .refine(
+      (s) => s.split(',').every(isHttpUrl),
+      'expected an http:// URL (a path, but no user, password, query or fragment: none would be sent), or several separated by commas',
+    );
 
 export const redisUrl = z
   .string()
@@ -53,14 +56,19 @@ export const serverEnv = {
   // Both families; listen() falls back to 0.0.0.0 where the kernel has no IPv6.
   HOST: z.string().min(1).default('::'),
   LOG_LEVEL: logLevel,
-  // The name this instance gives itself in logs, metrics and the X-Instance header.
-  INSTANCE_NAME: z.string().min(1).max(100).default(os.hostname()),
+  // The name this instance gives itself in logs, metrics and the X-Instance header: a header
+  // value cannot hold every character (Node throws at the first answer), so printable ASCII.
+  INSTANCE_NAME: z
+    .string()
+    .regex(/^[\x21-\x7e](?:[\x20-\x7e]{0,98}[\x21-\x7e])?$/, 'expected 1 to 100 printable ASCII characters, not starting or ending with a space')
+    .default(os.hostname()),
 };
 
 function isHttpUrl(s: string): boolean {
   if (!URL.canParse(s.trim())) return false;
   const url = new URL(s.trim());
-  return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  const unsent = url.username || url.password || url.search || url.hash;
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && !unsent;
 }
 
 /** A path of nothing or a database number: the client refuses any other ("Invalid pathname"). */

@@ -31,7 +31,8 @@ export function fastPathServerFactory(server: FastPathServer): NonNullable<Fasti
     // fastify gives its own options, defaults filled in.
     const options = fastifyOptions as { http?: http.ServerOptions } & Required<Pick<FastifyServerOptions, 'keepAliveTimeout' | 'requestTimeout' | 'connectionTimeout' | 'maxRequestsPerSocket'>>;
     const listener: RequestListener = (request, response) => {
-      if (server.open() && server.fastPath(request, sender(server, request, response))) return;
+      // A request without Host is fastify's, which refuses it (server.ts).
+      if (server.open() && request.headers.host !== undefined && server.fastPath(request, sender(server, request, response))) return;
       fastifyHandler(request, response);
     };
     const httpServer = http.createServer(options.http ?? {}, listener);

@@ -1,13 +1,17 @@
 // The HTTP server every service is built on: JSON logs (a line per request at debug), /healthz,
 // /readyz, /metrics, an X-Instance header naming the instance, one-line text errors, graceful close.
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { promisify } from 'node:util';
 import pino from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { describeError } from './errors.js';
 import { queuedHistogram } from './histogram.js';
 import { fastPathServerFactory, type FastPath } from './fast-path.js';
 import { batchedStdout, isoTime } from './log-output.js';
-import { REQUEST_TIMEOUT_MS, refuseClient, refuseExpectation } from './refusals.js';
+import { sleep } from './sleep.js';
+import { REQUEST_TIMEOUT_MS, refuseClient, refuseConnect, refuseExpectation } from './refusals.js';
 
 export interface ServerSettings {
   /** Service name: rng, hasher, worker, webui. */
@@ -50,7 +54,19 @@ export interface Service {
   metrics: Registry;
   /** Shutdown has begun: /readyz answers 503 from now on (closing the app does it too). */
   notReady(): void;
+  /**
+   * Aborted when shutdown begins: what a request waits for (a delay, a Redis read) stops
+   * waiting, so that every request in flight is answered before the connections close.
+   */
+  shutdown: AbortSignal;
 }
+
+/**
+ * At close, how long requests in flight have to be answered before their connections are cut:
+ * their waits end at once (Service.shutdown), so this only bounds a body still arriving or
+ * leaving; well within the exit deadline (src/lib/signals.ts).
+ */
+const DRAIN_MS = 300;
 
 export function createServer(settings: ServerSettings): Service {
   const metrics = new Registry();
@@ -96,6 +112,8 @@ export function createServer(settings: ServerSettings): Service {
     return503OnClosing: false,
     requestTimeout: REQUEST_TIMEOUT_MS,
     http: {
+      // Node answers a request without one with an empty 400; the onRequest hook answers it.
+      requireHostHeader: false,
       headersTimeout: REQUEST_TIMEOUT_MS,
       // Node compares both timeouts with the clock only this often (30 s by default, which let a
       // trickled request live far past them): a slow client is cut within half a second of them.
@@ -109,8 +127,8 @@ export function createServer(settings: ServerSettings): Service {
       refuseClient(this.log, settings.INSTANCE_NAME, error, socket);
     },
     // Errors raised before routing (a malformed URL, an over-long parameter) get the same
-    // one-line text answer as every other error.
-    frameworkErrors: (error, _request, reply) => oneLineError(reply, error),
+    // one-line text answer as every other error; the onRequest hook has not run: the header here.
+    frameworkErrors: (error, _request, reply) => oneLineError(reply.header('x-instance', settings.INSTANCE_NAME), error),
     // The fast path never writes the access line: with it at debug, every request is fastify's.
     ...(fastPath && {
       serverFactory: fastPathServerFactory({ fastPath, open: () => !closing && !accessLogged.debug, instance: settings.INSTANCE_NAME, observe }),
@@ -124,13 +142,22 @@ export function createServer(settings: ServerSettings): Service {
   new Gauge({ name: 'dockercoins_build_info', help: 'Version and git revision of this instance, always 1', labelNames: ['version', 'revision'], registers: [metrics] })
     .labels(build.version, build.revision)
     .set(1);
-  app.log.info(build, `${settings.service} ${build.version}, revision ${build.revision}`);
+  // Once listening: a start that fails says so in one line on stderr, and nothing else.
+  app.addHook('onListen', (done) => {
+    app.log.info(build, `${settings.service} ${build.version}, revision ${build.revision}`);
+    done();
+  });
   app.server.on('checkExpectation', (request, response) => refuseExpectation(settings.INSTANCE_NAME, request, response));
+  app.server.on('connect', (request: IncomingMessage, socket: Duplex) => refuseConnect(app.log, settings.INSTANCE_NAME, request, socket));
 
   // Callback hooks, not async ones: they run on every request and a promise each costs.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-instance', settings.INSTANCE_NAME);
-    if (closing) return void oneLineError(reply, httpError(503, 'Service Unavailable: shutting down'));
+    if (closing) return void shuttingDown(reply);
+    // RFC 9112, 3.2; HTTP/1.0 has no Host.
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      return void oneLineError(reply, httpError(400, 'Bad Request: an HTTP/1.1 request needs a Host header'));
+    }
     if (!settings.onRequest?.(request, reply)) done();
   });
   app.addHook('onResponse', (request, reply, done) => {
@@ -165,15 +192,17 @@ export function createServer(settings: ServerSettings): Service {
   // Health answers at once: it never waits behind rng's one-at-a-time queue. It says the
   // process is alive; /readyz says whether it can do its job (podinfo's pair).
   app.get('/healthz', async (_request, reply) => reply.type('text/plain; charset=utf-8').send('ok\n'));
-  let shuttingDown = false;
-  const notReady = () => void (shuttingDown = true);
+  const shutdown = new AbortController();
+  const notReady = () => shutdown.abort();
   app.addHook('preClose', async () => {
     notReady();
     closing = true;
+    await drain(app.server, DRAIN_MS);
   });
   app.get('/readyz', async (_request, reply) => {
-    let reason = shuttingDown ? 'shutting down' : undefined;
-    if (!reason) await settings.ready?.().catch((err: unknown) => (reason = describeError(err)));
+    let reason: string | undefined;
+    if (settings.ready) await untilShutdown(settings.ready(), shutdown.signal).catch((err: unknown) => (reason = describeError(err)));
+    if (shutdown.signal.aborted) reason = 'shutting down';
     reply.type('text/plain; charset=utf-8');
     return reason ? reply.code(503).send(`not ready: ${reason}\n`) : reply.send('ready\n');
   });
@@ -181,7 +210,22 @@ export function createServer(settings: ServerSettings): Service {
     reply.type(metrics.contentType).send(await metrics.metrics()),
   );
 
-  return { app, metrics, notReady };
+  return { app, metrics, notReady, shutdown: shutdown.signal };
+}
+
+/**
+ * Closes every idle connection, again as requests in flight are answered, until none is left or
+ * `ms` have passed; fastify then cuts what remains. Polled: Node says when a connection closes,
+ * not when it turns idle.
+ */
+async function drain(server: Server, ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  for (;;) {
+    server.closeIdleConnections();
+    const open = await promisify(server.getConnections.bind(server))();
+    if (open === 0 || performance.now() >= until) return;
+    await sleep(10);
+  }
 }
 
 interface HttpError {
@@ -198,6 +242,31 @@ function oneLineError(reply: FastifyReply, error: HttpError) {
   const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
   const message = status >= 500 && status !== 503 ? 'Internal Server Error' : error.message.split('\n')[0]!.slice(0, 200);
   return reply.code(status).type('text/plain; charset=utf-8').send(`${message}\n`);
+}
+
+/** The answer to a request that arrives during shutdown, or that shutdown cut short. */
+export function shuttingDown(reply: FastifyReply) {
+  return oneLineError(reply, httpError(503, 'Service Unavailable: shutting down'));
+}
+
+/** What `work` gives, or undefined as soon as `signal` aborts (Service.shutdown, say). */
+export function untilShutdown<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const stop = () => resolve(undefined);
+    signal.addEventListener('abort', stop, { once: true });
+    const settled = () => signal.removeEventListener('abort', stop);
+    work.then(
+      (value) => {
+        settled();
+        resolve(value);
+      },
+      (err: unknown) => {
+        settled();
+        reject(err as Error);
+      },
+    );
+  });
 }
 
 /** `http://host/path?q` → `/path?q`, as the router sees it; an origin-form URL as it is. */

@@ -59,7 +59,6 @@ export function buildRng(config: RngConfig): Service {
   const { app, metrics } = service;
   // One at a time per instance, GET / included (the original runs `flask run --without-threads`).
   const queue = pLimit(1);
-  let closing = false;
 
   new Gauge({
     name: 'rng_queue_depth',
@@ -89,14 +88,11 @@ export function buildRng(config: RngConfig): Service {
       waited((performance.now() - queuedAt) / 1000);
       // A client that gave up (timeout) must not cost the others a delay.
       if (socket.destroyed) return undefined;
-      if (!closing) await sleep(config.RNG_DELAY_MS);
+      // Shutdown ends the delay: every request in flight is answered before the connections close.
+      await sleep(config.RNG_DELAY_MS, service.shutdown);
       return answer();
     });
   };
-
-  app.addHook('onClose', async () => {
-    closing = true;
-  });
 
   app.get('/', async (request, reply) => {
     const body = await inTurn(request.socket, () => `RNG running on ${config.INSTANCE_NAME}\n`);

@@ -7,9 +7,9 @@ import fastifyStatic from '@fastify/static';
 import { Gauge } from 'prom-client';
 import * as z from 'zod';
 import { redisUrl, serverEnv } from '../lib/config.js';
-import { createServer, type Service } from '../lib/server.js';
+import { createServer, shuttingDown, untilShutdown, type Service } from '../lib/server.js';
 import { WrongTypeError } from '../lib/key-types.js';
-import type { Store, Totals } from '../lib/store.js';
+import { redisStore, WEBUI_STORE_DEADLINE_MS, type RedisStoreOptions, type Store, type Totals } from '../lib/store.js';
 import { describeError } from '../lib/errors.js';
 import { Changes, EventStream, sseFrame } from './events.js';
 import { Sampler } from './sampler.js';
@@ -37,6 +37,10 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
+/** The web UI's Redis store, with the web UI's deadline (store.ts says why it is its own). */
+export const webuiStore = (url: string, onFatal?: RedisStoreOptions['onFatal']): Store =>
+  redisStore({ url, deadlineMs: WEBUI_STORE_DEADLINE_MS, onError: () => {}, onFatal });
+
 export function buildWebui(config: WebuiConfig, store: Store): Service {
   const service = createServer({
     service: 'webui',
@@ -48,19 +52,20 @@ export function buildWebui(config: WebuiConfig, store: Store): Service {
       return undefined;
     },
   });
-  const { app, metrics } = service;
+  const { app, metrics, shutdown } = service;
 
   app.get('/', async (_request, reply) => reply.redirect('/index.html', 302));
 
   const json = async (_request: unknown, reply: import('fastify').FastifyReply) => {
-    let totals: Totals;
+    let totals: Totals | undefined;
     try {
-      totals = await store.readTotals();
+      totals = await untilShutdown(store.readTotals(), shutdown);
     } catch (err) {
       // The original answered a non-integer counter as it was ("foo"): a number nobody can use.
       if (err instanceof WrongTypeError) return reply.code(500).send({ error: err.message });
       return reply.code(503).send({ error: `Redis is unavailable: ${describeError(err)}` });
     }
+    if (!totals) return shuttingDown(reply);
     return reply.send({ coins: totals.coins, hashes: totals.hashes, now: Date.now() / 1000 });
   };
   app.get('/json', json);
@@ -94,14 +99,16 @@ export function buildWebui(config: WebuiConfig, store: Store): Service {
       .header('cache-control', 'no-cache, no-transform')
       // Proxies such as nginx would otherwise hold the stream back.
       .header('x-accel-buffering', 'no')
-      .send(events.open(first));
+      .send(events.open(first, reply.raw));
   });
   app.addHook('onReady', async () => sampler.start());
   // Open streams would hold the server's close back.
-  app.addHook('preClose', async () => events.close());
+  shutdown.addEventListener('abort', () => events.close());
   app.addHook('onClose', async () => {
-    await sampler.stop();
+    const stopped = sampler.stop();
+    // Closed first: a read in flight on a stalled Redis fails now instead of holding the exit back.
     await store.close();
+    await stopped;
   });
   return service;
 }

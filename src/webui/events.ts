@@ -6,6 +6,7 @@
 // EventSource reconnects by itself after a webui restart. A page gets the whole dashboard
 // when it connects, then only the fields that changed (figures are rounded to what the page
 // shows, so most do not change from one sample to the next).
+import type { ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 
 /** A client that stops reading is dropped beyond this much unsent data (it reconnects). */
@@ -39,13 +40,20 @@ export class EventStream {
     return this.clients.size;
   }
 
-  /** A new client's stream, starting with `first`; it leaves the set when it closes. */
-  open(first: string): PassThrough {
+  /**
+   * A new client's stream for `response`, starting with `first`. It lives exactly as long as the
+   * response: a HEAD (whose body fastify discards without ending the stream), a client gone
+   * before or during the stream, all leave the set when the response closes.
+   */
+  open(first: string, response: ServerResponse): PassThrough {
     const client = new PassThrough();
     // Tells EventSource how soon to reconnect after the stream drops.
     client.write(`retry: 1000\n\n${first}`);
+    // A client already gone (the request abandoned before this ran) never joins.
+    if (response.closed) return client.destroy();
     this.clients.add(client);
     client.once('close', () => this.clients.delete(client));
+    response.once('close', () => client.destroy());
     return client;
   }
 

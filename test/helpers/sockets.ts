@@ -1,5 +1,7 @@
 // Raw HTTP/1.1 on a socket, for what client libraries will not send: malformed requests,
-// absolute-form request lines, requests that trickle in a few bytes at a time.
+// absolute-form request lines, requests that trickle in a few bytes at a time; and the
+// kernel's own view of a port's sockets, to see what a server still holds.
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 export interface Exchange {
@@ -54,4 +56,20 @@ export function parseAnswer(answer: string): { status: number; headers: Record<s
   const [statusLine = '', ...lines] = head.split('\r\n');
   const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? 0), headers, body };
+}
+
+/** TCP states as /proc/net/tcp writes them. */
+export const TCP_STATE = { established: '01', closeWait: '08', listen: '0A' } as const;
+
+/** The inodes of this machine's TCP sockets whose local port is `port`, in one of `states` (the kernel's tables). */
+export function socketInodes(port: number, states: string[]): string[] {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes: string[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[1]?.endsWith(local) && states.includes(fields[3]!)) inodes.push(fields[9]!);
+    }
+  }
+  return inodes;
 }

@@ -119,12 +119,13 @@ describe('absolute-form request lines (GET http://x/path) are answered as their 
 });
 
 describe('every service (real processes)', () => {
-  it('names its version and revision in its first log line and in dockercoins_build_info, and answers GET / below 400', async (t) => {
+  it('names its version and revision in a log line once listening and in dockercoins_build_info, and answers GET / below 400', async (t) => {
     const env = { DOCKERCOINS_VERSION: '1.2.3', DOCKERCOINS_REVISION: 'abc1234', REDIS_URL: 'redis://127.0.0.1:1', RNG_URL: 'http://127.0.0.1:1', HASHER_URL: 'http://127.0.0.1:1' };
     for (const service of ['rng', 'hasher', 'worker', 'webui'] as const) {
       const proc = await startService(t, service, env);
       // Lines reach stdout in batches, at most 100 ms late.
-      const first = await waitFor('the first log line', () => proc.logs[0]);
+      const first = await waitFor('the build line', () => proc.logs.find((l) => l.version !== undefined));
+      assert.match(proc.logs[0]!.msg, /^listening on /, 'the build line follows the "listening" line: a failed start logs nothing');
       assert.equal(first.msg, `${service} 1.2.3, revision abc1234`);
       assert.deepEqual([first.version, first.revision], ['1.2.3', 'abc1234']);
       const metrics = await fetch(`${proc.url}/metrics`).then((r) => r.text());

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/lib/config.js';
 import { memoryStore } from '../../src/lib/memory-store.js';
 import { redisStore, type WorkerReport } from '../../src/lib/store.js';
 import type { Dashboard } from '../../src/webui/dashboard.js';
 import { buildWebui, webuiEnv } from '../../src/webui/app.js';
+import { metricIn } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/processes.js';
 import { testRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -153,6 +155,24 @@ describe('webui /events (real redis-server)', () => {
     assert.ok(withOne > 0 && withOne <= 8, `${withOne} commands a sample with one page`);
     assert.ok(withTwoHundred <= withOne * 1.5 + 1, `${withTwoHundred} commands a sample with 200 pages (vs ${withOne} with one)`);
     assert.ok(Math.min(...received) >= SAMPLES - 2, `every page got its dashboards (fewest: ${Math.min(...received)} of ${SAMPLES})`);
+  });
+
+  it('keeps no event client once its client is gone: HEAD, closed mid-stream, gone before the answer', async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const { url } = await startWebui(t, redis);
+    const clients = async () => metricIn(await (await fetch(`${url}/metrics`)).text(), 'webui_event_clients');
+    // fastify answers a HEAD by resuming the stream without ending it: 5,000 of them were 5,000 clients for ever.
+    for (let i = 0; i < 200; i++) assert.equal((await fetch(`${url}/events`, { method: 'HEAD' })).status, 200);
+    const streams = Array.from({ length: 20 }, () => subscribe(url));
+    await waitFor('20 streams', () => (streams.every((s) => s.headers()) ? true : undefined));
+    streams.forEach((s) => s.close());
+    // Gone before the answer: written, then closed at once.
+    for (let i = 0; i < 20; i++) {
+      const socket = connect(Number(new URL(url).port), '127.0.0.1').on('error', () => {});
+      socket.write('GET /events HTTP/1.1\r\nHost: x\r\n\r\n', () => socket.destroy());
+    }
+    await waitFor('no event client left', async () => ((await clients()) === 0 ? true : undefined));
   });
 });
 
