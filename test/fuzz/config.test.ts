@@ -25,12 +25,11 @@ import { socketInodes, TCP_STATE } from '../helpers/sockets.js';
 type Name = 'rng' | 'hasher' | 'worker' | 'webui';
 /** Read by every service beside its schema: the image's version and revision (src/lib/server.ts). */
 const BUILD = ['DOCKERCOINS_VERSION', 'DOCKERCOINS_REVISION'];
-// REDIS_URL is left out here until its own messages name it (issue 33: "Invalid pathname").
 const variables: Record<Name, string[]> = {
   rng: [...Object.keys(rngEnv), ...BUILD],
   hasher: [...Object.keys(hasherEnv), ...BUILD],
-  worker: [...Object.keys(workerEnv).filter((v) => v !== 'REDIS_URL'), ...BUILD],
-  webui: [...Object.keys(webuiEnv).filter((v) => v !== 'REDIS_URL'), ...BUILD],
+  worker: [...Object.keys(workerEnv), ...BUILD],
+  webui: [...Object.keys(webuiEnv), ...BUILD],
 };
 const BUDGET_MS = Number(process.env.FUZZ_BUDGET_MS ?? 40_000);
 
