@@ -1,16 +1,15 @@
 // The HTTP server every service is built on: JSON logs (a line per request at debug), /healthz,
 // /readyz, /metrics, an X-Instance header naming the instance, one-line text errors, graceful close.
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { promisify } from 'node:util';
 import pino from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { describeError } from './errors.js';
 import { queuedHistogram } from './histogram.js';
 import { fastPathServerFactory, type FastPath } from './fast-path.js';
 import { batchedStdout, isoTime } from './log-output.js';
-import { sleep } from './sleep.js';
+import { drain, DRAIN_MS, untilShutdown } from './shutdown.js';
 import { REQUEST_TIMEOUT_MS, refuseClient, refuseConnect, refuseExpectation } from './refusals.js';
 
 export interface ServerSettings {
@@ -60,13 +59,6 @@ export interface Service {
    */
   shutdown: AbortSignal;
 }
-
-/**
- * At close, how long requests in flight have to be answered before their connections are cut:
- * their waits end at once (Service.shutdown), so this only bounds a body still arriving or
- * leaving; well within the exit deadline (src/lib/signals.ts).
- */
-const DRAIN_MS = 300;
 
 export function createServer(settings: ServerSettings): Service {
   const metrics = new Registry();
@@ -213,21 +205,6 @@ export function createServer(settings: ServerSettings): Service {
   return { app, metrics, notReady, shutdown: shutdown.signal };
 }
 
-/**
- * Closes every idle connection, again as requests in flight are answered, until none is left or
- * `ms` have passed; fastify then cuts what remains. Polled: Node says when a connection closes,
- * not when it turns idle.
- */
-async function drain(server: Server, ms: number): Promise<void> {
-  const until = performance.now() + ms;
-  for (;;) {
-    server.closeIdleConnections();
-    const open = await promisify(server.getConnections.bind(server))();
-    if (open === 0 || performance.now() >= until) return;
-    await sleep(10);
-  }
-}
-
 interface HttpError {
   statusCode?: number;
   message: string;
@@ -247,26 +224,6 @@ function oneLineError(reply: FastifyReply, error: HttpError) {
 /** The answer to a request that arrives during shutdown, or that shutdown cut short. */
 export function shuttingDown(reply: FastifyReply) {
   return oneLineError(reply, httpError(503, 'Service Unavailable: shutting down'));
-}
-
-/** What `work` gives, or undefined as soon as `signal` aborts (Service.shutdown, say). */
-export function untilShutdown<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const stop = () => resolve(undefined);
-    signal.addEventListener('abort', stop, { once: true });
-    const settled = () => signal.removeEventListener('abort', stop);
-    work.then(
-      (value) => {
-        settled();
-        resolve(value);
-      },
-      (err: unknown) => {
-        settled();
-        reject(err as Error);
-      },
-    );
-  });
 }
 
 /** `http://host/path?q` → `/path?q`, as the router sees it; an origin-form URL as it is. */
