@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import type { LabRun } from '../../src/cli/lab/runner.js';
 import { chapters } from '../../src/cli/lab/chapters.js';
+import { expectedPlateau, oneWorkerRate } from '../../src/cli/lab/swarm-chapter.js';
 import { existing } from '../../src/cli/swarm.js';
 import { freePort } from '../../src/lib/redis-server.js';
 import { repositoryRoot as root } from '../../src/lib/paths.js';
@@ -20,6 +21,25 @@ import { hostEngine, minutes, registry, startCluster, stopCluster, swarm, swarmH
 
 /** Each chapter's budget in CI (issue 15). */
 const CHAPTER_MINUTES = 4;
+/** The Swarm chapter's claim: global rng on 3 nodes makes about 3× the one-rng plateau. */
+const MIN_GLOBAL_GAIN = 2.5;
+/** The Swarm chapter's steps as the workshop page reads them, written here rather than read from
+ * the code under test, so that a step dropped, renamed or reordered fails. */
+const swarmSteps = [
+  'The Swarm',
+  'A registry',
+  'Build, tag and push the images',
+  'An overlay network',
+  'The redis service',
+  'The other services',
+  'Publish the web UI',
+  'What happened to webui',
+  'The web UI',
+  'One worker',
+  'Scale the workers',
+  'rng in global mode',
+  'Remove everything',
+];
 let redisImage = 'redis:7';
 
 before(async () => {
@@ -62,7 +82,15 @@ test('lab all: every chapter, each step ✓ with the figures the pages promise, 
 
   const value = (chapter: string, title: string, key: string) => all.chapters.find((c) => c.chapter === chapter)?.run.results.find((r) => r.title === title)?.values?.[key];
   assert.ok(Number(value('compose', 'Latency of rng and hasher', 'rngOneMs')) > 5 * Number(value('compose', 'Latency of rng and hasher', 'hasherOneMs')));
-  assert.ok(Number(value('swarm', 'rng in global mode', 'gain')) >= 2.5, 'global rng: at least 2.5× the plateau on 3 nodes');
+  const swarmRun = all.chapters.find((c) => c.chapter === 'swarm')!.run;
+  assert.deepEqual(swarmRun.results.map((r) => r.title), swarmSteps, 'every step of the Swarm chapter ran, in order');
+  assert.equal(value('swarm', 'The Swarm', 'nodes'), 3);
+  const oneWorker = Number(value('swarm', 'One worker', 'rate'));
+  assert.ok(oneWorker > oneWorkerRate * 0.7 && oneWorker < oneWorkerRate * 1.3, `one worker ${oneWorker} hashes/s, expected ≈${oneWorkerRate.toFixed(1)}`);
+  const plateau = Number(value('swarm', 'Scale the workers', 'rate'));
+  assert.ok(plateau > expectedPlateau * 0.7 && plateau < expectedPlateau * 1.3, `plateau ${plateau} hashes/s, expected ≈${expectedPlateau}`);
+  assert.equal(value('swarm', 'rng in global mode', 'rngTasks'), 3);
+  assert.ok(Number(value('swarm', 'rng in global mode', 'gain')) >= MIN_GLOBAL_GAIN, `global rng: at least ${MIN_GLOBAL_GAIN}× the plateau on 3 nodes`);
   assert.equal(value('stacks', 'Deploy the app', 'rngTasks'), 3);
   assert.ok(Number(value('stacks', 'The speed', 'rate')) > 13);
   assert.match(String(value('update', 'Build, ship, and run', 'changed')), /webui/);
