@@ -8,6 +8,8 @@ export interface Expiring {
   /** performance.now() after which the call has failed. */
   expiresAt: number;
   expire(): void;
+  /** Ends the call now with `err`: its upstream is closing. */
+  cancel(err: Error): void;
 }
 
 export class Deadlines {
@@ -27,10 +29,12 @@ export class Deadlines {
     this.inFlight.delete(call);
   }
 
-  /** Ends every call in flight's wait for its deadline (they are ended by their own means). */
+  /** Ends every call in flight: none may outlive its upstream's close (nor wait for its deadline). */
   close(): void {
     clearTimeout(this.timer);
+    const calls = [...this.inFlight];
     this.inFlight.clear();
+    for (const call of calls) call.cancel(new Error('closed'));
   }
 
   private sweep(): void {

@@ -2,7 +2,7 @@
 // when a streak starts and one when it ends, however many tries it takes.
 import type { FastifyBaseLogger } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
-import { describeError } from '../lib/errors.js';
+import { describeError, errorCode } from '../lib/errors.js';
 import { UpstreamError } from './upstream.js';
 
 export type Dependency = 'rng' | 'hasher' | 'redis';
@@ -72,6 +72,6 @@ export class FailureStreaks {
  * starts services in any order, and a task enters DNS once it runs).
  */
 function notUpYet(err: unknown): boolean {
-  const code = err instanceof UpstreamError ? err.code : (err as NodeJS.ErrnoException | undefined)?.code;
+  const code = err instanceof UpstreamError ? err.code : errorCode(err);
   return code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ECONNREFUSED';
 }

@@ -20,7 +20,7 @@ import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { describeError } from '../lib/errors.js';
+import { describeError, errorCode } from '../lib/errors.js';
 import { Deadlines, type Expiring } from './deadlines.js';
 import { neverConnected, Targets, type AddressLog, type Resolver, type Target } from './targets.js';
 
@@ -155,14 +155,14 @@ export class Upstream {
         if (target && request?.socket?.connecting) this.targets.cannotConnect(target, timedOut);
         fail(timedOut);
       };
-      const call: Expiring = { expiresAt: 0, expire };
+      const call: Expiring = { expiresAt: 0, expire, cancel: (err) => fail(err) };
       let settled = false;
       const fail = (err: unknown) => {
         if (settled) return;
         settled = true;
         this.deadlines.remove(call);
         const where = target ? ` at ${target.origin}${path}` : '';
-        failed(new UpstreamError(this.name, `${this.name}${where}: ${describeError(err)}`, (err as NodeJS.ErrnoException).code));
+        failed(new UpstreamError(this.name, `${this.name}${where}: ${describeError(err)}`, errorCode(err)));
         request?.destroy();
       };
       const answered = (response: UpstreamResponse) => {
@@ -189,7 +189,7 @@ export class Upstream {
       if (this.closed) return fail(new Error('closed'));
       this.deadlines.add(call);
       if (!resolving) return attempt(this.targets.next());
-      resolving.then(() => !settled && attempt(this.targets.next()), fail);
+      resolving.then(() => !settled && !this.closed && attempt(this.targets.next()), fail);
     });
   }
 

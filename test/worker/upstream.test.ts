@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
 import { freePort } from '../../src/lib/redis-server.js';
 import { randomBytes, sha256Hex } from '../../src/worker/answers.js';
-import { CONNECTION_MODES, RECYCLE, Upstream } from '../../src/worker/upstream.js';
+import { CONNECTION_MODES, RECYCLE, Upstream, UpstreamError } from '../../src/worker/upstream.js';
 import { waitFor } from '../helpers/processes.js';
 import { tcpProxy } from '../helpers/proxy.js';
 import { rngOn } from '../helpers/services.js';
@@ -177,5 +177,32 @@ describe('load spreading over rng replicas', () => {
       assert.equal(err.message, 'rng: rng resolved to no address');
       return true;
     });
+  });
+
+  it("a failure keeps the system error code, a lookup's too: the worker tells a start from a fault by it", async (t) => {
+    const port = await freePort();
+    const refused = new Upstream({ log, name: 'rng', urls: `http://127.0.0.1:${port}`, connections: 'per-call', timeoutMs: 500 });
+    const notFound = Object.assign(new Error('getaddrinfo ENOTFOUND rng'), { code: 'ENOTFOUND' });
+    const unresolved = new Upstream({ log, name: 'rng', urls: 'http://rng', connections: 'per-call', timeoutMs: 500, resolve: () => Promise.reject(notFound) });
+    t.after(() => Promise.all([refused.close(), unresolved.close()]));
+    const codeOf = (call: Promise<unknown>) => call.then(() => undefined, (err: unknown) => (err instanceof UpstreamError ? err.code : 'not an UpstreamError'));
+    assert.equal(await codeOf(refused.call('/32', { expect: randomBytes(32) })), 'ECONNREFUSED');
+    assert.equal(await codeOf(unresolved.call('/32', { expect: randomBytes(32) })), 'ENOTFOUND');
+  });
+
+  it('close() ends a call still waiting for its addresses; nothing is sent after', async (t) => {
+    let requests = 0;
+    const server = createServer((_request, response) => ((requests += 1), response.end(Buffer.alloc(32))));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => server.close());
+    let resolveAddresses: (addresses: string[]) => void = () => {};
+    const port = (server.address() as { port: number }).port;
+    const upstream = new Upstream({ log, name: 'rng', urls: `http://rng:${port}`, connections: 'per-call', timeoutMs: 60_000, resolve: () => new Promise((resolve) => (resolveAddresses = resolve)) });
+    const call = upstream.call('/32', { expect: randomBytes(32) });
+    await upstream.close();
+    await assert.rejects(call, /closed/);
+    resolveAddresses(['127.0.0.1']);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(requests, 0);
   });
 });
