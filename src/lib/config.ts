@@ -81,7 +81,11 @@ function isRedisUrl(s: string): boolean {
  * A user name alone (`//name@`) is hidden too: some clients take it as the password.
  */
 export function withoutPassword(value: string): string {
-  return value.replace(/\/\/([^/@]*?)(:[^]*)?@/, (_, user: string, password?: string) => (password === undefined ? '//***@' : `//${user}:***@`));
+  // Each URL of a list (RNG_URL, HASHER_URL take several).
+  return value
+    .split(',')
+    .map((url) => url.replace(/\/\/([^/@]*?)(:[^]*)?@/, (_, user: string, password?: string) => (password === undefined ? '//***@' : `//${user}:***@`)))
+    .join(',');
 }
 
 export class ConfigError extends Error {}

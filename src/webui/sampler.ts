@@ -186,7 +186,7 @@ export class Sampler {
       const missed = { worker: report.worker, process: report.process, at: start, intervalMs: gap, units: Math.round(pace * gap), rng: {}, hasher: {} };
       mine.push({ seenAt: now, report: missed, estimated: true });
     }
-    // After a last report, the name may come back as a new process.
+    // A last report: nothing more will come from this process.
     if (report.final) this.lastReportAt.delete(id);
     else this.lastReportAt.set(id, report.at);
     mine.push(seen);
@@ -197,7 +197,10 @@ export class Sampler {
     for (const [worker, mine] of this.seen) {
       // Oldest first: what is forgotten is at the front.
       const kept = mine.findIndex((s) => s.seenAt > before);
-      if (kept === -1) this.seen.delete(worker);
+      if (kept === -1) {
+        this.seen.delete(worker);
+        this.lastReportAt.delete(worker);
+      }
       else if (kept > 0) mine.splice(0, kept);
     }
   }

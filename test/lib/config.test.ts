@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfig } from '../../src/lib/config.js';
+import { ConfigError, parseConfig, withoutPassword } from '../../src/lib/config.js';
 import { workerEnv } from '../../src/worker/app.js';
 
 describe('configuration', () => {
@@ -52,4 +52,9 @@ describe('configuration', () => {
       });
     });
   }
+
+  it('hides the password of every URL of a list, not only the first', () => {
+    const shown = withoutPassword('http://a@h1,http://b:secret@h2,redis://:pw@h3/0');
+    assert.equal(shown, 'http://***@h1,http://b:***@h2,redis://:***@h3/0');
+  });
 });
