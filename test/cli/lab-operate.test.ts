@@ -22,7 +22,9 @@ import { repositoryRoot as root } from '../../src/lib/paths.js';
 const dryRun = async (chapter: string, ...args: string[]) => {
   const { stdout, exitCode } = await execa(process.execPath, [path.join(root, 'dist/cli.mjs'), 'lab', chapter, '--dry-run', ...args], { env: { NODE_IMAGE: '', REDIS_IMAGE: '', REGISTRY_IMAGE: '', DEBIAN_IMAGE: '' } });
   assert.equal(exitCode, 0);
-  return { stdout, commands: stdout.split('\n').filter((line) => /^(CID=\$\()?([A-Z_]+=\S+ )*docker /.test(line)) };
+  // Where each runs (`   # in stacks/`) is pinned by lab-script.test.ts; the commands, here.
+  const commands = stdout.split('\n').filter((line) => /^(CID=\$\()?([A-Z_]+=\S+ )*docker /.test(line));
+  return { stdout, commands: commands.map((line) => line.replace(/ {3}# .*$/, '')) };
 };
 
 const appFirst = ['TAG=v1 docker stack deploy -c dockercoins.yml dockercoins', 'docker stack services dockercoins'];

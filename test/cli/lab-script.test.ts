@@ -4,6 +4,7 @@
 // sheet's commands, and a chapter stopped by a failing command runs as its clean-up only undo
 // commands its sheet names. With both endpoint modes and with every option that changes a command.
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { test } from 'node:test';
 import { chapters } from '../../src/cli/lab/chapters.js';
 import { cleanScript } from '../../src/cli/lab/clean.js';
@@ -50,8 +51,10 @@ function recordingDocker(failOn?: string): { docker: Docker; calls: string[] } {
   let failed = false;
   const docker: Docker = async (args, o = {}) => {
     const line = commandLine({ args, program: o.program, env: o.env && Object.keys(o.env).length ? o.env : undefined });
-    calls.push(line);
-    if (!failed && line === failOn) {
+    const dir = path.relative(path.resolve(workshop.context!), o.cwd ?? '.');
+    const recorded = dir ? `${line}   # in ${dir}/` : line;
+    calls.push(recorded);
+    if (!failed && recorded === failOn) {
       failed = true;
       throw new Error(`${line} failed: injected`);
     }
@@ -62,16 +65,21 @@ function recordingDocker(failOn?: string): { docker: Docker; calls: string[] } {
   return { docker, calls };
 }
 
-/** The sheet without its header and blank lines, the `# on <host>` of build commands dropped (the runner passes the host apart). */
+/** The sheet without its header and blank lines, the `on <host>` of build commands dropped (the runner passes the host apart); where a command runs stays. */
 const sheetLines = (script: ChapterScript, o: LabOptions) =>
   cheatSheet(script, o)
     .split('\n')
     .slice(1)
     .filter(Boolean)
-    .map((l) => l.replace(/ {3}# on .*$/, ''));
+    .map(withoutHost);
+const withoutHost = (line: string) => line.replace(/(?:, | {3}# )on .*$/, '');
 const isCommand = (line: string) => !line.startsWith('#');
 const undoMark = '#    ↺ undone on failure by: ';
-const commandOf = (line: string) => line.replace(/^(\w+)=\$\((.*)\)$/, '$2');
+/** The command a sheet line runs: `X=$(cmd)` runs cmd; where it runs stays. */
+const commandOf = (line: string) => {
+  const [, command = '', where = ''] = /^(.*?)( {3}# in .*)?$/.exec(line)!;
+  return command.replace(/^(\w+)=\$\((.*)\)$/, '$2') + where;
+};
 
 const scripts: { name: string; script(o: LabOptions): ChapterScript }[] = [
   ...chapters.flatMap((c) => (c.script ? [{ name: c.name, script: c.script }] : [])),
@@ -90,7 +98,7 @@ for (const { name, script } of scripts) {
       const run = await playScript(s, options, { docker, renderer: 'silent', say: () => {}, rehearsal: { transcript } });
       assert.equal(run.ok, true, run.reason);
       const sheet = sheetLines(s, options);
-      assert.deepEqual(transcript.map((l) => l.replace(/ {3}# on .*$/, '')), sheet, 'every action as the sheet prints it, in its order');
+      assert.deepEqual(transcript.map(withoutHost), sheet, 'every action as the sheet prints it, in its order');
       assert.deepEqual(calls, sheet.filter(isCommand).map(commandOf), 'the commands run are the sheet\'s');
       assert.ok(sheet.some(isCommand), 'a chapter runs commands');
     });

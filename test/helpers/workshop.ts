@@ -50,7 +50,7 @@ export async function dryRun(chapter: string, ...args: string[]): Promise<{ stdo
     if (!line || line.startsWith('#')) return [];
     // A departure, or a command of the lab's own: marked on the line after it.
     const departure = /^#\s+↑ (?:departs from the workshop|the lab's own check): (.*)$/.exec(lines[i + 1] ?? '')?.[1];
-    return [{ command: line.replace(/^(\w+=(?!\$\()\S+ )+/, '').replace(/ {3}# on .*$/, ''), departure }];
+    return [{ command: line.replace(/^(\w+=(?!\$\()\S+ )+/, '').replace(/ {3}# (?:on|in) .*$/, ''), departure }];
   });
   return { stdout, commands };
 }

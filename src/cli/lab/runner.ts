@@ -80,7 +80,7 @@ async function perform(a: Action, p: Playing): Promise<Reading | void> {
   if (a.when && !p.rehearsal && !(await a.when.holds(p.play))) return;
   const c = withVars(a.command, p.play.vars);
   const host = c.build ? p.o.buildHost : undefined;
-  p.output(`$ ${commandLine(c)}${host ? `   (DOCKER_HOST=${host})` : ''}`);
+  p.output(`$ ${commandLine(c)}${host ? `   (DOCKER_HOST=${host})` : ''}${c.dir ? `   (in ${c.dir}/)` : ''}`);
   if (c.departure) p.output(`  ↑ departs from the workshop: ${c.departure}`);
   const cwd = path.resolve(p.o.context ?? '.', c.dir ?? '.');
   const once = () => p.dockerRun(c.args, { host, signal: p.play.signal, program: c.program, env: c.env, cwd });

@@ -115,6 +115,12 @@ export function commandLine(c: Command): string {
   return c.assign ? `${c.assign}=$(${line})` : line;
 }
 
+/** Where a command runs, when not in the repository on DOCKER_HOST: its build engine, its folder. */
+function whereLine(c: Command, buildHost: string | undefined): string {
+  const where = [c.dir ? `in ${c.dir}/` : '', c.build && buildHost ? `on ${buildHost}` : ''].filter(Boolean);
+  return where.length ? `   # ${where.join(', ')}` : '';
+}
+
 /**
  * The sheet's lines for one action, as the runner's transcript also gives them: the command
  * (and where it runs), its departure or the lab's check, its condition and its undo (none with
@@ -127,7 +133,7 @@ export function actionLines(a: Action, { buildHost, keep }: Pick<LabOptions, 'bu
       const c = a.command;
       return [
         ...(a.when ? [`#    only if ${a.when.says}:`] : []),
-        `${commandLine(c)}${c.build && buildHost ? `   # on ${buildHost}` : ''}`,
+        `${commandLine(c)}${whereLine(c, buildHost)}`,
         ...(c.departure ? [`#    ↑ departs from the workshop: ${c.departure}`] : []),
         ...(c.check ? [`#    ↑ the lab's own check: ${c.check}`] : []),
         ...(a.undo && !keep ? a.undo.actions.flatMap((u) => actionLines(u, { buildHost, keep })).filter((l) => !l.startsWith('#')).map((l) => `#    ↺ undone on failure by: ${l}`) : []),
