@@ -26,6 +26,8 @@ export async function buildApp(ctx: CheckContext): Promise<string> {
   await ctx.build(['-f', 'dockercoins.yml', 'build', ...built], { program: 'docker-compose', env, cwd });
   ctx.progress('pushing the images (docker-compose push)');
   await ctx.build(['-f', 'dockercoins.yml', 'push', ...built], { program: 'docker-compose', env, cwd });
+  // The build engine may not have the redis image yet (a fresh manager): pulled first then.
+  await ctx.build(['image', 'inspect', ctx.o.redisImage]).catch(() => ctx.build(['pull', ctx.o.redisImage]));
   await ctx.build(['tag', ctx.o.redisImage, redisInRegistry(ctx)]);
   await ctx.build(['push', redisInRegistry(ctx)]);
   return `${built.length + 1} images in ${ctx.registry} (tag ${ctx.names.tag})`;
