@@ -1,9 +1,11 @@
 // `dockercoins lab --list` and `lab all --dry-run`: the chapters in the workshop's order
 // (../shared/workshop/README.md), each one's cheat sheet in turn. No Docker.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
+import { buildFiles } from '../../src/cli/lab/update-chapter.js';
 import { repositoryRoot as root } from '../../src/lib/paths.js';
 
 const cli = (...args: string[]) => execa(process.execPath, [path.join(root, 'dist/cli.mjs'), 'lab', ...args], { env: { NODE_IMAGE: '', REDIS_IMAGE: '', REGISTRY_IMAGE: '', DEBIAN_IMAGE: '' } });
@@ -29,4 +31,11 @@ test('lab all --dry-run: every chapter\'s cheat sheet, in the order of --list', 
   for (const name of names) positions.push(stdout.indexOf((await cli(name, '--dry-run')).stdout));
   assert.ok(positions.every((p) => p >= 0), `lab all --dry-run holds every chapter's own --dry-run (${names.join(', ')})`);
   assert.deepEqual(positions, [...positions].sort((a, b) => a - b), 'in the order of --list');
+});
+
+test("the update chapter's copy holds every file the Dockerfile copies from the repository", async () => {
+  const dockerfile = await readFile(path.join(root, 'Dockerfile'), 'utf8');
+  const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+  assert.ok(sources.length > 0, 'the Dockerfile copies from the repository');
+  for (const source of sources) assert.ok(buildFiles.includes(source.split('/')[0]!), `${source}: not in the update chapter's copy`);
 });

@@ -8,14 +8,14 @@ import { existing, readCounters, waitForUpdate } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import type { LabOptions } from './options.js';
 import { labCheck, run, type ChapterScript, type Command, type Play } from './script.js';
+import { appServices } from './swarm-chapter.js';
 import { composeInStacks, deployStack, service, stack, stackServices, waitOptions, webuiUrl, type Probe } from './stack.js';
 
 const tag = 'v0.2';
 const styleFile = 'src/webui/client/style.css';
 const bigger = { from: '16px', to: '50px' };
-const appServices = ['hasher', 'rng', 'webui', 'worker'] as const;
-/** What the build reads (.dockerignore) and the stack files: what the copy holds. */
-const buildFiles = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'scripts', 'src', 'stacks'];
+/** What the build reads (.dockerignore, the Dockerfile's COPY sources) and the stack files: what the copy holds. */
+export const buildFiles = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'docker', 'scripts', 'src', 'stacks'];
 const inCopy = "edited in a copy of the repository so that your checkout stays as it is (the workshop edits its own)";
 
 const imageOf = async (p: Probe, name: (typeof appServices)[number]) =>
