@@ -20,7 +20,7 @@ import {
 import { sleep } from '../../src/lib/sleep.js';
 import { waitUntil } from '../../src/lib/wait.js';
 import { repositoryRoot as root } from '../../src/lib/paths.js';
-import { minutes, nodeCount, nodeHosts, registry, startCluster, stopCluster, swarm, swarmHost } from './cluster.js';
+import { hostEngine, minutes, nodeCount, nodeHosts, registry, startCluster, stopCluster, swarm, swarmHost } from './cluster.js';
 
 /** How long the CPU hog runs on every node. */
 const HOG_SECONDS = 120;
@@ -36,6 +36,10 @@ after(stopCluster);
 
 test('the stack converges, no task is killed under a CPU hog on every node, and rolling updates of worker and hasher lose no unit', { timeout: minutes(15) }, async (t) => {
   const wait = { timeoutMs: minutes(5) };
+  // The README's way: built on this machine's engine and pushed to the cluster's registry.
+  const images = { cwd: root, env: { DOCKER_HOST: hostEngine, REGISTRY: registry, TAG: tag } };
+  await execa('docker-compose', ['-f', 'stacks/dockercoins.yml', 'build'], images);
+  await execa('docker-compose', ['-f', 'stacks/dockercoins.yml', 'push'], images);
   const deploy = await execa('docker', ['stack', 'deploy', '-c', 'stacks/dockercoins.yml', '-c', 'stacks/no-ipvs.yml', stack], {
     cwd: root,
     env: { DOCKER_HOST: swarmHost, REGISTRY: registry, TAG: tag, REDIS_IMAGE: redisImage },
