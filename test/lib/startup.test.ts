@@ -39,7 +39,7 @@ const cases: [service: string, env: Record<string, string>, line: RegExp][] = [
   // Sent in the X-Instance header, which Node refuses outside Latin-1: it was accepted, then rng died at its first request.
   ['rng', { INSTANCE_NAME: '日本語' }, /^rng: invalid INSTANCE_NAME="日本語": expected 1 to 100 printable ASCII characters/],
   ['webui', { INSTANCE_NAME: 'a\nb' }, /^webui: invalid INSTANCE_NAME="a\\nb": expected 1 to 100 printable ASCII characters/],
-  ['worker', { HASHER_URL: 'http://user:secret@hasher' }, /^worker: invalid HASHER_URL="http:\/\/user:secret@hasher": expected an http:\/\/ URL \(a path, but no user/],
+  ['worker', { HASHER_URL: 'http://user:secret@hasher' }, /^worker: invalid HASHER_URL="http:\/\/user:\*\*\*@hasher": expected an http:\/\/ URL \(a path, but no user/],
   // 192.0.2.1 is TEST-NET-1: documentation only, no machine has it.
   ['worker', { HOST: '192.0.2.1' }, /^worker: cannot listen on 192.0.2.1: this machine has no such address \(EADDRNOTAVAIL\)$/],
 ];
