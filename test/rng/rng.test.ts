@@ -134,12 +134,13 @@ describe('rng queue: one request at a time', () => {
     await queued(url, 10);
     giveUp.abort();
     assert.deepEqual(new Set(await Promise.all(abandoned)), new Set(['AbortError']));
-    // Nine abandoned requests are skipped: a new one waits for at most the one in progress,
-    // then its own turn (2 delays); served in turn, the nine would cost 9 more.
-    const started = performance.now();
+    // Nine abandoned requests are skipped: by rng's own clock, a new one waits in the queue for
+    // at most the one in progress (1 delay); served in turn, the nine would cost 9 more.
     const res = await request(`${url}/32`);
     assert.equal((await res.body.arrayBuffer()).byteLength, 32);
-    const waited = performance.now() - started;
-    assert.ok(waited < 5 * DELAY, `a request after 10 abandoned ones waited ${waited} ms (${(waited / DELAY).toFixed(1)} delays)`);
+    const waits = await metricValue(url, 'rng_queue_wait_seconds_count');
+    const withinFiveDelays = await metricValue(url, 'rng_queue_wait_seconds_bucket', { le: String((5 * DELAY) / 1000) });
+    assert.equal(waits, 11, 'the ten abandoned requests and the new one each had their turn');
+    assert.equal(withinFiveDelays, waits, 'by rng\'s clock, no request waited 5 delays or more');
   });
 });
