@@ -209,8 +209,9 @@ export function loggingScript(o: LabOptions): ChapterScript {
             do: 'expect',
             that: "no line from rng at logstash once the update converged; the new tasks' own lines (their start) are in docker service logs instead; rng on json-file, at its own log level",
             async check(p) {
-              const late = fromRng(await received(p), off.since).length;
-              const fromNew = fromRng(await received(p)).filter((m) => off.tasks.some((t) => String(m._container_name).endsWith(`.${t.id}`))).length;
+              const lines = await received(p);
+              const late = fromRng(lines, off.since).length;
+              const fromNew = fromRng(lines).filter((m) => off.tasks.some((t) => String(m._container_name).endsWith(`.${t.id}`))).length;
               const written = await Promise.all(off.tasks.map(async (t) => (await p.docker(['service', 'logs', t.id], { signal: p.signal })).split('\n').filter(Boolean).length));
               const [driver = '', env = ''] = (await p.docker(['service', 'inspect', rng, '--format', '{{.Spec.TaskTemplate.LogDriver.Name}}\t{{json .Spec.TaskTemplate.ContainerSpec.Env}}'], { signal: p.signal })).trim().split('\t');
               const level = env.includes('LOG_LEVEL=') ? 'LOG_LEVEL still set' : 'its own log level';
