@@ -99,6 +99,10 @@ test('lab all: every chapter, each step ✓ with the figures the pages promise, 
   assert.equal(value('rolling', 'Roll hasher to another image', 'failures'), 0);
   assert.ok(Number(value('healthcheck', 'Ship a broken hasher (v0.3: listens on 81)', 'rollbackSeconds')) > 0);
   assert.ok(Number(value('healthcheck', 'After the rollback', 'unhealthyTasks')) >= 1, 'the broken tasks Failed as unhealthy');
+  assert.equal(value('logging', 'Updating our services to use GELF', 'tasks'), 3, "rng's lines arrive from every node's engine");
+  assert.ok(Number(value('logging', 'Updating our services to use GELF', 'lines')) > 0);
+  assert.equal(value('logging', 'The GELF driver taken off again', 'lateLines'), 0, 'no line from rng once the driver is off');
+  assert.equal(value('logging', 'The GELF driver taken off again', 'newTaskLines'), 0, "the new tasks' lines stay in their own logs");
   assert.equal(value('stateful', 'The counts survive an update', 'lost'), 0);
   assert.ok(Number(value('stateful', 'The counts survive a kill', 'lostSeconds')) <= 1, 'at most the last second of work lost');
 

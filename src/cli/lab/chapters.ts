@@ -12,6 +12,7 @@ import { netshootScript } from './netshoot-chapter.js';
 import { updateScript } from './update-chapter.js';
 import { rollingScript } from './rolling-chapter.js';
 import { healthcheckScript } from './healthcheck-chapter.js';
+import { loggingScript } from './logging-chapter.js';
 import { statefulScript } from './stateful-chapter.js';
 
 export interface ChapterEntry {
@@ -69,6 +70,12 @@ export const chapters: ChapterEntry[] = [
     pages: ['healthchecks'],
     description: "hasher checked with the workshop's curl and an update policy that rolls back; a broken hasher (v0.3, port 81) shipped and rolled back by Swarm",
     script: healthcheckScript,
+  },
+  {
+    name: 'logging',
+    pages: ['logging'],
+    description: "rng's logs sent with the GELF driver to a stand-in for the ELK stack: every task's lines arrive with their container's fields, and stop when the driver is taken off",
+    script: loggingScript,
   },
   {
     name: 'stateful',

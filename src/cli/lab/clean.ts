@@ -6,6 +6,7 @@ import { existing } from '../swarm.js';
 import { waitUntil } from '../../lib/wait.js';
 import type { LabOptions } from './options.js';
 import { docker, labCheck, run, type Action, type ChapterScript, type Play } from './script.js';
+import { elkStack, logstash, receiverImage } from './logging-chapter.js';
 import { appServices, network } from './swarm-chapter.js';
 import { registryStack, removeStacks, service, stack, stackNetwork, stackServices, stacksLeft, waitOptions } from './stack.js';
 
@@ -18,7 +19,7 @@ const ifThere = (kind: 'service' | 'network' | 'volume', name: string) => ({ say
 /** The images the chapters build and tag, on the build engine. */
 function images(o: LabOptions): string[] {
   const tags = [...new Set([o.tag, 'latest', 'v0.1', 'v0.2', 'v0.3'])];
-  return [...appServices.map((s) => `dockercoins_${s}`), ...appServices.flatMap((s) => tags.map((t) => `${o.registry}/${s}:${t}`)), `${o.registry}/netshoot:${o.tag}`];
+  return [...appServices.map((s) => `dockercoins_${s}`), ...appServices.flatMap((s) => tags.map((t) => `${o.registry}/${s}:${t}`)), `${o.registry}/netshoot:${o.tag}`, receiverImage(o)];
 }
 
 export function cleanScript(o: LabOptions): ChapterScript {
@@ -32,6 +33,9 @@ export function cleanScript(o: LabOptions): ChapterScript {
       when: { says: `a ${stack} or ${registryStack} stack is left`, holds: async (p) => (await stacksLeft(p.docker, [stack, registryStack], p.signal)).length > 0 },
     } as Action,
     removeStacks(stack, registryStack)[1]!,
+    // The logging chapter's GELF receiver (left by --keep or a stopped run).
+    { ...removeStacks(elkStack)[0]!, when: ifThere('service', logstash) } as Action,
+    removeStacks(elkStack)[1]!,
   ];
   return {
     name: 'The clean-up',
@@ -60,9 +64,9 @@ export function cleanScript(o: LabOptions): ChapterScript {
           ...images(o).map((ref) => run({ args: ['image', 'rm', ref], build: true }, { when: imageThere(ref) })),
           {
             do: 'expect',
-            that: `no service of the lab's (${[...services, ...stackServices.map(service)].join(', ')}), no ${volume} volume`,
+            that: `no service of the lab's (${[...services, ...stackServices.map(service), logstash].join(', ')}), no ${volume} volume`,
             async check(p) {
-              const left = [...(await existing(p.docker, 'service', [...services, ...stackServices.map(service)], p.signal)), ...(await existing(p.docker, 'volume', [volume], p.signal))];
+              const left = [...(await existing(p.docker, 'service', [...services, ...stackServices.map(service), logstash], p.signal)), ...(await existing(p.docker, 'volume', [volume], p.signal))];
               if (left.length) throw new Error(`still there: ${left.join(', ')}`);
               return { figure: 'the cluster holds nothing of the lab' };
             },
