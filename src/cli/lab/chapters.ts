@@ -12,6 +12,7 @@ import { netshootScript } from './netshoot-chapter.js';
 import { updateScript } from './update-chapter.js';
 import { rollingScript } from './rolling-chapter.js';
 import { healthcheckScript } from './healthcheck-chapter.js';
+import { metricsScript } from './metrics-chapter.js';
 import { statefulScript } from './stateful-chapter.js';
 
 export interface ChapterEntry {
@@ -69,6 +70,12 @@ export const chapters: ChapterEntry[] = [
     pages: ['healthchecks'],
     description: "hasher checked with the workshop's curl and an update policy that rolls back; a broken hasher (v0.3, port 81) shipped and rolled back by Swarm",
     script: healthcheckScript,
+  },
+  {
+    name: 'metrics',
+    pages: ['metrics'],
+    description: "Prometheus (a stand-in of Debian's packages) as a stack scraping the app and the nodes: the workers' CPU, and rng found as the bottleneck",
+    script: metricsScript,
   },
   {
     name: 'stateful',
