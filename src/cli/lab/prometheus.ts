@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { Failure } from '../../lib/wait.js';
 
 /** Prometheus' answer: its data, or why it refused. */
-const answer = z.object({ status: z.enum(['success', 'error']), data: z.unknown(), errorType: z.string().optional(), error: z.string().optional() });
+const answer = z.object({ status: z.enum(['success', 'error']), data: z.unknown().optional(), errorType: z.string().optional(), error: z.string().optional() });
 
 const vector = z.object({ resultType: z.literal('vector'), result: z.array(z.object({ metric: z.record(z.string(), z.string()), value: z.tuple([z.number(), z.string()]) })) });
 const targetList = z.object({ activeTargets: z.array(z.object({ labels: z.record(z.string(), z.string()), health: z.string(), lastError: z.string() })) });
@@ -15,7 +15,7 @@ async function get<T extends z.ZodType>(url: string, path: string, data: T, sign
   const at = new URL(path, url);
   const res = await fetch(at, { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000) });
   const parsed = answer.safeParse(await res.json().catch(() => undefined));
-  if (parsed.success && parsed.data.status === 'error') throw new Failure(`Prometheus refused ${at.href}: ${parsed.data.errorType}: ${parsed.data.error}`);
+  if (parsed.success && parsed.data.status === 'error') throw new Failure(`Prometheus refused ${at.href}: ${parsed.data.errorType}: ${parsed.data.error}`.replace(/\s+/g, ' '));
   const found = parsed.success ? data.safeParse(parsed.data.data) : parsed;
   if (!found.success) throw new Failure(`GET ${at.href} answered ${res.status}, not Prometheus' JSON`);
   return found.data;
