@@ -99,6 +99,9 @@ test('lab all: every chapter, each step ✓ with the figures the pages promise, 
   assert.equal(value('rolling', 'Roll hasher to another image', 'failures'), 0);
   assert.ok(Number(value('healthcheck', 'Ship a broken hasher (v0.3: listens on 81)', 'rollbackSeconds')) > 0);
   assert.ok(Number(value('healthcheck', 'After the rollback', 'unhealthyTasks')) >= 1, 'the broken tasks Failed as unhealthy');
+  assert.equal(value('metrics', 'Checking our Prometheus server', 'nodeTargets'), 3, 'a node exporter per node, found by DNS');
+  assert.ok(Number(value('metrics', "The workers' CPU", 'workerCpu')) > 0, "dockercoins_worker's CPU, from the workers' own metrics");
+  assert.ok(Number(value('metrics', 'One step beyond: the bottleneck', 'rngOverHasher')) > 1, "rng's calls take longer than hasher's: the bottleneck");
   assert.equal(value('stateful', 'The counts survive an update', 'lost'), 0);
   assert.ok(Number(value('stateful', 'The counts survive a kill', 'lostSeconds')) <= 1, 'at most the last second of work lost');
 
