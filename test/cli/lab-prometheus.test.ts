@@ -1,7 +1,7 @@
 // What the metrics chapter asks Prometheus (src/cli/lab/prometheus.ts), against a loopback
-// server answering generated bodies: a query's series come back as Prometheus wrote them, and
-// any other answer (not JSON, JSON of another shape, a refusal, any status) is a Failure of one
-// line, never a crash. Seeded: PROM_SEED=<n> replays a run.
+// server answering generated bodies: a query's series come back as Prometheus wrote them; a
+// refusal is a Failure (the wait stops), any other answer (not JSON, JSON of another shape, any
+// status) an Error (the wait tries again); each one line, never a crash. PROM_SEED=<n> replays a run.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -61,7 +61,7 @@ test(`a query's series come back with their labels and values, the query sent as
   );
 });
 
-test(`any other answer is a Failure of one line, never a crash or a number made up (seed ${seed})`, async () => {
+test(`a refusal is a Failure, any other answer an Error, of one line; never a crash or a number made up (seed ${seed})`, async () => {
   await fc.assert(
     fc.asyncProperty(badBody, status, async (body, code) => {
       reply = { status: code, body };
@@ -71,8 +71,8 @@ test(`any other answer is a Failure of one line, never a crash or a number made 
       );
       // fc.json() may write a good answer by chance: then its series, as written.
       if ('samples' in outcome) return assert.deepEqual(outcome.samples, (JSON.parse(body) as { data: { result: { metric: object; value: [number, string] }[] } }).data.result.map((r) => ({ labels: r.metric, value: Number(r.value[1]) })));
-      assert.ok(outcome.err instanceof Failure, `not a Failure: ${String(outcome.err)}`);
       const refusal = isJson(body) && (JSON.parse(body) as { status?: unknown } | null)?.status === 'error';
+      assert.ok(outcome.err instanceof Error && outcome.err instanceof Failure === refusal, `${refusal ? 'a refusal' : 'not Prometheus\' JSON'}: ${String(outcome.err)}`);
       assert.match(outcome.err.message, refusal ? /^Prometheus refused \S+: .*$/ : /^GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/query\?\S+ answered \d+, not Prometheus' JSON$/);
       assert.doesNotMatch(outcome.err.message, /\n/);
     }),

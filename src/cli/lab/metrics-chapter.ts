@@ -43,10 +43,13 @@ const prometheusUrl = (p: Play) => publishedUrl(p.docker, prometheus, 9090, p.op
 /** A rate over the chapter's window (--window). */
 const rate = (p: Play, series: string) => `rate(${series}[${p.options.windowSeconds}s])`;
 
-/** An instant query that must answer one number. */
+/** Where the targets step found Prometheus. */
+const promUrl = (p: Play) => String(p.figures.prometheus);
+
+/** An instant query that must answer one number (an Error until it does: a wait tries again). */
 async function number(p: Play, promql: string): Promise<number> {
-  const value = await scalar(p.vars.PROM!, promql, p.signal);
-  if (value === undefined || !Number.isFinite(value)) throw new Failure(`${promql}: no value yet`);
+  const value = await scalar(promUrl(p), promql, p.signal);
+  if (value === undefined || !Number.isFinite(value)) throw new Error(`${promql}: no value yet`);
   return value;
 }
 
@@ -60,12 +63,12 @@ const targetsUp: Action = {
   do: 'wait',
   for: 'every target up (Prometheus\' HTTP API, GET /api/v1/targets, where the page opens Status → Targets): 1 prometheus, a node exporter per node, one target per running task of worker, rng, hasher and webui',
   async until(p) {
-    p.vars.PROM = await prometheusUrl(p);
+    const url = await prometheusUrl(p);
     const expected: Record<string, number> = { prometheus: 1, node: await readyNodes(p), ...(await appTasks(p)) };
     const found = await waitUntil(
-      `every target of ${p.vars.PROM} up`,
+      `every target of ${url} up`,
       async () => {
-        const all = await targets(p.vars.PROM!, p.signal);
+        const all = await targets(url, p.signal);
         const up = Object.fromEntries(Object.keys(expected).map((job) => [job, all.filter((t) => t.job === job && t.up).length]));
         const down = all.find((t) => !t.up);
         p.progress(`${Object.entries(up).map(([job, n]) => `${job} ${n}/${expected[job]}`).join(', ')}${down ? `; ${down.job} down: ${down.lastError}` : ''}`);
@@ -75,19 +78,24 @@ const targetsUp: Action = {
     );
     const total = Object.values(found).reduce((a, b) => a + b, 0);
     return {
-      figure: `${p.vars.PROM}: ${total} targets up (${Object.entries(found).map(([job, n]) => `${n} ${job}`).join(', ')}), where the page counts 7 (3 cadvisor, 3 node, 1 prometheus)`,
-      values: { targets: total, ...Object.fromEntries(Object.entries(found).map(([job, n]) => [`${job}Targets`, n])) },
+      figure: `${url}: ${total} targets up (${Object.entries(found).map(([job, n]) => `${n} ${job}`).join(', ')}), where the page counts 7 (3 cadvisor, 3 node, 1 prometheus)`,
+      values: { prometheus: url, targets: total, ...Object.fromEntries(Object.entries(found).map(([job, n]) => [`${job}Targets`, n])) },
     };
   },
 };
 
-/** Waits until Prometheus holds a whole --window of the workers' samples, by its own clock: a rate over it then reads the window. */
+/**
+ * Waits until Prometheus holds a whole --window of every worker's samples, by its own clock: a
+ * rate over the window then reads all of it. Full when each series has samples older than the window.
+ */
 const fullWindow: Action = {
   do: 'wait',
-  for: 'a whole --window of samples of every worker (scrape_interval 2s: count_over_time over the window)',
+  for: "a whole --window of every worker's samples (each has samples older than the window)",
   async until(p) {
-    const samples = p.options.windowSeconds / 2 - 1;
-    await waitUntil(`${p.options.windowSeconds} s of samples`, async () => ((await number(p, `min(count_over_time(process_cpu_seconds_total{job="worker"}[${p.options.windowSeconds}s]))`)) >= samples ? true : undefined), waitOptions(p));
+    const w = p.options.windowSeconds;
+    const cpu = 'process_cpu_seconds_total{job="worker"}';
+    const older = `min(count_over_time(${cpu}[${2 * w}s]) - count_over_time(${cpu}[${w}s]))`;
+    await waitUntil(`${w} s of samples`, async () => ((await number(p, older)) > 0 ? true : undefined), waitOptions(p));
   },
 };
 
@@ -140,7 +148,7 @@ export function metricsScript(o: LabOptions): ChapterScript {
               const workerCpu = await number(p, `sum(${rate(p, 'process_cpu_seconds_total{job="worker"}')})`);
               const workers = await number(p, 'count(process_cpu_seconds_total{job="worker"})');
               const busiest = await number(p, `max(${rate(p, 'process_cpu_seconds_total{job="worker"}')})`);
-              const nodes = await query(p.vars.PROM!, `sum by (instance) (${rate(p, 'node_cpu_seconds_total{mode!="idle"}')})`, p.signal);
+              const nodes = await query(promUrl(p), `sum by (instance) (${rate(p, 'node_cpu_seconds_total{mode!="idle"}')})`, p.signal);
               const cores = await number(p, 'max(count by (instance) (node_cpu_seconds_total{mode="idle"}))');
               const nodeBusy = Math.max(...nodes.map((n) => n.value));
               return { values: { workerCpu, workers, workerCpuMax: busiest, nodeBusyCores: nodeBusy, nodeCores: cores } };
@@ -166,7 +174,7 @@ export function metricsScript(o: LabOptions): ChapterScript {
             do: 'measure',
             what: "the workers' mean call to rng and to hasher (worker_call_duration_seconds: _sum over _count, by dependency), their calls/s, rng's mean wait in its one-at-a-time queue (rng_queue_wait_seconds), and how busy rng's tasks are (the time its requests took, less their wait in the queue, per task)",
             async measure(p) {
-              const perDependency = async (promql: string) => Object.fromEntries((await query(p.vars.PROM!, promql, p.signal)).map((s) => [s.labels.dependency, s.value]));
+              const perDependency = async (promql: string) => Object.fromEntries((await query(promUrl(p), promql, p.signal)).map((s) => [s.labels.dependency, s.value]));
               const seconds = await perDependency(`sum by (dependency) (${rate(p, 'worker_call_duration_seconds_sum')}) / sum by (dependency) (${rate(p, 'worker_call_duration_seconds_count')})`);
               const calls = await perDependency(`sum by (dependency) (${rate(p, 'worker_call_duration_seconds_count')})`);
               const queueWait = await number(p, `sum(${rate(p, 'rng_queue_wait_seconds_sum')}) / sum(${rate(p, 'rng_queue_wait_seconds_count')})`);

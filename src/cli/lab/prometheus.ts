@@ -1,6 +1,7 @@
 // What the metrics chapter asks Prometheus, through its HTTP API (the page types the same
 // queries in Prometheus' web UI): an instant query's series, and the scrape targets with their
-// health. An answer that is not Prometheus' JSON, or a query it refuses, is one readable line.
+// health. A query Prometheus refuses is a Failure; an answer that is not its JSON (a Prometheus
+// still starting answers 503 in plain text) an Error, which a wait tries again: each one line.
 import { z } from 'zod';
 import { Failure } from '../../lib/wait.js';
 
@@ -17,7 +18,7 @@ async function get<T extends z.ZodType>(url: string, path: string, data: T, sign
   const parsed = answer.safeParse(await res.json().catch(() => undefined));
   if (parsed.success && parsed.data.status === 'error') throw new Failure(`Prometheus refused ${at.href}: ${parsed.data.errorType}: ${parsed.data.error}`.replace(/\s+/g, ' '));
   const found = parsed.success ? data.safeParse(parsed.data.data) : parsed;
-  if (!found.success) throw new Failure(`GET ${at.href} answered ${res.status}, not Prometheus' JSON`);
+  if (!found.success) throw new Error(`GET ${at.href} answered ${res.status}, not Prometheus' JSON`);
   return found.data;
 }
 
