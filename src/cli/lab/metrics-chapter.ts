@@ -64,17 +64,19 @@ const targetsUp: Action = {
   for: 'every target up (Prometheus\' HTTP API, GET /api/v1/targets, where the page opens Status → Targets): 1 prometheus, a node exporter per node, one target per running task of worker, rng, hasher and webui',
   async until(p) {
     const url = await prometheusUrl(p);
-    const expected: Record<string, number> = { prometheus: 1, node: await readyNodes(p), ...(await appTasks(p)) };
+    const nodes = await readyNodes(p);
     const found = await waitUntil(
       `every target of ${url} up`,
       async () => {
+        // Asked again each time: a task replaced meanwhile is a target gone and one to come.
+        const expected: Record<string, number> = { prometheus: 1, node: nodes, ...(await appTasks(p)) };
         const all = await targets(url, p.signal);
         const up = Object.fromEntries(Object.keys(expected).map((job) => [job, all.filter((t) => t.job === job && t.up).length]));
         const down = all.find((t) => !t.up);
         p.progress(`${Object.entries(up).map(([job, n]) => `${job} ${n}/${expected[job]}`).join(', ')}${down ? `; ${down.job} down: ${down.lastError}` : ''}`);
         return Object.keys(expected).every((job) => up[job] === expected[job]) && !down ? up : undefined;
       },
-      waitOptions(p),
+      { ...waitOptions(p), progress: undefined },
     );
     const total = Object.values(found).reduce((a, b) => a + b, 0);
     return {
