@@ -103,6 +103,9 @@ test('lab all: every chapter, each step ✓ with the figures the pages promise, 
   assert.ok(Number(value('logging', 'Updating our services to use GELF', 'lines')) > 0);
   assert.equal(value('logging', 'The GELF driver taken off again', 'lateLines'), 0, 'no line from rng once the driver is off');
   assert.equal(value('logging', 'The GELF driver taken off again', 'newTaskLines'), 0, "the new tasks' lines stay in their own logs");
+  assert.equal(value('metrics', 'Checking our Prometheus server', 'nodeTargets'), 3, 'a node exporter per node, found by DNS');
+  assert.ok(Number(value('metrics', "The workers' CPU", 'workerCpu')) > 0, "dockercoins_worker's CPU, from the workers' own metrics");
+  assert.ok(Number(value('metrics', 'One step beyond: the bottleneck', 'rngOverHasher')) > 1, "rng's calls take longer than hasher's: the bottleneck");
   assert.equal(value('stateful', 'The counts survive an update', 'lost'), 0);
   assert.ok(Number(value('stateful', 'The counts survive a kill', 'lostSeconds')) <= 1, 'at most the last second of work lost');
 

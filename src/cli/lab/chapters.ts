@@ -13,6 +13,7 @@ import { updateScript } from './update-chapter.js';
 import { rollingScript } from './rolling-chapter.js';
 import { healthcheckScript } from './healthcheck-chapter.js';
 import { loggingScript } from './logging-chapter.js';
+import { metricsScript } from './metrics-chapter.js';
 import { statefulScript } from './stateful-chapter.js';
 
 export interface ChapterEntry {
@@ -76,6 +77,12 @@ export const chapters: ChapterEntry[] = [
     pages: ['logging'],
     description: "rng's logs sent with the GELF driver to a stand-in for the ELK stack: every task's lines arrive with their container's fields, and stop when the driver is taken off",
     script: loggingScript,
+  },
+  {
+    name: 'metrics',
+    pages: ['metrics'],
+    description: "Prometheus (a stand-in of Debian's packages) as a stack scraping the app and the nodes: the workers' CPU, and rng found as the bottleneck",
+    script: metricsScript,
   },
   {
     name: 'stateful',

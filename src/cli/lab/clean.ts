@@ -7,19 +7,21 @@ import { waitUntil } from '../../lib/wait.js';
 import type { LabOptions } from './options.js';
 import { docker, labCheck, run, type Action, type ChapterScript, type Play } from './script.js';
 import { elkStack, logstash, receiverImage } from './logging-chapter.js';
+import { promImage, promServices, promStack } from './metrics-chapter.js';
 import { appServices, network } from './swarm-chapter.js';
 import { registryStack, removeStacks, service, stack, stackNetwork, stackServices, stacksLeft, waitOptions } from './stack.js';
 
 /** Services of the swarm chapter (by their own names) and of netshoot (debug). */
 const services = ['redis', ...appServices, 'registry', 'debug'];
 const volume = 'dockercoins-redis';
+const labServices = [...services, ...stackServices.map(service), ...promServices, logstash];
 
 const ifThere = (kind: 'service' | 'network' | 'volume', name: string) => ({ says: `${kind} ${name} exists`, holds: async (p: Play) => (await existing(p.docker, kind, [name], p.signal)).length > 0 });
 
 /** The images the chapters build and tag, on the build engine. */
 function images(o: LabOptions): string[] {
   const tags = [...new Set([o.tag, 'latest', 'v0.1', 'v0.2', 'v0.3'])];
-  return [...appServices.map((s) => `dockercoins_${s}`), ...appServices.flatMap((s) => tags.map((t) => `${o.registry}/${s}:${t}`)), `${o.registry}/netshoot:${o.tag}`, receiverImage(o)];
+  return [...appServices.map((s) => `dockercoins_${s}`), ...appServices.flatMap((s) => tags.map((t) => `${o.registry}/${s}:${t}`)), `${o.registry}/netshoot:${o.tag}`, receiverImage(o), promImage(o)];
 }
 
 export function cleanScript(o: LabOptions): ChapterScript {
@@ -28,6 +30,9 @@ export function cleanScript(o: LabOptions): ChapterScript {
     holds: async (p: Play) => (await p.docker(['image', 'ls', '-q', ref], { host: o.buildHost, signal: p.signal })).trim() !== '',
   });
   const stacks: Action[] = [
+    // First: the metrics chapter's Prometheus is on the app's network, which would outlive the app's stack.
+    { ...removeStacks(promStack)[0]!, when: { says: `a ${promStack} stack is left`, holds: async (p) => (await existing(p.docker, 'service', promServices, p.signal)).length > 0 } } as Action,
+    removeStacks(promStack)[1]!,
     {
       ...removeStacks(stack, registryStack)[0]!,
       when: { says: `a ${stack} or ${registryStack} stack is left`, holds: async (p) => (await stacksLeft(p.docker, [stack, registryStack], p.signal)).length > 0 },
@@ -64,9 +69,9 @@ export function cleanScript(o: LabOptions): ChapterScript {
           ...images(o).map((ref) => run({ args: ['image', 'rm', ref], build: true }, { when: imageThere(ref) })),
           {
             do: 'expect',
-            that: `no service of the lab's (${[...services, ...stackServices.map(service), logstash].join(', ')}), no ${volume} volume`,
+            that: `no service of the lab's (${labServices.join(', ')}), no ${volume} volume`,
             async check(p) {
-              const left = [...(await existing(p.docker, 'service', [...services, ...stackServices.map(service), logstash], p.signal)), ...(await existing(p.docker, 'volume', [volume], p.signal))];
+              const left = [...(await existing(p.docker, 'service', labServices, p.signal)), ...(await existing(p.docker, 'volume', [volume], p.signal))];
               if (left.length) throw new Error(`still there: ${left.join(', ')}`);
               return { figure: 'the cluster holds nothing of the lab' };
             },
