@@ -14,7 +14,7 @@ const workshopOrder = ['sampleapp', 'composescale', 'hastyconclusions', 'compose
 
 test('lab --list: every chapter with its workshop pages, in the workshop order', async () => {
   const { stdout } = await cli('--list');
-  const names = [...stdout.matchAll(/^\d+\. (\S+)/gm)].map((m) => m[1]);
+  const names = [...stdout.matchAll(/^ *\d+\. (\S+)/gm)].map((m) => m[1]);
   assert.ok(names.includes('swarm'), stdout);
   const pages = [...stdout.matchAll(/workshop: (.*)$/gm)].flatMap((m) => m[1]!.split(', '));
   assert.equal(pages.length, new Set(pages).size, 'no page in two chapters');
@@ -25,7 +25,7 @@ test('lab --list: every chapter with its workshop pages, in the workshop order',
 
 test('lab all --dry-run: every chapter\'s cheat sheet, in the order of --list', async () => {
   const list = (await cli('--list')).stdout;
-  const names = [...list.matchAll(/^\d+\. (\S+)/gm)].map((m) => m[1]!);
+  const names = [...list.matchAll(/^ *\d+\. (\S+)/gm)].map((m) => m[1]!);
   const { stdout } = await cli('all', '--dry-run');
   const positions: number[] = [];
   for (const name of names) positions.push(stdout.indexOf((await cli(name, '--dry-run')).stdout));

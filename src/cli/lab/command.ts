@@ -32,7 +32,8 @@ export function labCommand(): CliCommand {
 /** `lab --list`: name, workshop pages, what it does. */
 export function listing(): string {
   const width = Math.max(...chapters.map((c) => c.name.length));
-  return chapters.map((c, i) => `${i + 1}. ${c.name.padEnd(width)}  ${c.description}\n   ${' '.repeat(width)}  workshop: ${c.pages.join(', ')}\n`).join('');
+  const numberWidth = `${chapters.length}.`.length;
+  return chapters.map((c, i) => `${`${i + 1}.`.padStart(numberWidth)} ${c.name.padEnd(width)}  ${c.description}\n${' '.repeat(numberWidth + 1 + width)}  workshop: ${c.pages.join(', ')}\n`).join('');
 }
 
 interface ChapterRun {
