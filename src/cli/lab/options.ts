@@ -19,7 +19,7 @@ export interface LabOptions extends RunnerOptions {
   registryImage: string;
   /** Build argument NODE_IMAGE (the Dockerfile's default when not given). */
   nodeImage?: string;
-  /** Base of netshoot's debug image (its Dockerfile's debian:bookworm-slim when not given). */
+  /** Base of the lab's Debian stand-ins (netshoot's debug image, the GELF receiver, Prometheus); their Dockerfiles' own when not given. */
   debianImage?: string;
   /** vip: the standard; dnsrr + host-mode ports: for engines without IPVS. */
   endpointMode: 'vip' | 'dnsrr';
@@ -48,7 +48,7 @@ export function sharedOptions(command: CliCommand): CliCommand {
     .option('--redis-image <image>', 'image of the redis service ($REDIS_IMAGE)', process.env.REDIS_IMAGE || workshopImages.redisImage)
     .option('--registry-image <image>', 'image of the registry service ($REGISTRY_IMAGE)', process.env.REGISTRY_IMAGE || workshopImages.registryImage)
     .option('--node-image <image>', "build argument NODE_IMAGE ($NODE_IMAGE; default: the Dockerfile's)", process.env.NODE_IMAGE || undefined)
-    .option('--debian-image <image>', "base of netshoot's debug image ($DEBIAN_IMAGE; default: stacks/netshoot.Dockerfile's)", process.env.DEBIAN_IMAGE || undefined)
+    .option('--debian-image <image>', "base of the lab's Debian stand-ins: netshoot's debug image, the GELF receiver, Prometheus ($DEBIAN_IMAGE; default: their Dockerfiles')", process.env.DEBIAN_IMAGE || undefined)
     .addOption(new Option('--endpoint-mode <mode>', 'vip (standard) or dnsrr with host-mode ports (engines without IPVS)').choices(['vip', 'dnsrr']).default('vip'))
     .option('--port <port>', "the web UI's published port", numberOption(1, 65535), 8000)
     .option('--rng-port <port>', "rng's published port (Compose)", numberOption(1, 65535), 8001)
