@@ -93,15 +93,13 @@ async function look(c: Coaching, waitingFor: string[]): Promise<void> {
 const ready = (checks: CheckAction[], readings: Map<CheckAction, Reading>) =>
   checks.filter((a, i) => !readings.has(a) && (a.do !== 'measure' || checks.slice(0, i).every((b) => readings.has(b))));
 
-/** Plays the step's waits, measures and expects until each has held once, in any order; its ✓ figure, or undefined on Ctrl-C. */
-async function untilReached(step: Step, c: Coaching): Promise<string | undefined> {
-  const checks = step.actions.filter((a): a is CheckAction => a.do !== 'run');
-  const readings = new Map<CheckAction, Reading>();
-  const reasons = new Map<CheckAction, string>();
-  while (!c.play.signal.aborted) {
-    // Side by side: each wait looks for a few seconds at most, and they hold in any order.
+/** Plays the checks ready, side by side (each wait looks for a few seconds at most); then the measures their readings made ready. */
+async function playRound(checks: CheckAction[], readings: Map<CheckAction, Reading>, reasons: Map<CheckAction, string>, c: Coaching): Promise<void> {
+  let batch = ready(checks, readings);
+  while (batch.length && !c.play.signal.aborted) {
+    const before = readings.size;
     await Promise.all(
-      ready(checks, readings).map(async (a) => {
+      batch.map(async (a) => {
         try {
           const reading = (await readState(a, c.play)) ?? {};
           readings.set(a, reading);
@@ -113,6 +111,18 @@ async function untilReached(step: Step, c: Coaching): Promise<string | undefined
         }
       }),
     );
+    const tried = batch;
+    batch = readings.size > before ? ready(checks, readings).filter((a) => !tried.includes(a)) : [];
+  }
+}
+
+/** Plays the step's waits, measures and expects until each has held once, in any order; its ✓ figure, or undefined on Ctrl-C. */
+async function untilReached(step: Step, c: Coaching): Promise<string | undefined> {
+  const checks = step.actions.filter((a): a is CheckAction => a.do !== 'run');
+  const readings = new Map<CheckAction, Reading>();
+  const reasons = new Map<CheckAction, string>();
+  while (!c.play.signal.aborted) {
+    await playRound(checks, readings, reasons, c);
     if (c.play.signal.aborted) return undefined;
     if (readings.size === checks.length) return checks.map((a) => readings.get(a)!.figure).filter(Boolean).join('; ') || 'done';
     await look(c, checks.filter((a) => !readings.has(a)).map((a) => `${checkLabel(a)}${reasons.has(a) ? ` (now: ${reasons.get(a)})` : ''}`));
