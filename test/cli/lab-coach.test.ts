@@ -42,7 +42,7 @@ const cases: Record<string, { state: ClusterState; says: RegExp }> = {
     says: /^worker: no task runs, 127.0.0.1:5000 does not have worker:v1 \(No such image/,
   },
   'webui-not-published': { state: with_((s) => (s.services.webui!.ports = [])), says: /webui runs but publishes no port.*\n {2}Publish it: docker service update webui --publish-add mode=host,published=8000,target=80/ },
-  'webui-other-port': { state: with_((s) => (s.services.webui!.ports = ['8080/host'])), says: /webui publishes 8080\/host, not 8000/ },
+  'webui-other-port': { state: with_((s) => (s.services.webui!.ports = ['8080/host'])), says: /webui publishes 8080\/host, not 8000.*\n {2}Publish 8000 \(docker service update webui --publish-rm mode=host,published=8080,target=80 --publish-add mode=host,published=8000,target=80\)/ },
   bottleneck: { state: with_((s) => ((s.services.rng = svc('rng')), (s.rate = 9.6))), says: /^10 workers and still 9.6 hashes\/s: not a mistake/ },
   'rng-scaled': { state: with_((s) => (s.services.rng = svc('rng', { replicas: 3, running: 3 }))), says: /^rng is scaled to 3 replicas: the chapter makes it global/ },
 };

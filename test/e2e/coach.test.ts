@@ -21,6 +21,10 @@ import { hostEngine, minutes, registry, startCluster, stopCluster, swarm, swarmH
 /** Commands that only read, as the lab's guard allows them (checked here on its own terms). */
 const queries = new Set(['service ls', 'service inspect', 'service ps', 'network ls', 'network inspect', 'node ls', 'node inspect', 'info', 'version']);
 let redisImage = 'redis:7';
+/** Tags of this run's own: a registry kept from an earlier run (SWARM_KEEP=1) already has its tags. */
+const stamp = Date.now().toString(36);
+const cleanTag = `c${stamp}`;
+const mistakenTag = `m${stamp}`;
 let wrapperDir = '';
 let commandLog = '';
 
@@ -112,18 +116,18 @@ const published = (port: number) => new RegExp(`^✓ Publish the web UI: webui p
 test('the coach, cleanly: each step ticked as the attendee reaches it, the figures as the lab prints them, no command of its own', { timeout: minutes(6) }, async (t) => {
   await writeFile(commandLog, '');
   const port = await freePort();
-  const coach = startCoach(t, 'v1', port);
+  const coach = startCoach(t, cleanTag, port);
   await coach.line(stepLines.swarm);
   await coach.line(stepLines.registry);
   // In the reverse of the page's order: the coach ticks them as they arrive.
-  await buildAndPush('v1', [...appServices].reverse());
-  await coach.line(images('v1'));
-  for (const s of appServices) assert.ok(coach.lines.includes(`  · ${registry}/${s}:v1`), `${s}:v1 ticked on its own`);
+  await buildAndPush(cleanTag, [...appServices].reverse());
+  await coach.line(images(cleanTag));
+  for (const s of appServices) assert.ok(coach.lines.includes(`  · ${registry}/${s}:${cleanTag}`), `${s}:${cleanTag} ticked on its own`);
   await attendee('network', 'create', '--driver', 'overlay', 'dockercoins');
   await coach.line(stepLines.network);
   await create('redis', redisImage);
   await coach.line(stepLines.redis);
-  for (const s of [...appServices].reverse()) await create(s, `${registry}/${s}:v1`);
+  for (const s of [...appServices].reverse()) await create(s, `${registry}/${s}:${cleanTag}`);
   await coach.line(stepLines.services);
   await attendee('service', 'update', 'webui', '--detach', '--publish-add', publish(port));
   await coach.line(published(port));
@@ -134,7 +138,7 @@ test('the coach, cleanly: each step ticked as the attendee reaches it, the figur
   await coach.line(stepLines.scaled);
   await coach.line(/^ℹ 10 workers and still \d+\.\d hashes\/s: not a mistake\. One rng answers 10 requests\/s/);
   await attendee('service', 'rm', 'rng');
-  await attendee('service', 'create', '--detach', '--name', 'rng', '--network', 'dockercoins', '--mode', 'global', '--endpoint-mode', 'dnsrr', `${registry}/rng:v1`);
+  await attendee('service', 'create', '--detach', '--name', 'rng', '--network', 'dockercoins', '--mode', 'global', '--endpoint-mode', 'dnsrr', `${registry}/rng:${cleanTag}`);
   await coach.line(stepLines.global);
   await removeEverything();
   await coach.line(/^✓ Remove everything: removed redis, hasher, rng, webui, worker and the dockercoins network$/);
@@ -150,22 +154,22 @@ test('the coach, cleanly: each step ticked as the attendee reaches it, the figur
 test('the coach, with the mistakes attendees make: each said in its own words, each corrected, then ticked; Ctrl-C sums up', { timeout: minutes(7) }, async (t) => {
   await writeFile(commandLog, '');
   const port = await freePort();
-  const coach = startCoach(t, 'v2', port);
+  const coach = startCoach(t, mistakenTag, port);
   await coach.line(stepLines.registry);
-  await buildAndPush('v2', ['hasher', 'rng', 'webui', 'worker'], 'worker');
-  await coach.line(new RegExp(`^⚠ ${registry} has worker:latest but not :v2: \`docker push \\$REGISTRY/\\$SERVICE\` without the tag pushes only :latest`));
+  await buildAndPush(mistakenTag, ['hasher', 'rng', 'webui', 'worker'], 'worker');
+  await coach.line(new RegExp(`^⚠ ${registry} has worker:latest but not :${mistakenTag}: \`docker push \\$REGISTRY/\\$SERVICE\` without the tag pushes only :latest`));
   await attendee('network', 'create', 'dockercoins');
   await coach.line(/^⚠ the dockercoins network is a local bridge network \(created without --driver overlay\): services cannot use it\.$/);
   await attendee('network', 'rm', 'dockercoins');
   await attendee('network', 'create', '--driver', 'overlay', 'dockercoins');
   await create('redis', redisImage);
-  await create('worker', `${registry}/worker:v2`);
-  await coach.line(new RegExp(`^⚠ worker: no task runs, ${registry} does not have worker:v2`));
-  await buildAndPush('v2', ['worker']);
-  await coach.line(images('v2'));
+  await create('worker', `${registry}/worker:${mistakenTag}`);
+  await coach.line(new RegExp(`^⚠ worker: no task runs, ${registry} does not have worker:${mistakenTag}`));
+  await buildAndPush(mistakenTag, ['worker']);
+  await coach.line(images(mistakenTag));
   await coach.line(stepLines.network);
   await coach.line(stepLines.redis);
-  for (const s of ['hasher', 'rng', 'webui']) await create(s, `${registry}/${s}:v2`);
+  for (const s of ['hasher', 'rng', 'webui']) await create(s, `${registry}/${s}:${mistakenTag}`);
   await coach.line(stepLines.services);
   // Straight on to the workers, the web UI unpublished; then published on another port.
   await attendee('service', 'update', 'worker', '--detach', '--replicas', '2');
@@ -173,7 +177,8 @@ test('the coach, with the mistakes attendees make: each said in its own words, e
   const other = await freePort();
   await attendee('service', 'update', 'webui', '--detach', '--publish-add', publish(other));
   await coach.line(new RegExp(`^⚠ webui publishes ${other}/host, not ${port}`));
-  await attendee('service', 'update', 'webui', '--detach', '--publish-rm', '80', '--publish-add', publish(port));
+  await coach.line(new RegExp(`^  Publish ${port} \\(docker service update webui --publish-rm mode=host,published=${other},target=80 --publish-add`));
+  await attendee('service', 'update', 'webui', '--detach', '--publish-rm', publish(other), '--publish-add', publish(port));
   await attendee('service', 'update', 'worker', '--detach', '--replicas', '1');
   await coach.line(published(port));
   await coach.line(stepLines.whatHappened);
@@ -183,7 +188,7 @@ test('the coach, with the mistakes attendees make: each said in its own words, e
   await attendee('service', 'scale', '--detach', 'rng=3');
   await coach.line(/^⚠ rng is scaled to 3 replicas: the chapter makes it global/);
   await attendee('service', 'rm', 'rng');
-  await attendee('service', 'create', '--detach', '--name', 'rng', '--network', 'dockercoins', '--mode', 'global', '--endpoint-mode', 'dnsrr', `${registry}/rng:v2`);
+  await attendee('service', 'create', '--detach', '--name', 'rng', '--network', 'dockercoins', '--mode', 'global', '--endpoint-mode', 'dnsrr', `${registry}/rng:${mistakenTag}`);
   await coach.line(stepLines.global);
   coach.child.kill('SIGINT');
   const { exitCode } = await coach.child;

@@ -64,7 +64,9 @@ export const swarmMistakes: Mistake[] = [
     detect: (s, o) => {
       const ports = s.services.webui?.ports ?? [];
       if (!ports.length || ports.some((p) => p.startsWith(`${o.port}/`))) return undefined;
-      return `webui publishes ${ports.join(', ')}, not ${o.port}: the chapter reads the web UI on ${o.port}.\n  Publish ${o.port} (docker service update webui --publish-rm 80 --publish-add ${publishedPort(o)}), or run the coach with --port.`;
+      // A host-mode port is removed by its whole spec: `--publish-rm 80` leaves it.
+      const other = o.endpointMode === 'dnsrr' ? `mode=host,published=${ports[0]!.split('/')[0]},target=80` : '80';
+      return `webui publishes ${ports.join(', ')}, not ${o.port}: the chapter reads the web UI on ${o.port}.\n  Publish ${o.port} (docker service update webui --publish-rm ${other} --publish-add ${publishedPort(o)}), or run the coach with --port.`;
     },
   },
   {
