@@ -65,7 +65,7 @@ export interface Task {
   error: string;
 }
 
-const taskFormat = '{{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}';
+export const taskFormat = '{{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}';
 
 export function parseTasks(output: string): Task[] {
   return output

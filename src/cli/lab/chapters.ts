@@ -8,6 +8,7 @@ import type { ChapterScript } from './script.js';
 import { composeScript } from './compose-chapter.js';
 import { stacksScript } from './stacks-chapter.js';
 import { swarmScript } from './swarm-chapter.js';
+import { swarmMistakes, type Mistake } from './mistakes.js';
 import { netshootScript } from './netshoot-chapter.js';
 import { updateScript } from './update-chapter.js';
 import { rollingScript } from './rolling-chapter.js';
@@ -23,6 +24,8 @@ export interface ChapterEntry {
   description: string;
   /** The chapter, as data (./script.ts): one file of its own. */
   script(o: LabOptions): ChapterScript;
+  /** The mistakes `--coach` recognises on its pages: the chapters the coach knows. */
+  mistakes?: Mistake[];
 }
 
 /** The chapter `entry` makes with these options. */
@@ -40,6 +43,7 @@ export const chapters: ChapterEntry[] = [
     pages: ['ourapponswarm', 'hostingregistry', 'testingregistry', 'btp-manual'],
     description: 'registry, images, services, scaling, global mode on the Swarm DOCKER_HOST points to',
     script: swarmScript,
+    mistakes: swarmMistakes,
   },
   {
     name: 'stacks',

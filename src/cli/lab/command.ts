@@ -5,6 +5,8 @@ import { Command as CliCommand, type OptionValues } from 'commander';
 import { chapterOf, chapters } from './chapters.js';
 import { cleanScript } from './clean.js';
 import { labOptions, sharedOptions } from './options.js';
+import { runCoach } from './coach.js';
+import { numberOption } from '../number-option.js';
 import { minutes, runChapter, scriptChapter, type Chapter, type LabRun } from './runner.js';
 
 export function labCommand(): CliCommand {
@@ -16,9 +18,12 @@ export function labCommand(): CliCommand {
       process.stdout.write(listing());
     });
   for (const entry of chapters) {
-    sharedOptions(lab.command(entry.name).description(`${entry.description} (workshop: ${entry.pages.join(', ')})`)).action(async (values: OptionValues) => {
+    const command = sharedOptions(lab.command(entry.name).description(`${entry.description} (workshop: ${entry.pages.join(', ')})`));
+    if (entry.mistakes) coachOptions(command);
+    command.action(async (values: OptionValues) => {
       const o = labOptions(values);
-      await runChapter(chapterOf(entry, o), o);
+      if (values.coach) await runCoach(entry.script(o), o, entry.mistakes!, values.idle as number);
+      else await runChapter(chapterOf(entry, o), o);
     });
   }
   sharedOptions(lab.command('all').description('every chapter in workshop order on one cluster; stops at the first that fails; a summary at the end')).action(runAll);
@@ -28,6 +33,12 @@ export function labCommand(): CliCommand {
   });
   return lab;
 }
+
+/** The coach's options, on the chapters it knows the mistakes of. */
+const coachOptions = (command: CliCommand) =>
+  command
+    .option('--coach', 'run none of the commands: show each step, watch the cluster while you type them, tick each step reached, point out mistakes', false)
+    .option('--idle <seconds>', 'with --coach: say what it waits for after this long without a change', numberOption(5, 3600), 60);
 
 /** `lab --list`: name, workshop pages, what it does. */
 export function listing(): string {

@@ -9,7 +9,7 @@ import { Listr } from 'listr2';
 import { dockerCli, type Docker } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import type { LabOptions } from './options.js';
-import { actionLines, cheatSheet as cheatSheetOf, commandLine, withVars, type Action, type ChapterScript, type Play, type Reading, type Undo } from './script.js';
+import { actionLines, cheatSheet as cheatSheetOf, commandLine, readState, withVars, type Action, type ChapterScript, type Play, type Reading, type Undo } from './script.js';
 
 /** What every chapter's options say about running it. */
 export interface RunnerOptions {
@@ -72,10 +72,7 @@ interface Playing {
 async function perform(a: Action, p: Playing): Promise<Reading | void> {
   p.rehearsal?.transcript.push(...actionLines(a, p.o));
   if (a.do !== 'run') {
-    if (p.rehearsal) return;
-    if (a.do === 'wait') return a.until(p.play);
-    if (a.do === 'measure') return a.measure(p.play);
-    return a.check(p.play);
+    return p.rehearsal ? undefined : readState(a, p.play);
   }
   if (a.when && !p.rehearsal && !(await a.when.holds(p.play))) return;
   const c = withVars(a.command, p.play.vars);
@@ -187,8 +184,8 @@ async function undoAll(p: Playing, say: (line: string) => void): Promise<void> {
   p.undo = [];
 }
 
-/** Commands that only read: what a wait, a measure or an expect may run without being on the sheet. */
-const readOnly = (args: string[], program = 'docker') => {
+/** Commands that only read: what a wait, a measure or an expect (and the coach) may run without being on the sheet. */
+export const readOnly = (args: string[], program = 'docker') => {
   const [first = '', second = ''] = args.filter((a) => !a.startsWith('-') && !a.endsWith('.yml'));
   if (program === 'docker-compose') return ['ps', 'logs', 'config'].includes(first);
   if (program !== 'docker') return false;

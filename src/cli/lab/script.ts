@@ -92,6 +92,17 @@ export interface ChapterScript {
 }
 
 export type RunAction = Extract<Action, { do: 'run' }>;
+export type CheckAction = Exclude<Action, RunAction>;
+
+/** What a wait, a measure or an expect reads: the runner's and the coach's one way to play it. */
+export function readState(a: CheckAction, play: Play): Promise<Reading | void> | Reading | void {
+  if (a.do === 'wait') return a.until(play);
+  if (a.do === 'measure') return a.measure(play);
+  return a.check(play);
+}
+
+/** How the sheet names what a wait, a measure or an expect looks for. */
+export const checkLabel = (a: CheckAction) => (a.do === 'wait' ? a.for : a.do === 'measure' ? a.what : a.that);
 export const run = (command: Command, more: Omit<RunAction, 'do' | 'command'> = {}): RunAction => ({ do: 'run', command, ...more });
 export const docker = (...args: string[]): Command => ({ args });
 /** A command that differs from the workshop's literal one, and why. */

@@ -28,6 +28,11 @@ const endpointArgs = (o: LabOptions) => (o.endpointMode === 'dnsrr' ? ['--endpoi
 const publishArg = (o: LabOptions, published: number, target: number) => (o.endpointMode === 'dnsrr' ? `mode=host,published=${published},target=${target}` : `${published}:${target}`);
 const image = (o: LabOptions, s: string) => `${o.registry}/${s}:${o.tag}`;
 const perSecond = (rate: number) => rate.toFixed(1);
+/** The tags the registry holds for a repository (null: none, or no such repository). */
+export async function registryTags(registry: string, repository: string, signal?: AbortSignal): Promise<string[] | null> {
+  const res = await fetch(`http://${registry}/v2/${repository}/tags/list`, { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000) });
+  return res.ok ? ((await res.json()) as { tags: string[] | null }).tags : null;
+}
 const otherImage = (o: LabOptions, key: 'redisImage' | 'registryImage', what: string) =>
   imageOptionsSet(o, [key]).length ? `another ${what} image (${imageOptionsSet(o, [key])[0]}): no registry is reachable here` : undefined;
 
@@ -185,18 +190,16 @@ export function swarmScript(o: LabOptions): ChapterScript {
         title: 'Build, tag and push the images',
         actions: [
           ...build,
-          {
+          // One expect per image: the coach ticks them in whatever order the attendee pushes.
+          ...appServices.map((s): Action => ({
             do: 'expect',
-            that: `${appServices.join(', ')} in ${o.registry} with tag ${o.tag}`,
+            that: `${s}:${o.tag} in ${o.registry}`,
             async check() {
-              for (const s of appServices) {
-                const res = await fetch(`http://${o.registry}/v2/${s}/tags/list`, { signal: AbortSignal.timeout(5000) });
-                const tags = res.ok ? ((await res.json()) as { tags: string[] | null }).tags : null;
-                if (!tags?.includes(o.tag)) throw new Failure(`${o.registry} has no ${s}:${o.tag} after the push (tags: ${tags?.join(', ') ?? 'none'})`);
-              }
-              return { figure: `4 images in ${o.registry} with tag ${o.tag}` };
+              const tags = await registryTags(o.registry, s);
+              if (!tags?.includes(o.tag)) throw new Failure(`${o.registry} has no ${s}:${o.tag} after the push (tags: ${tags?.join(', ') ?? 'none'})`);
+              return { figure: `${o.registry}/${s}:${o.tag}` };
             },
-          },
+          })),
         ],
       },
       {
@@ -228,6 +231,14 @@ export function swarmScript(o: LabOptions): ChapterScript {
         actions: [
           run(docker('service', 'rm', 'rng'), { settles: ['rng'] }),
           created(departs(docker('service', 'create', '--detach', '--name', 'rng', '--network', network, '--mode', 'global', ...endpointArgs(o), image(o, 'rng')), modeDeparture(o), detached), 'rng'),
+          {
+            do: 'expect',
+            that: 'rng runs in global mode',
+            async check(p) {
+              const mode = (await p.docker(['service', 'inspect', 'rng', '--format', '{{if .Spec.Mode.Global}}global{{else}}replicated{{end}}'], { signal: p.signal })).trim();
+              if (mode !== 'global') throw new Failure(`rng runs in ${mode} mode, expected global`);
+            },
+          },
           globalRng(o),
         ],
       },
