@@ -10,7 +10,7 @@ import { repositoryRoot as root } from '../../src/lib/paths.js';
 
 const cli = (...args: string[]) => execa(process.execPath, [path.join(root, 'dist/cli.mjs'), 'lab', ...args], { env: { NODE_IMAGE: '', REDIS_IMAGE: '', REGISTRY_IMAGE: '', DEBIAN_IMAGE: '' } });
 /** The Swarm track's order (container.training's swarm.yml), by the pages each chapter covers. */
-const workshopOrder = ['sampleapp', 'composescale', 'hastyconclusions', 'composedown', 'ourapponswarm', 'hostingregistry', 'testingregistry', 'btp-manual', 'swarmready', 'stacks', 'netshoot', 'updatingservices', 'rollingupdates', 'healthchecks', 'stateful'];
+const workshopOrder = ['sampleapp', 'composescale', 'hastyconclusions', 'composedown', 'ourapponswarm', 'hostingregistry', 'testingregistry', 'btp-manual', 'swarmready', 'stacks', 'netshoot', 'ipsec', 'updatingservices', 'rollingupdates', 'healthchecks', 'stateful'];
 
 test('lab --list: every chapter with its workshop pages, in the workshop order', async () => {
   const { stdout } = await cli('--list');

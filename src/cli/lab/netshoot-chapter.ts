@@ -7,7 +7,8 @@ import { Failure, waitUntil } from '../../lib/wait.js';
 import { runningApp } from './app.js';
 import type { LabOptions } from './options.js';
 import { departs, detached, docker, run, type Action, type ChapterScript, type Command, type Play } from './script.js';
-import { service, stackNetwork, waitOptions } from './stack.js';
+import { cliNode, service, stackNetwork, waitOptions } from './stack.js';
+import { debianStandIn } from './stand-in.js';
 
 const debugService = 'debug';
 const exec = (...args: string[]): Command => ({ args: ['exec', '$CID', ...args], show: true });
@@ -67,30 +68,17 @@ export function netshootScript(o: LabOptions): ChapterScript {
     keyStep: 'Benchmark rng',
     steps: [
       runningApp(o),
-      {
+      debianStandIn(o, {
         title: 'A debug image (departure: Debian packages, not alpine)',
-        actions: [
-          run(
-            departs(
-              { args: ['build', ...(o.debianImage ? ['--build-arg', `DEBIAN_IMAGE=${o.debianImage}`] : []), '-t', image, '-f', 'stacks/netshoot.Dockerfile', 'stacks'], build: true },
-              "not in the workshop, which runs alpine and installs curl, ab and drill with apk (or uses nicolaka/netshoot): neither is reachable without an image registry, Debian's packages are",
-            ),
-          ),
-          run({ args: ['push', image], build: true }),
-          { do: 'expect', that: `${image}: Debian with curl, ab (apache2-utils) and drill (ldnsutils)`, check: () => ({ figure: `${image} pushed` }) },
-        ],
-      },
+        image,
+        dockerfile: 'netshoot.Dockerfile',
+        why: "not in the workshop, which runs alpine and installs curl, ab and drill with apk (or uses nicolaka/netshoot): neither is reachable without an image registry, Debian's packages are",
+        holds: 'Debian with curl, ab (apache2-utils) and drill (ldnsutils)',
+      }),
       {
         title: "A debug container on the app's network",
         actions: [
-          {
-            do: 'measure',
-            what: 'HOSTNAME: the node the docker CLI talks to (docker info)',
-            async measure(p) {
-              p.vars.HOSTNAME = (await p.docker(['info', '--format', '{{.Name}}'], { signal: p.signal })).trim();
-              return {};
-            },
-          },
+          cliNode,
           run(departs(docker('service', 'create', '--detach', '--network', stackNetwork(), '--name', debugService, '--constraint', 'node.hostname==$HOSTNAME', image, 'sleep', '1000000000'), `${image} for alpine`, detached), {
             undo: { key: debugService, actions: [removeDebug] },
           }),
