@@ -7,7 +7,8 @@ import { waitUntil } from '../../lib/wait.js';
 import type { LabOptions } from './options.js';
 import { docker, labCheck, run, type Action, type ChapterScript, type Play } from './script.js';
 import { appServices, network } from './swarm-chapter.js';
-import { ipsecNetworks, ngrepImage } from './ipsec-chapter.js';
+import { netshootImage } from './stand-in.js';
+import { ipsecNetworks } from './ipsec-chapter.js';
 import { registryStack, removeStacks, service, stack, stackNetwork, stackServices, stacksLeft, waitOptions } from './stack.js';
 
 /** Services of the swarm chapter (by their own names) and of netshoot (debug). */
@@ -19,7 +20,7 @@ const ifThere = (kind: 'service' | 'network' | 'volume', name: string) => ({ say
 /** The images the chapters build and tag, on the build engine. */
 function images(o: LabOptions): string[] {
   const tags = [...new Set([o.tag, 'latest', 'v0.1', 'v0.2', 'v0.3'])];
-  return [...appServices.map((s) => `dockercoins_${s}`), ...appServices.flatMap((s) => tags.map((t) => `${o.registry}/${s}:${t}`)), `${o.registry}/netshoot:${o.tag}`, ngrepImage(o)];
+  return [...appServices.map((s) => `dockercoins_${s}`), ...appServices.flatMap((s) => tags.map((t) => `${o.registry}/${s}:${t}`)), netshootImage(o)];
 }
 
 export function cleanScript(o: LabOptions): ChapterScript {

@@ -10,14 +10,13 @@ import { runningApp } from './app.js';
 import type { LabOptions } from './options.js';
 import { EngineLacks, departs, docker, labCheck, run, type Action, type ChapterScript, type Command, type Play } from './script.js';
 import { cliNode, deployStack, deployedTag, service, stack, stackNetwork, stackServices, waitForStack, waitOptions, webuiUrl } from './stack.js';
-import { debianStandIn } from './stand-in.js';
+import { netshootImage, netshootImageStep } from './stand-in.js';
 
 const secure = 'secure';
 const insecure = 'insecure';
 /** The networks the chapter creates, for `lab clean`. */
 export const ipsecNetworks = [secure, insecure];
-/** Its capture image, for `lab clean`. */
-export const ngrepImage = (o: LabOptions) => `${o.registry}/ngrep:${o.tag}`;
+
 /** Length of each capture, s: enough for the workers' many calls a second. */
 const captureSeconds = 5;
 const ifaceOfNodes = 'eth0';
@@ -57,7 +56,7 @@ async function waitForStackOn(p: Play, network: string): Promise<void> {
 }
 
 export function ipsecScript(o: LabOptions): ChapterScript {
-  const image = ngrepImage(o);
+  const image = netshootImage(o);
   const capture = (key: string, ...why: string[]): Action =>
     run(
       departs(
@@ -110,13 +109,11 @@ export function ipsecScript(o: LabOptions): ChapterScript {
           },
         ],
       },
-      debianStandIn(o, {
-        title: "A capture image (departure: Debian's ngrep)",
-        image,
-        dockerfile: 'ngrep.Dockerfile',
-        why: "not in the workshop, which runs ngrep from nicolaka/netshoot: no image registry is reachable here, Debian's packages are (ngrep, and iproute2 for the lab's look at the node's IPsec state)",
-        holds: 'Debian with ngrep and iproute2',
-      }),
+      netshootImageStep(
+        o,
+        'A capture image (departure: Debian packages for netshoot)',
+        "the netshoot chapter's debug image, where the workshop runs ngrep from nicolaka/netshoot: no image registry is reachable here, Debian's packages are (ngrep, and iproute2 for the lab's look at the node's IPsec state)",
+      ),
       {
         title: 'Sniff the plain overlay',
         actions: [

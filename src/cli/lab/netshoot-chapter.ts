@@ -8,7 +8,7 @@ import { runningApp } from './app.js';
 import type { LabOptions } from './options.js';
 import { departs, detached, docker, run, type Action, type ChapterScript, type Command, type Play } from './script.js';
 import { cliNode, service, stackNetwork, waitOptions } from './stack.js';
-import { debianStandIn } from './stand-in.js';
+import { netshootImage, netshootImageStep } from './stand-in.js';
 
 const debugService = 'debug';
 const exec = (...args: string[]): Command => ({ args: ['exec', '$CID', ...args], show: true });
@@ -58,7 +58,7 @@ function abResults(p: Play, key: string): { one: AbResult; fifty: AbResult; grow
 }
 
 export function netshootScript(o: LabOptions): ChapterScript {
-  const image = `${o.registry}/netshoot:${o.tag}`;
+  const image = netshootImage(o);
   const workers = service('worker');
   const removeDebug = run(departs(docker('service', 'rm', debugService), 'not on the page: the debug container removed'), { settles: [debugService] });
   const workersBack = run(departs(docker('service', 'update', workers, '--replicas', '$WORKERS', '--detach'), 'not on the page: the workers back as many as before (WORKERS), for the next chapter', detached), { settles: ['workers'] });
@@ -68,13 +68,7 @@ export function netshootScript(o: LabOptions): ChapterScript {
     keyStep: 'Benchmark rng',
     steps: [
       runningApp(o),
-      debianStandIn(o, {
-        title: 'A debug image (departure: Debian packages, not alpine)',
-        image,
-        dockerfile: 'netshoot.Dockerfile',
-        why: "not in the workshop, which runs alpine and installs curl, ab and drill with apk (or uses nicolaka/netshoot): neither is reachable without an image registry, Debian's packages are",
-        holds: 'Debian with curl, ab (apache2-utils) and drill (ldnsutils)',
-      }),
+      netshootImageStep(o, 'A debug image (departure: Debian packages, not alpine)', "not in the workshop, which runs alpine and installs curl, ab and drill with apk (or uses nicolaka/netshoot): neither is reachable without an image registry, Debian's packages are"),
       {
         title: "A debug container on the app's network",
         actions: [
