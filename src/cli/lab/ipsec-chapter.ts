@@ -63,7 +63,7 @@ export function ipsecScript(o: LabOptions): ChapterScript {
         { args: ['run', '--rm', '--net', 'host', image, 'sh', '-c', `timeout --preserve-status -s INT ${captureSeconds} ngrep -l -tpd ${ifaceOfNodes} -W byline HTTP udp port 4789 || test $? = 1`] },
         `${image} for nicolaka/netshoot`,
         `timeout -s INT ${captureSeconds}: the workshop's Ctrl-C, after ${captureSeconds} s; ngrep's status 1 (nothing matched) is an answer here`,
-        "udp port 4789 (the overlay's VXLAN) and -l -W byline: not the docker CLI's own connection to this node, which carries ngrep's output and would be captured again; one header a line, to count them",
+        "udp port 4789: only the overlay's VXLAN packets, not the docker CLI's own connection to this node, which carries ngrep's output and would be captured again; -l -W byline: its lines as they come, one header a line, to count them",
         ...why,
       ),
       { keep: key },
@@ -167,11 +167,12 @@ export function ipsecScript(o: LabOptions): ChapterScript {
               const { espStates, espPackets, droppedNoState } = ipsecState(p.out.xfrm!);
               const values = { secureRequests: seen.rng + seen.hasher, espStates, espPackets, droppedNoState, seconds: captureSeconds };
               const plain = `${p.figures.plainRequests} HTTP requests to rng/hasher seen in clear on the plain overlay over ${captureSeconds} s`;
-              if (!espStates || !espPackets)
+              if (!espStates)
                 throw new EngineLacks(
-                  `no IPsec on this engine: ${espStates} ESP security associations, ${espPackets} ESP packets on ${p.vars.HOSTNAME}; ${droppedNoState} packets dropped for want of one (XfrmOutNoStates); the ${values.secureRequests} requests seen on ${secure} mean the traffic did not cross, not that it was encrypted (${plain})`,
+                  `no IPsec on this engine: ${espStates} ESP security associations, ${espPackets} ESP packets on ${p.vars.HOSTNAME}; ${droppedNoState} packets dropped for want of one (XfrmOutNoStates): the traffic on ${secure} is dropped, not encrypted (${values.secureRequests} requests seen on it; ${plain})`,
                 );
               const figure = `${plain}; ${values.secureRequests} on the encrypted one (${espPackets} ESP packets through ${espStates} security associations)`;
+              if (!espPackets) throw new Failure(`${figure}: nothing crossed ${secure} from ${p.vars.HOSTNAME}`);
               if (values.secureRequests) throw new Failure(`${figure}: requests in clear on ${secure}`);
               return { figure, values };
             },
