@@ -10,7 +10,7 @@ import { chapters } from '../../src/cli/lab/chapters.js';
 import { cleanScript } from '../../src/cli/lab/clean.js';
 import type { LabOptions } from '../../src/cli/lab/options.js';
 import { playScript, queriesOnly } from '../../src/cli/lab/runner.js';
-import { cheatSheet, commandLine, type ChapterScript } from '../../src/cli/lab/script.js';
+import { EngineLacks, cheatSheet, commandLine, docker, run, type ChapterScript } from '../../src/cli/lab/script.js';
 import type { Docker } from '../../src/cli/swarm.js';
 
 const workshop: LabOptions = {
@@ -165,4 +165,24 @@ test('a build that fails on the Swarm\'s engine says to build elsewhere with --b
   assert.match(run.reason!, /^Build, tag and push the images: docker build --target hasher .* failed: ERROR: .*; where this engine cannot build or reach a registry, build on one that can: --build-host <docker-host>$/);
   const withHost = await playScript(s, { ...workshop, buildHost: 'tcp://builder:2375' }, { docker: failing, renderer: 'silent', say: () => {}, rehearsal: { transcript: [] } });
   assert.doesNotMatch(withHost.reason!, /--build-host/, 'not where one is given');
+});
+
+test('a step the engine cannot do (EngineLacks) ends on ✗ with its reason; the chapter goes on, undoes nothing and is not ok', async () => {
+  const s: ChapterScript = {
+    name: 'A chapter',
+    header: 'A chapter',
+    keyStep: 'Encrypt',
+    steps: [
+      { title: 'Make', actions: [run(docker('network', 'create', 'n'), { undo: { key: 'n', actions: [run(docker('network', 'rm', 'n'))] } })] },
+      { title: 'Encrypt', actions: [{ do: 'expect', that: 'ESP', check: () => { throw new EngineLacks('no IPsec on this engine'); } }] },
+      { title: 'Remove', actions: [run(docker('network', 'rm', 'n'), { settles: ['n'] })] },
+    ],
+  };
+  const { docker: recording, calls } = recordingDocker();
+  const played = await playScript(s, workshop, { docker: recording, renderer: 'silent', say: () => {} });
+  assert.deepEqual(calls, ['docker network create n', 'docker network rm n'], 'the step after it ran; nothing undone twice');
+  assert.deepEqual(played.results.map((r) => [r.title, r.ok, r.engineLacks]), [['Make', true, undefined], ['Encrypt', false, true], ['Remove', true, undefined]]);
+  assert.equal(played.ok, false);
+  assert.equal(played.reason, undefined);
+  assert.deepEqual(played.engineLacks, ['Encrypt: no IPsec on this engine']);
 });

@@ -10,6 +10,7 @@ import { stacksScript } from './stacks-chapter.js';
 import { swarmScript } from './swarm-chapter.js';
 import { swarmMistakes, type Mistake } from './mistakes.js';
 import { netshootScript } from './netshoot-chapter.js';
+import { ipsecScript } from './ipsec-chapter.js';
 import { updateScript } from './update-chapter.js';
 import { rollingScript } from './rolling-chapter.js';
 import { healthcheckScript } from './healthcheck-chapter.js';
@@ -57,6 +58,12 @@ export const chapters: ChapterEntry[] = [
     pages: ['netshoot'],
     description: 'a debug container on the overlay network; rng and hasher benchmarked at concurrency 1 and 50',
     script: netshootScript,
+  },
+  {
+    name: 'ipsec',
+    pages: ['ipsec'],
+    description: "an encrypted and a plain overlay; the app's calls to rng and hasher sniffed with ngrep on a node, in clear on the plain one, then on the encrypted one",
+    script: ipsecScript,
   },
   {
     name: 'update',

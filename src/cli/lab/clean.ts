@@ -9,6 +9,8 @@ import { docker, labCheck, run, type Action, type ChapterScript, type Play } fro
 import { elkStack, logstash, receiverImage } from './logging-chapter.js';
 import { promImage, promServices, promStack } from './metrics-chapter.js';
 import { appServices, network } from './swarm-chapter.js';
+import { netshootImage } from './stand-in.js';
+import { ipsecNetworks } from './ipsec-chapter.js';
 import { registryStack, removeStacks, service, stack, stackNetwork, stackServices, stacksLeft, waitOptions } from './stack.js';
 
 /** Services of the swarm chapter (by their own names) and of netshoot (debug). */
@@ -21,7 +23,7 @@ const ifThere = (kind: 'service' | 'network' | 'volume', name: string) => ({ say
 /** The images the chapters build and tag, on the build engine. */
 function images(o: LabOptions): string[] {
   const tags = [...new Set([o.tag, 'latest', 'v0.1', 'v0.2', 'v0.3'])];
-  return [...appServices.map((s) => `dockercoins_${s}`), ...appServices.flatMap((s) => tags.map((t) => `${o.registry}/${s}:${t}`)), `${o.registry}/netshoot:${o.tag}`, receiverImage(o), promImage(o)];
+  return [...appServices.map((s) => `dockercoins_${s}`), ...appServices.flatMap((s) => tags.map((t) => `${o.registry}/${s}:${t}`)), netshootImage(o), receiverImage(o), promImage(o)];
 }
 
 export function cleanScript(o: LabOptions): ChapterScript {
@@ -53,11 +55,12 @@ export function cleanScript(o: LabOptions): ChapterScript {
         title: 'Services and networks',
         actions: [
           ...services.map((s) => run(docker('service', 'rm', s), { when: ifThere('service', s) })),
-          run(docker('network', 'rm', network), { when: ifThere('network', network), retry: 'the removed tasks to let go of the network' }),
+          ...[network, ...ipsecNetworks].map((n) => run(docker('network', 'rm', n), { when: ifThere('network', n), retry: 'the removed tasks to let go of the network' })),
           {
             do: 'wait',
-            for: `no ${network}, ${stackNetwork()} or ${stackNetwork(registryStack)} network left`,
-            until: (p) => waitUntil('the networks to be gone', async () => ((await existing(p.docker, 'network', [network, stackNetwork(), stackNetwork(registryStack)], p.signal)).length ? undefined : true), waitOptions(p)).then(() => {}),
+            for: `no ${[network, ...ipsecNetworks, stackNetwork()].join(', ')} or ${stackNetwork(registryStack)} network left`,
+            until: (p) =>
+              waitUntil('the networks to be gone', async () => ((await existing(p.docker, 'network', [network, ...ipsecNetworks, stackNetwork(), stackNetwork(registryStack)], p.signal)).length ? undefined : true), waitOptions(p)).then(() => {}),
           },
         ],
       },

@@ -7,7 +7,8 @@ import { Failure, waitUntil } from '../../lib/wait.js';
 import { runningApp } from './app.js';
 import type { LabOptions } from './options.js';
 import { departs, detached, docker, run, type Action, type ChapterScript, type Command, type Play } from './script.js';
-import { service, stackNetwork, waitOptions } from './stack.js';
+import { cliNode, service, stackNetwork, waitOptions } from './stack.js';
+import { netshootImage, netshootImageStep } from './stand-in.js';
 
 const debugService = 'debug';
 const exec = (...args: string[]): Command => ({ args: ['exec', '$CID', ...args], show: true });
@@ -57,7 +58,7 @@ function abResults(p: Play, key: string): { one: AbResult; fifty: AbResult; grow
 }
 
 export function netshootScript(o: LabOptions): ChapterScript {
-  const image = `${o.registry}/netshoot:${o.tag}`;
+  const image = netshootImage(o);
   const workers = service('worker');
   const removeDebug = run(departs(docker('service', 'rm', debugService), 'not on the page: the debug container removed'), { settles: [debugService] });
   const workersBack = run(departs(docker('service', 'update', workers, '--replicas', '$WORKERS', '--detach'), 'not on the page: the workers back as many as before (WORKERS), for the next chapter', detached), { settles: ['workers'] });
@@ -67,30 +68,11 @@ export function netshootScript(o: LabOptions): ChapterScript {
     keyStep: 'Benchmark rng',
     steps: [
       runningApp(o),
-      {
-        title: 'A debug image (departure: Debian packages, not alpine)',
-        actions: [
-          run(
-            departs(
-              { args: ['build', ...(o.debianImage ? ['--build-arg', `DEBIAN_IMAGE=${o.debianImage}`] : []), '-t', image, '-f', 'stacks/netshoot.Dockerfile', 'stacks'], build: true },
-              "not in the workshop, which runs alpine and installs curl, ab and drill with apk (or uses nicolaka/netshoot): neither is reachable without an image registry, Debian's packages are",
-            ),
-          ),
-          run({ args: ['push', image], build: true }),
-          { do: 'expect', that: `${image}: Debian with curl, ab (apache2-utils) and drill (ldnsutils)`, check: () => ({ figure: `${image} pushed` }) },
-        ],
-      },
+      netshootImageStep(o, 'A debug image (departure: Debian packages, not alpine)', "not in the workshop, which runs alpine and installs curl, ab and drill with apk (or uses nicolaka/netshoot): neither is reachable without an image registry, Debian's packages are"),
       {
         title: "A debug container on the app's network",
         actions: [
-          {
-            do: 'measure',
-            what: 'HOSTNAME: the node the docker CLI talks to (docker info)',
-            async measure(p) {
-              p.vars.HOSTNAME = (await p.docker(['info', '--format', '{{.Name}}'], { signal: p.signal })).trim();
-              return {};
-            },
-          },
+          cliNode,
           run(departs(docker('service', 'create', '--detach', '--network', stackNetwork(), '--name', debugService, '--constraint', 'node.hostname==$HOSTNAME', image, 'sleep', '1000000000'), `${image} for alpine`, detached), {
             undo: { key: debugService, actions: [removeDebug] },
           }),

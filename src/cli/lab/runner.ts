@@ -9,7 +9,7 @@ import { Listr } from 'listr2';
 import { dockerCli, type Docker } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import type { LabOptions } from './options.js';
-import { actionLines, cheatSheet as cheatSheetOf, commandLine, readState, withVars, type Action, type ChapterScript, type Play, type Reading, type Undo } from './script.js';
+import { EngineLacks, actionLines, cheatSheet as cheatSheetOf, commandLine, readState, withVars, type Action, type ChapterScript, type Play, type Reading, type Undo } from './script.js';
 
 /** What every chapter's options say about running it. */
 export interface RunnerOptions {
@@ -27,14 +27,19 @@ export interface StepResult {
   figure: string;
   seconds: number;
   values?: Record<string, number | string>;
+  /** ✗ because the engine cannot do it (EngineLacks): the chapter went on. */
+  engineLacks?: true;
 }
 
 export interface LabRun {
+  /** Every step ✓. */
   ok: boolean;
   results: StepResult[];
   seconds: number;
   /** Why it stopped, when it did not finish. */
   reason?: string;
+  /** What this engine could not do, when the chapter ran to its end all the same (the ✗ lines). */
+  engineLacks?: string[];
 }
 
 export interface RunnerIo {
@@ -143,7 +148,7 @@ export async function playScript(script: ChapterScript, o: LabOptions, io: Runne
             } catch (err) {
               const message = signal.aborted ? 'interrupted (Ctrl-C)' : (err as Error).message;
               task.title = `${step.title}: ${message}`;
-              results.push({ title: step.title, ok: false, figure: message, seconds: seconds(stepStarted) });
+              results.push({ title: step.title, ok: false, figure: message, seconds: seconds(stepStarted), ...(err instanceof EngineLacks && !signal.aborted && { engineLacks: true as const }) });
               throw new Error(message, { cause: err });
             }
           },
@@ -161,6 +166,7 @@ export async function playScript(script: ChapterScript, o: LabOptions, io: Runne
     try {
       await list.run();
     } catch (err) {
+      if (results.at(-1)?.engineLacks) continue;
       reason = `${step.title}: ${(err as Error).message}`;
       break;
     }
@@ -168,7 +174,8 @@ export async function playScript(script: ChapterScript, o: LabOptions, io: Runne
 
   chapterDone.abort();
   if (reason && !o.keep && p.undo.length) await undoAll(p, say);
-  return { ok: !reason, results, seconds: seconds(started), reason };
+  const lacks = results.filter((r) => r.engineLacks).map((r) => `${r.title}: ${r.figure}`);
+  return { ok: !reason && !lacks.length, results, seconds: seconds(started), reason, ...(lacks.length && !reason && { engineLacks: lacks }) };
 }
 
 /** Undoes what ran, last first, each undo as the sheet names it. */
@@ -212,7 +219,13 @@ export const scriptChapter = (script: ChapterScript, o: LabOptions): Chapter => 
   run: (io) => playScript(script, o, io),
 });
 
-/** `dockercoins lab <chapter>`: exits 1 with the reason when a step fails, 130 on Ctrl-C. */
+/** Exit status of a chapter that ran to its end but whose engine could not do what a step shows. */
+export const ENGINE_LACKS_EXIT = 2;
+
+/**
+ * `dockercoins lab <chapter>`: exits 1 with the reason when a step fails, 130 on Ctrl-C, 2
+ * when it ran to its end but the engine could not do what a step shows.
+ */
 export async function runChapter(chapter: Chapter, o: RunnerOptions & { dryRun: boolean; report?: string }): Promise<LabRun> {
   if (o.dryRun) {
     process.stdout.write(chapter.cheatSheet());
@@ -233,6 +246,11 @@ export async function runChapter(chapter: Chapter, o: RunnerOptions & { dryRun: 
   if (o.report) await writeFile(o.report, `${JSON.stringify(run, null, 2)}\n`);
   if (run.ok) {
     process.stdout.write(`\n${chapter.name} ran in ${minutes(run.seconds)}: every step checked.${chapter.leaves ? ` ${chapter.leaves}` : ''}${o.keep ? ' The app is still running (--keep).' : ''}\n`);
+    return run;
+  }
+  if (run.engineLacks) {
+    process.stderr.write(`\n${chapter.name} ran to its end in ${minutes(run.seconds)}, but this engine could not do what it shows: ${run.engineLacks.join('; ')}\n`);
+    process.exitCode = ENGINE_LACKS_EXIT;
     return run;
   }
   process.stderr.write(`\nThe lab stopped after ${minutes(run.seconds)}: ${run.reason}\n`);

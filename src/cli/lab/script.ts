@@ -6,6 +6,7 @@
 import type { Docker } from '../swarm.js';
 import { shellLine } from '../swarm.js';
 import type { LabOptions } from './options.js';
+import { Failure } from '../../lib/wait.js';
 
 export interface Command {
   args: string[];
@@ -90,6 +91,12 @@ export interface ChapterScript {
   keyStep: string;
   steps: Step[];
 }
+
+/**
+ * What the step shows, this engine cannot do (IPsec in docker-in-docker): thrown by an expect,
+ * the step ends on ✗ with the reason and the evidence, and the chapter goes on to its next step.
+ */
+export class EngineLacks extends Failure {}
 
 export type RunAction = Extract<Action, { do: 'run' }>;
 export type CheckAction = Exclude<Action, RunAction>;

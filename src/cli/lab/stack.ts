@@ -87,6 +87,16 @@ export async function waitForStack(p: Probe): Promise<Record<string, string>> {
 /** Tasks a service of the stack runs, from waitForStack's counts ("3/3 (max 1 per node)"). */
 export const running = (replicas: Record<string, string>, name: StackService) => Number(replicas[service(name)]?.split('/')[0] ?? 0);
 
+/** HOSTNAME: the node the docker CLI talks to (docker info), where `docker run` and `docker exec` run. */
+export const cliNode: Action = {
+  do: 'measure',
+  what: 'HOSTNAME: the node the docker CLI talks to (docker info)',
+  async measure(p) {
+    p.vars.HOSTNAME = (await p.docker(['info', '--format', '{{.Name}}'], { signal: p.signal })).trim();
+    return {};
+  },
+};
+
 /** Ready nodes, failing when one is not: every chapter starts on a whole Swarm. */
 export async function readyNodes(p: Probe): Promise<number> {
   const nodes = await swarmNodes(p.docker, p.signal);
