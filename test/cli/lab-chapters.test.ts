@@ -1,5 +1,6 @@
 // `dockercoins lab --list` and `lab all --dry-run`: the chapters in the workshop's order
-// (../shared/workshop/README.md), each one's cheat sheet in turn. No Docker.
+// (../shared/workshop/README.md), each one's cheat sheet in turn; --coach refused where a step
+// cannot be watched. No Docker.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -32,6 +33,13 @@ test('lab all --dry-run: every chapter\'s cheat sheet, in the order of --list', 
   for (const name of names) positions.push(stdout.indexOf((await cli(name, '--dry-run')).stdout));
   assert.ok(positions.every((p) => p >= 0), `lab all --dry-run holds every chapter's own --dry-run (${names.join(', ')})`);
   assert.deepEqual(positions, [...positions].sort((a, b) => a - b), 'in the order of --list');
+});
+
+test('lab <chapter> --coach where a step cannot be checked by watching: exit 1, one line naming the step and why, before any look at Docker', async () => {
+  const { exitCode, stdout, stderr } = await execa(process.execPath, [path.join(root, 'dist/cli.mjs'), 'lab', 'update', '--coach'], { reject: false, env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
+  assert.equal(exitCode, 1);
+  assert.equal(stdout, '');
+  assert.equal(stderr.trim(), 'lab update --coach: the coach cannot check by watching 2. Change the code (it reads the file in the copy the lab makes ($COPY)); run the chapter instead (lab update)');
 });
 
 test("the update chapter's copy holds every file the Dockerfile copies from the repository", async () => {

@@ -1,17 +1,20 @@
 // `lab <chapter> --coach` without a cluster: the mistakes table on states made by hand (each
 // detector says its mistake, and nothing on the clean state); the step-ticking of the coach on
 // small scripts and a fake docker (any order within a step, a measure only once its step holds,
-// the idle line, Ctrl-C's summary); and, for any sequence of cluster states, that the coach runs
-// only queries, never a command of the chapter, and ticks only steps whose state it saw.
+// the idle line, Ctrl-C's summary); for any sequence of cluster states, that the coach runs
+// only queries, never a command of the chapter, and ticks only steps whose state it saw; which
+// chapters take --coach; and each of those played step by step on a recording docker.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
+import { Command as CliCommand } from 'commander';
 import fc from 'fast-check';
+import { chapters } from '../../src/cli/lab/chapters.js';
 import { coachScript, type CoachIo } from '../../src/cli/lab/coach.js';
 import type { ClusterState, ServiceState } from '../../src/cli/lab/coach-state.js';
 import { swarmMistakes } from '../../src/cli/lab/mistakes.js';
-import type { LabOptions } from '../../src/cli/lab/options.js';
+import { labOptions, sharedOptions, type LabOptions } from '../../src/cli/lab/options.js';
 import { readOnly } from '../../src/cli/lab/runner.js';
-import { docker, run, type Action, type ChapterScript } from '../../src/cli/lab/script.js';
+import { docker, run, unwatchableSteps, type Action, type ChapterScript } from '../../src/cli/lab/script.js';
 import type { Docker } from '../../src/cli/swarm.js';
 
 const seed = Number(process.env.COACH_SEED ?? Date.now() % 2 ** 31);
@@ -154,4 +157,48 @@ test(`for any sequence of cluster states: no command of the chapter, only steps 
     }),
     { seed, numRuns: 150, interruptAfterTimeLimit: 20_000 },
   );
+});
+
+/** Every chapter's options as the CLI makes them, with the registry and the web UI on a closed port: the probes find nothing. */
+const chapterOptions = (): LabOptions => {
+  const values = sharedOptions(new CliCommand('lab')).parse(['--port', '9', '--rng-port', '9', '--hasher-port', '9', '--registry', '127.0.0.1:9', '--window', '10'], { from: 'user' }).opts();
+  return labOptions(values);
+};
+const coachable = chapters.filter((entry) => !unwatchableSteps(entry.script(chapterOptions())).length);
+
+test('the coach takes the chapters whose every step is a state of the cluster; the others name the steps it cannot watch', () => {
+  assert.deepEqual(coachable.map((c) => c.name), ['compose', 'swarm', 'stacks', 'logging', 'metrics']);
+  const refused = Object.fromEntries(chapters.filter((c) => !coachable.includes(c)).map((c) => [c.name, unwatchableSteps(c.script(chapterOptions())).map((s) => s.slice(0, s.lastIndexOf(' (it ')))]));
+  assert.deepEqual(refused, {
+    netshoot: ['4. Enter it, and look up the services', '6. Benchmark rng', '7. Benchmark hasher'],
+    update: ['2. Change the code'],
+    rolling: ['3. Roll hasher to another image', '5. Roll back the web UI'],
+    healthcheck: ['3. Ship a broken hasher (v0.3: listens on 81)'],
+    stateful: ['2. Pin redis to its node', '3. Its data on a volume, append-only', '4. The counts survive an update', '5. The counts survive a kill'],
+  });
+});
+
+// Side by side: each step's probes look for a few seconds before the coach's second look stops it.
+describe('every coachable chapter', { concurrency: true }, () => {
+  for (const entry of coachable) {
+    it(`lab ${entry.name} --coach, every step played on a recording docker: only queries, and no check reads a command's output`, async () => {
+      const co = chapterOptions();
+      const script = entry.script(co);
+      const calls: { args: string[]; program: string }[] = [];
+      const recording: Docker = async (args, options) => (calls.push({ args, program: options?.program ?? 'docker' }), '');
+      const said = await Promise.all(
+        script.steps.map(async (step) => {
+          const lines: string[] = [];
+          const stop = new AbortController();
+          let looks = 0;
+          const readState = async () => (++looks >= 2 && stop.abort(), { services: {}, networks: {}, tags: {} });
+          await coachScript({ ...script, steps: [step] }, co, { docker: recording, signal: stop.signal, say: (l) => lines.push(l), pollMs: 0, idleSeconds: 0, mistakes: entry.mistakes ?? [], readState });
+          return lines;
+        }),
+      );
+      assert.ok(calls.length > 0, "the checks' own queries");
+      assert.deepEqual(calls.filter((c) => !readOnly(c.args, c.program)), [], 'nothing but queries reaches docker');
+      assert.deepEqual(said.flat().filter((l) => l.includes('the coach runs no command')), [], "no check reads a command's output");
+    });
+  }
 });

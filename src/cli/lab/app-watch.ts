@@ -75,6 +75,8 @@ export function webuiWatch(everyMs = 500) {
   const stop = <T>(what: string, until: (p: Play) => Promise<T>, read: (seen: WebuiWatch, found: T) => Reading): Action => ({
     do: 'measure',
     what,
+    // Each probe of the coach would end the watch: it must span the command, from before it is typed.
+    unwatchable: 'it watches the web UI across the command',
     async measure(p) {
       let found: T;
       try {

@@ -25,7 +25,7 @@ export interface ChapterEntry {
   description: string;
   /** The chapter, as data (./script.ts): one file of its own. */
   script(o: LabOptions): ChapterScript;
-  /** The mistakes `--coach` recognises on its pages: the chapters the coach knows. */
+  /** The mistakes `--coach` recognises on its pages (none where the coach knows none). */
   mistakes?: Mistake[];
 }
 

@@ -131,13 +131,23 @@ async function untilReached(step: Step, c: Coaching): Promise<string | undefined
   return undefined;
 }
 
+/** The output of the chapter's commands, which the coach never runs: a check that reads it says so (and is marked unwatchable). */
+const notRun = new Proxy<Record<string, string>>(
+  {},
+  {
+    get: (_, key) => {
+      throw new Error(`it reads what the command kept as ${String(key)} printed, and the coach runs no command`);
+    },
+  },
+);
+
 /** Coaches the chapter from its first step to its last, or until `signal` (Ctrl-C); ends with a summary. */
 export async function coachScript(script: ChapterScript, o: LabOptions, io: CoachIo): Promise<CoachRun> {
   const signal = io.signal ?? new AbortController().signal;
   const say = io.say ?? ((line: string) => process.stdout.write(`${line}\n`));
   const docker = queriesOnly(io.docker ?? dockerCli);
   // Waits look for a few seconds (long enough to see a counter climb), then the coach looks again later.
-  const play: Play = { options: { ...o, timeoutSeconds: probeSeconds }, docker, signal, progress: () => {}, vars: {}, out: {}, figures: {} };
+  const play: Play = { options: { ...o, timeoutSeconds: probeSeconds }, docker, signal, progress: () => {}, vars: {}, out: notRun, figures: {} };
   const c: Coaching = { o, io, play, say, read: io.readState ?? clusterWatch(o, docker), shown: new Set(), lastState: '', lastChange: Date.now() };
   const started = Date.now();
   const done: CoachRun['done'] = [];

@@ -8,6 +8,7 @@ import { labOptions, sharedOptions } from './options.js';
 import { runCoach } from './coach.js';
 import { numberOption } from '../number-option.js';
 import { minutes, runChapter, scriptChapter, type Chapter, type LabRun } from './runner.js';
+import { unwatchableSteps } from './script.js';
 
 export function labCommand(): CliCommand {
   const lab = new CliCommand('lab')
@@ -19,11 +20,13 @@ export function labCommand(): CliCommand {
     });
   for (const entry of chapters) {
     const command = sharedOptions(lab.command(entry.name).description(`${entry.description} (workshop: ${entry.pages.join(', ')})`));
-    if (entry.mistakes) coachOptions(command);
-    command.action(async (values: OptionValues) => {
+    coachOptions(command).action(async (values: OptionValues) => {
       const o = labOptions(values);
-      if (values.coach) await runCoach(entry.script(o), o, entry.mistakes!, values.idle as number);
-      else await runChapter(chapterOf(entry, o), o);
+      if (!values.coach) return void (await runChapter(chapterOf(entry, o), o));
+      const script = entry.script(o);
+      const unwatchable = unwatchableSteps(script);
+      if (unwatchable.length) command.error(`lab ${entry.name} --coach: the coach cannot check by watching ${unwatchable.join(', ')}; run the chapter instead (lab ${entry.name})`);
+      await runCoach(script, o, entry.mistakes ?? [], values.idle as number);
     });
   }
   sharedOptions(lab.command('all').description('every chapter in workshop order on one cluster; stops at the first that fails; a summary at the end')).action(runAll);
@@ -34,7 +37,7 @@ export function labCommand(): CliCommand {
   return lab;
 }
 
-/** The coach's options, on the chapters it knows the mistakes of. */
+/** The coach's options; a chapter with a step it cannot check by watching refuses --coach, saying which. */
 const coachOptions = (command: CliCommand) =>
   command
     .option('--coach', 'run none of the commands: show each step, watch the cluster while you type them, tick each step reached, point out mistakes', false)

@@ -91,13 +91,13 @@ export function composeScript(o: LabOptions): ChapterScript {
         title: 'Its containers and logs',
         actions: [
           run(compose(['ps'], { show: true })),
-          run(compose(['logs', '--tail', '10', 'worker'], { show: true, departure: 'the worker only and no --follow: the lab reads the last lines and moves on' }), { keep: 'logs' }),
+          run(compose(['logs', '--tail', '10', 'worker'], { show: true, departure: 'the worker only and no --follow: the lab reads the last lines and moves on' })),
           {
             do: 'expect',
             that: 'ps lists each container Up with its ports; the worker logs "units of work done" (read again until it does)',
             async check(p) {
-              const find = () => p.out.logs!.split('\n').find((l) => l.includes('units of work done'));
-              const line = await waitUntil('the worker to report units of work', async () => find() ?? void (p.out.logs = (await composeOut(p, ['logs', '--tail', '10', 'worker'])).join('\n')), { ...waitOptions(p), everyMs: 2000 });
+              const find = async () => (await composeOut(p, ['logs', '--tail', '10', 'worker'])).find((l) => l.includes('units of work done'));
+              const line = await waitUntil('the worker to report units of work', find, { ...waitOptions(p), everyMs: 2000 });
               return { figure: `worker: "${logMessage(line)}"` };
             },
           },

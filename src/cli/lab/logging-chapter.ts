@@ -94,7 +94,9 @@ function rngReplaced(update: RunAction, state: { before: Set<string>; tasks: Tas
   ];
 }
 
-const pause = (what: string): Action => ({ do: 'wait', for: `${windowMs / 1000} s: ${what}`, until: (p) => sleep(windowMs, p.signal) });
+// The window and what is read over it are measures: `--coach` plays a measure only once the
+// checks before it hold, so the window starts when the update converged, as in the lab.
+const pause = (what: string): Action => ({ do: 'measure', what: `${windowMs / 1000} s: ${what}`, measure: (p) => sleep(windowMs, p.signal).then(() => ({})) });
 
 export function loggingScript(o: LabOptions): ChapterScript {
   const image = receiverImage(o);
@@ -171,9 +173,9 @@ export function loggingScript(o: LabOptions): ChapterScript {
           ),
           pause("rng's lines arriving at logstash"),
           {
-            do: 'expect',
-            that: "lines from every rng task (one per node), each with the fields Docker's gelf driver sends: the container's name (the service's, a node and a task), id, image, command, tag",
-            async check(p) {
+            do: 'measure',
+            what: "lines from every rng task (one per node), each with the fields Docker's gelf driver sends: the container's name (the service's, a node and a task), id, image, command, tag",
+            async measure(p) {
               const lines = fromRng(await received(p), gelf.since).filter((m) => Number(m.timestamp) < gelf.since + windowMs / 1000);
               const containers = new Set(lines.map((m) => String(m._container_name)));
               const fromNewTasks = gelf.tasks.filter((t) => [...containers].some((c) => c.endsWith(`.${t.id}`))).length;
@@ -206,9 +208,9 @@ export function loggingScript(o: LabOptions): ChapterScript {
           ...rngReplaced(driverOff, off),
           pause('any line from rng that would still arrive'),
           {
-            do: 'expect',
-            that: "no line from rng at logstash once the update converged; the new tasks' own lines (their start) are in docker service logs instead; rng on json-file, at its own log level",
-            async check(p) {
+            do: 'measure',
+            what: "no line from rng at logstash once the update converged; the new tasks' own lines (their start) are in docker service logs instead; rng on json-file, at its own log level",
+            async measure(p) {
               const lines = await received(p);
               const late = fromRng(lines, off.since).length;
               const fromNew = fromRng(lines).filter((m) => off.tasks.some((t) => String(m._container_name).endsWith(`.${t.id}`))).length;

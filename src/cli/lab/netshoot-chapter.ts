@@ -96,6 +96,7 @@ export function netshootScript(o: LabOptions): ChapterScript {
           run(exec('drill', 'tasks.hasher'), { keep: 'tasks.hasher' }),
           {
             do: 'expect',
+            unwatchable: 'it reads what drill printed in the debug container',
             that: `rng resolves (${o.endpointMode === 'vip' ? 'a virtual IP' : 'dnsrr: the task addresses'}); tasks.rng and tasks.hasher: one address per running task`,
             async check(p) {
               const running = async (name: 'rng' | 'hasher') => (await serviceTasks(p.docker, service(name), p.signal)).filter(isRunning).length;
@@ -130,6 +131,7 @@ export function netshootScript(o: LabOptions): ChapterScript {
           ...ab('rng', 'http://rng/10'),
           {
             do: 'expect',
+            unwatchable: 'it reads what ab printed',
             that: 'c=1: about 100 ms a request; c=50: the requests queue (rng serves one at a time): latency many times higher, the last one waits for the 49 before it',
             check(p) {
               const { one, fifty, growth } = abResults(p, 'rng');
@@ -147,6 +149,7 @@ export function netshootScript(o: LabOptions): ChapterScript {
           ...ab('hasher', '-T', 'application/octet-stream', '-p', '/tmp/random', 'http://hasher/'),
           {
             do: 'expect',
+            unwatchable: 'it reads what ab printed',
             that: 'each request a bit more than 100 ms at both concurrencies: c=1 takes about 5 s in all, c=50 under 1 s (hasher serves requests concurrently)',
             check(p) {
               const { one, fifty, growth } = abResults(p, 'hasher');

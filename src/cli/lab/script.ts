@@ -70,10 +70,18 @@ export type Action =
       /** Undo entries this command makes unnecessary (it removed or restored them itself). */
       settles?: string[];
     }
-  | { do: 'wait'; for: string; until(play: Play): Promise<Reading | void> }
-  | { do: 'measure'; what: string; measure(play: Play): Promise<Reading> }
+  | ({ do: 'wait'; for: string; until(play: Play): Promise<Reading | void> } & Watchable)
+  | ({ do: 'measure'; what: string; measure(play: Play): Promise<Reading> } & Watchable)
   /** Throws a Failure with the reason when it does not hold; may add to the ✓ line. */
-  | { do: 'expect'; that: string; check(play: Play): Promise<Reading | void> | Reading | void };
+  | ({ do: 'expect'; that: string; check(play: Play): Promise<Reading | void> | Reading | void } & Watchable);
+
+export interface Watchable {
+  /**
+   * Why this check cannot be played by watching the cluster (`--coach`): it reads what a command
+   * of the step printed, or it watches across the command. Its chapter takes no --coach.
+   */
+  unwatchable?: string;
+}
 
 export interface Step {
   title: string;
@@ -107,6 +115,13 @@ export function readState(a: CheckAction, play: Play): Promise<Reading | void> |
   if (a.do === 'measure') return a.measure(play);
   return a.check(play);
 }
+
+/** The steps `--coach` cannot check by watching, each with why: "2. Change the code (it reads …)". */
+export const unwatchableSteps = (script: ChapterScript): string[] =>
+  script.steps.flatMap((step, i) => {
+    const why = [...new Set(step.actions.flatMap((a) => (a.do !== 'run' && a.unwatchable ? [a.unwatchable] : [])))];
+    return why.length ? [`${i + 1}. ${step.title} (${why.join('; ')})`] : [];
+  });
 
 /** How the sheet names what a wait, a measure or an expect looks for. */
 export const checkLabel = (a: CheckAction) => (a.do === 'wait' ? a.for : a.do === 'measure' ? a.what : a.that);
