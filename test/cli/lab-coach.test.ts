@@ -171,6 +171,7 @@ test('the coach takes the chapters whose every step is a state of the cluster; t
   const refused = Object.fromEntries(chapters.filter((c) => !coachable.includes(c)).map((c) => [c.name, unwatchableSteps(c.script(chapterOptions())).map((s) => s.slice(0, s.lastIndexOf(' (it ')))]));
   assert.deepEqual(refused, {
     netshoot: ['4. Enter it, and look up the services', '6. Benchmark rng', '7. Benchmark hasher'],
+    ipsec: ['4. Sniff the plain overlay', '6. Sniff the encrypted network'],
     update: ['2. Change the code'],
     rolling: ['3. Roll hasher to another image', '5. Roll back the web UI'],
     healthcheck: ['3. Ship a broken hasher (v0.3: listens on 81)'],
