@@ -109,6 +109,28 @@ test('a measure is played only once the checks before it in its step hold', asyn
   assert.equal(measured, 2);
 });
 
+test('a check after a measure is played only once the measure has its reading', async () => {
+  let n = 0;
+  let snapshotAt = -1;
+  let waitedAfter = -1;
+  const snapshot: Action = { do: 'measure', what: 'before', measure: async () => { if (n < 2) throw new Error('not yet'); snapshotAt = n; return {}; } };
+  const after: Action = { do: 'wait', for: 'after', until: async () => { waitedAfter = snapshotAt; } };
+  const script: ChapterScript = { name: 'T', header: 'T', keyStep: 'S', steps: [{ title: 'S', actions: [snapshot, after] }] };
+  const c = coach(script, { look: (i) => (n = i) });
+  await c.running;
+  assert.equal(waitedAfter, 2, 'the wait saw the snapshot taken');
+});
+
+test("a conditional command is shown under its 'only if' line; its condition is the lab's, not tested by the coach", async () => {
+  let tested = false;
+  const create: Action = { do: 'run', command: { args: ['service', 'create', '--name', 'registry', 'registry'] }, when: { says: 'nothing answers yet', holds: async () => (tested = true) } };
+  const script: ChapterScript = { name: 'T', header: 'T', keyStep: 'S', steps: [{ title: 'S', actions: [create, { do: 'expect', that: 'x', check: () => ({ figure: 'x' }) }] }] };
+  const c = coach(script);
+  await c.running;
+  assert.deepEqual(c.said.filter((l) => l.startsWith('  ')), ['  #    only if nothing answers yet:', '  $ docker service create --name registry registry']);
+  assert.equal(tested, false);
+});
+
 test('without a change for --idle, it says what it waits for and why not yet', async () => {
   const script: ChapterScript = { name: 'T', header: 'T', keyStep: 'S', steps: [{ title: 'S', actions: [holdsAfter(() => 0, 1, 'never')] }] };
   const c = coach(script, { idleSeconds: 0, look: (i, stop) => i === 2 && stop() });

@@ -48,14 +48,16 @@ interface Coaching {
   lastChange: number;
 }
 
-/** The step's commands as the sheet prints them (those whose condition holds), each marked `$`. */
-async function showStep(step: Step, index: number, c: Coaching): Promise<void> {
+/**
+ * The step's commands as the sheet prints them, each marked `$`, a conditional one under its
+ * `only if` line: its condition is the lab's to test when it runs (and may record what it found).
+ */
+function showStep(step: Step, index: number, c: Coaching): void {
   c.say(`\n→ ${index + 1}. ${step.title}`);
   for (const a of step.actions) {
     // The lab's own checks (node ls) are not the attendee's to type.
     if (a.do !== 'run' || a.command.check) continue;
-    if (a.when && !(await Promise.resolve(a.when.holds(c.play)).catch(() => false))) continue;
-    const lines = actionLines({ ...a, when: undefined, command: withVars(a.command, c.play.vars) }, { buildHost: c.o.buildHost, keep: true });
+    const lines = actionLines({ ...a, command: withVars(a.command, c.play.vars) }, { buildHost: c.o.buildHost, keep: true });
     for (const line of lines) c.say(`  ${line.startsWith('#') ? line : `$ ${line}`}`);
   }
 }
@@ -87,11 +89,12 @@ async function look(c: Coaching, waitingFor: string[]): Promise<void> {
 
 /**
  * The checks to play in this look: every one not yet held, except a measure whose step has not
- * reached the state it measures (a check before it still pending): global rng's speed is not
- * measured on rng scaled by hand.
+ * reached the state it measures (a check before it still pending: global rng's speed is not
+ * measured on rng scaled by hand), and a check after a measure still pending (logging's "before"
+ * snapshot comes before the wait for the tasks it compares with).
  */
 const ready = (checks: CheckAction[], readings: Map<CheckAction, Reading>) =>
-  checks.filter((a, i) => !readings.has(a) && (a.do !== 'measure' || checks.slice(0, i).every((b) => readings.has(b))));
+  checks.filter((a, i) => !readings.has(a) && checks.slice(0, i).every((b) => readings.has(b) || (a.do !== 'measure' && b.do !== 'measure')));
 
 /** Plays the checks ready, side by side (each wait looks for a few seconds at most); then the measures their readings made ready. */
 async function playRound(checks: CheckAction[], readings: Map<CheckAction, Reading>, reasons: Map<CheckAction, string>, c: Coaching): Promise<void> {
@@ -153,7 +156,7 @@ export async function coachScript(script: ChapterScript, o: LabOptions, io: Coac
   const done: CoachRun['done'] = [];
   say(`Coach: ${script.header}. Type each step's commands; the coach runs none of them, it watches the cluster and ticks each step when it is reached. Ctrl-C to stop.`);
   for (const [i, step] of script.steps.entries()) {
-    await showStep(step, i, c);
+    showStep(step, i, c);
     const figure = await untilReached(step, c);
     if (figure === undefined) break;
     say(`✓ ${step.title}: ${figure}`);
