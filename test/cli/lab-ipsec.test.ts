@@ -5,7 +5,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ipsecState, requestsSeen } from '../../src/cli/lab/ipsec-chapter.js';
+import { Command as CliCommand } from 'commander';
+import { ipsecScript, ipsecState, requestsSeen } from '../../src/cli/lab/ipsec-chapter.js';
+import { labOptions, sharedOptions } from '../../src/cli/lab/options.js';
+import { EngineLacks, type Play } from '../../src/cli/lab/script.js';
+import { Failure } from '../../src/lib/wait.js';
 
 // Two VXLAN packets as ngrep printed them here (the inner frames' bytes as dots), and one of the
 // docker API (a response, not a request to rng or hasher).
@@ -94,4 +98,19 @@ test('ipsecState: ESP states and the packets they carried, as `ip -s xfrm state`
       '\t  replay-window 0 replay 0 failed 0',
     ].join('\n');
   assert.deepEqual(ipsecState(`${state('0xd0bd599a', 40)}\n${state('0xc78a1d12', 2)}\nXfrmOutNoStates         \t0\n`), { espStates: 2, espPackets: 42, droppedNoState: 0 });
+});
+
+/** The verdict of 'Sniff the encrypted network' on a capture and a node's IPsec state, as the lab reads them. */
+function verdict(capture: string, xfrm: string) {
+  const o = labOptions(sharedOptions(new CliCommand('lab')).parse([], { from: 'user' }).opts());
+  const step = ipsecScript(o).steps.find((s) => s.title === 'Sniff the encrypted network')!;
+  const expect = step.actions.find((a) => a.do === 'expect')!;
+  const play = { options: o, vars: { HOSTNAME: 'node1' }, out: { secure: capture, xfrm }, figures: { plainRequests: 160 } } as unknown as Play;
+  return () => (expect.do === 'expect' ? expect.check(play) : undefined);
+}
+
+test('requests in clear on the encrypted network are a failure, never a lack of the engine, whatever its ESP state', () => {
+  const noEsp = 'XfrmOutNoStates         \t805\n';
+  assert.throws(verdict(ngrep, noEsp), (err) => err instanceof Failure && !(err instanceof EngineLacks) && /seen in clear on secure, the encrypted network/.test(err.message));
+  assert.throws(verdict('', noEsp), (err) => err instanceof EngineLacks && /dropped, not encrypted \(0 requests seen on it/.test(err.message));
 });

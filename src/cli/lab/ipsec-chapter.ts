@@ -169,13 +169,14 @@ export function ipsecScript(o: LabOptions): ChapterScript {
               const { espStates, espPackets, droppedNoState } = ipsecState(p.out.xfrm!);
               const values = { secureRequests: seen.rng + seen.hasher, espStates, espPackets, droppedNoState, seconds: captureSeconds };
               const plain = `${p.figures.plainRequests} HTTP requests to rng/hasher seen in clear on the plain overlay over ${captureSeconds} s`;
+              // Requests in clear on the network called encrypted are a failure, whatever the node's ESP state.
+              if (values.secureRequests) throw new Failure(`${values.secureRequests} HTTP requests to rng/hasher seen in clear on ${secure}, the encrypted network (${espStates} ESP security associations, ${espPackets} ESP packets on ${p.vars.HOSTNAME})`);
               if (!espStates)
                 throw new EngineLacks(
                   `no IPsec on this engine: ${espStates} ESP security associations, ${espPackets} ESP packets on ${p.vars.HOSTNAME}; ${droppedNoState} packets dropped for want of one (XfrmOutNoStates): the traffic on ${secure} is dropped, not encrypted (${values.secureRequests} requests seen on it; ${plain})`,
                 );
               const figure = `${plain}; ${values.secureRequests} on the encrypted one (${espPackets} ESP packets through ${espStates} security associations)`;
               if (!espPackets) throw new Failure(`${figure}: nothing crossed ${secure} from ${p.vars.HOSTNAME}`);
-              if (values.secureRequests) throw new Failure(`${figure}: requests in clear on ${secure}`);
               return { figure, values };
             },
           },
