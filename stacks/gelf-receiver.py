@@ -32,6 +32,10 @@ def main():
     while True:
         data, _ = receiver.recvfrom(65535)
         if data[:2] == b"\x1e\x0f":  # a chunk: magic, 8-byte message id, sequence number, count
+            # GELF allows at most 128 chunks; a header cut short or out of range is no chunk.
+            if len(data) < 12 or not 0 < data[11] <= 128 or data[10] >= data[11]:
+                print(json.dumps({"error": "not a GELF message: a chunk with a broken header"}), flush=True)
+                continue
             ident, sequence, count = data[2:10], data[10], data[11]
             if ident not in pending and len(pending) >= MAX_PENDING:
                 pending.pop(next(iter(pending)))
