@@ -7,7 +7,11 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
+import { Command as CliCommand } from 'commander';
 import fc from 'fast-check';
+import { metricsScript } from '../../src/cli/lab/metrics-chapter.js';
+import { labOptions, sharedOptions } from '../../src/cli/lab/options.js';
+import type { Play } from '../../src/cli/lab/script.js';
 import { query, scalar, targets } from '../../src/cli/lab/prometheus.js';
 import { Failure } from '../../src/lib/wait.js';
 
@@ -94,4 +98,16 @@ test('scalar: one series is its number, none is undefined, more is a Failure; ta
     { job: 'rng', up: false, lastError: 'connection refused' },
   ]);
   assert.equal(asked, '/api/v1/targets?state=active');
+});
+
+test("the bottleneck's ✓ only on rng saturated and queueing, not on a millisecond's noise between two calls", () => {
+  const o = labOptions(sharedOptions(new CliCommand('lab')).parse([], { from: 'user' }).opts());
+  const step = metricsScript(o).steps.find((s) => s.title === 'One step beyond: the bottleneck')!;
+  const expect = step.actions.find((a) => a.do === 'expect')!;
+  const verdict = (rngCallSeconds: number, rngQueueWaitSeconds: number, rngBusy: number) => () =>
+    expect.do === 'expect' && expect.check({ figures: { rngCallSeconds, hasherCallSeconds: 0.104, rngCallsPerSecond: 29, hasherCallsPerSecond: 29, rngQueueWaitSeconds, rngBusy } } as unknown as Play);
+  assert.doesNotThrow(verdict(0.134, 0.028, 0.97), 'as measured in lab all');
+  assert.throws(verdict(0.105, 0.0001, 0.97), Failure, 'a queue wait of nothing');
+  assert.throws(verdict(0.134, 0.028, 0.2), Failure, 'rng idle most of the time');
+  assert.throws(verdict(0.1, 0.028, 0.97), Failure, 'calls to rng no longer than to hasher');
 });
