@@ -42,6 +42,15 @@ test('lab <chapter> --coach where a step cannot be checked by watching: exit 1, 
   assert.equal(stderr.trim(), 'lab update --coach: the coach cannot check by watching 2. Change the code (it reads the file in the copy the lab makes ($COPY)); run the chapter instead (lab update)');
 });
 
+for (const other of [['--dry-run'], ['--report', 'r.json']]) {
+  test(`lab swarm --coach ${other[0]}: exit 1, one line, before any look at Docker (the coach prints no sheet, writes no report)`, async () => {
+    const { exitCode, stdout, stderr } = await execa(process.execPath, [path.join(root, 'dist/cli.mjs'), 'lab', 'swarm', '--coach', ...other], { reject: false, env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
+    assert.equal(exitCode, 1);
+    assert.equal(stdout, '');
+    assert.equal(stderr.trim(), `error: option '--coach' cannot be used with option '${other[0]}${other[0] === '--report' ? ' <file>' : ''}'`);
+  });
+}
+
 test("the update chapter's copy holds every file the Dockerfile copies from the repository", async () => {
   const dockerfile = await readFile(path.join(root, 'Dockerfile'), 'utf8');
   const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));

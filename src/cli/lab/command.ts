@@ -1,7 +1,7 @@
 // `dockercoins lab <chapter>`, `lab --list`, `lab all` and `lab clean`: the commander wiring of
 // the chapters of ./chapters.ts, each with the same options (./options.ts).
 import { writeFile } from 'node:fs/promises';
-import { Command as CliCommand, type OptionValues } from 'commander';
+import { Command as CliCommand, Option, type OptionValues } from 'commander';
 import { chapterOf, chapters } from './chapters.js';
 import { cleanScript } from './clean.js';
 import { labOptions, sharedOptions } from './options.js';
@@ -40,7 +40,8 @@ export function labCommand(): CliCommand {
 /** The coach's options; a chapter with a step it cannot check by watching refuses --coach, saying which. */
 const coachOptions = (command: CliCommand) =>
   command
-    .option('--coach', 'run none of the commands: show each step, watch the cluster while you type them, tick each step reached, point out mistakes', false)
+    // The coach prints no sheet and writes no report: said at once rather than ignored.
+    .addOption(new Option('--coach', 'run none of the commands: show each step, watch the cluster while you type them, tick each step reached, point out mistakes').default(false).conflicts(['dryRun', 'report']))
     .option('--idle <seconds>', 'with --coach: say what it waits for after this long without a change', numberOption(5, 3600), 60);
 
 /** `lab --list`: name, workshop pages, what it does. */
