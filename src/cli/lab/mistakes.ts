@@ -5,7 +5,7 @@
 import type { ClusterState } from './coach-state.js';
 import { inRegistry } from './coach-state.js';
 import type { LabOptions } from './options.js';
-import { appServices, expectedPlateau, network } from './swarm-chapter.js';
+import { appServices, expectedPlateau, network, publishArg } from './swarm-chapter.js';
 
 export interface Mistake {
   id: string;
@@ -14,7 +14,8 @@ export interface Mistake {
   detect(state: ClusterState, o: LabOptions): string | undefined;
 }
 
-const publishedPort = (o: LabOptions) => (o.endpointMode === 'dnsrr' ? `mode=host,published=${o.port},target=80` : `${o.port}:80`);
+/** The web UI's port as the chapter publishes it (its sheet's --publish-add). */
+const publishedPort = (o: LabOptions) => publishArg(o, o.port, 80);
 
 export const swarmMistakes: Mistake[] = [
   {

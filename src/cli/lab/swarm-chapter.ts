@@ -25,7 +25,7 @@ const minGain = (o: LabOptions, nodes: number) => o.minGain ?? (nodes * 2.5) / 3
 const noIpvs = 'dnsrr and host-mode ports (--endpoint-mode dnsrr): this engine has no IPVS for VIPs and the routing mesh';
 const modeDeparture = (o: LabOptions) => (o.endpointMode === 'dnsrr' ? noIpvs : undefined);
 const endpointArgs = (o: LabOptions) => (o.endpointMode === 'dnsrr' ? ['--endpoint-mode', 'dnsrr'] : []);
-const publishArg = (o: LabOptions, published: number, target: number) => (o.endpointMode === 'dnsrr' ? `mode=host,published=${published},target=${target}` : `${published}:${target}`);
+export const publishArg = (o: LabOptions, published: number, target: number) => (o.endpointMode === 'dnsrr' ? `mode=host,published=${published},target=${target}` : `${published}:${target}`);
 const image = (o: LabOptions, s: string) => `${o.registry}/${s}:${o.tag}`;
 const perSecond = (rate: number) => rate.toFixed(1);
 /** The tags the registry holds for a repository (null: none, or no such repository). */
