@@ -8,7 +8,7 @@ import { existing, isRunning, serviceTasks, waitForTasks, type Task } from '../s
 import { sleep } from '../../lib/sleep.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import { runningApp } from './app.js';
-import type { LabOptions } from './options.js';
+import { registryEnv, type LabOptions } from './options.js';
 import { departs, detached, docker, run, type Action, type ChapterScript, type Command, type Play, type RunAction } from './script.js';
 import { removeStacks, service, waitOptions } from './stack.js';
 
@@ -55,9 +55,10 @@ const nodes = (p: Play) => Number(p.figures.nodes);
 
 /** `docker-compose -f elk.yml` and `docker stack deploy -c elk.yml` in stacks/, with the variables elk.yml reads. */
 function elkCommand(o: LabOptions, args: string[], program?: string): Command {
-  const env: Record<string, string> = { TAG: o.tag, ...(o.registry !== '127.0.0.1:5000' ? { REGISTRY: o.registry } : {}) };
+  const registry = registryEnv(o);
+  const env: Record<string, string> = { TAG: o.tag, ...registry.env };
   if (program && o.debianImage && args.includes('build')) env.DEBIAN_IMAGE = o.debianImage;
-  return { program, args, env, dir: 'stacks', build: Boolean(program) };
+  return departs({ program, args, env, dir: 'stacks', build: Boolean(program) }, registry.departure);
 }
 
 /**

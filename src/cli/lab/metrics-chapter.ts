@@ -7,7 +7,7 @@
 import { existing, isRunning, publishedUrl, serviceTasks, waitForTasks } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import { runningApp } from './app.js';
-import type { LabOptions } from './options.js';
+import { registryEnv, type LabOptions } from './options.js';
 import { scalar, query, targets } from './prometheus.js';
 import { departs, type Action, type ChapterScript, type Command, type Play, type RunAction, type Step } from './script.js';
 import { readyNodes, removeStacks, service, stack, waitOptions, type StackService } from './stack.js';
@@ -32,14 +32,13 @@ const noCadvisor =
 
 /** The variables stacks/prometheus.yml reads, where the options differ from the workshop's. */
 function promEnv(o: LabOptions): Record<string, string> | undefined {
-  const env: Record<string, string> = {};
-  if (o.registry !== '127.0.0.1:5000') env.REGISTRY = o.registry;
+  const env: Record<string, string> = { ...registryEnv(o).env };
   if (o.debianImage) env.DEBIAN_IMAGE = o.debianImage;
   return Object.keys(env).length ? env : undefined;
 }
 
 const composeProm = (o: LabOptions, verb: string, ...why: (string | undefined)[]): Command =>
-  departs({ program: 'docker-compose', args: ['-f', 'prometheus.yml', verb], env: promEnv(o), dir: 'stacks', build: true }, ...why, o.registry !== '127.0.0.1:5000' ? 'another registry (--registry)' : undefined);
+  departs({ program: 'docker-compose', args: ['-f', 'prometheus.yml', verb], env: promEnv(o), dir: 'stacks', build: true }, ...why, registryEnv(o).departure);
 
 /** Where Prometheus answers: every node's 9090 (ingress), or the node that runs it (host mode). */
 const prometheusUrl = (p: Play) => publishedUrl(p.docker, prometheus, 9090, p.options.endpointMode === 'dnsrr' ? 'host' : 'ingress', p.signal);
@@ -108,7 +107,6 @@ const fullWindow: Action = {
 
 export function metricsScript(o: LabOptions): ChapterScript {
   const files = ['prometheus.yml', ...(o.endpointMode === 'dnsrr' ? ['prometheus-no-ipvs.yml'] : [])];
-  const registry = o.registry !== '127.0.0.1:5000' ? { REGISTRY: o.registry } : undefined;
   const [stackRm, gone] = removeStacks(promStack) as [RunAction, Action];
   const removeProm: Action[] = [{ ...stackRm, command: departs(stackRm.command, `not on the page: the ${promStack} stack removed (the ${stack} stack stays for the next chapter)`) }, gone];
   return {
@@ -125,8 +123,9 @@ export function metricsScript(o: LabOptions): ChapterScript {
           {
             do: 'run',
             command: departs(
-              { args: ['stack', 'deploy', ...files.flatMap((f) => ['-c', f]), promStack], env: registry, dir: 'stacks' },
+              { args: ['stack', 'deploy', ...files.flatMap((f) => ['-c', f]), promStack], env: registryEnv(o).env, dir: 'stacks' },
               noCadvisor,
+              registryEnv(o).departure,
               o.endpointMode === 'dnsrr' ? 'prometheus-no-ipvs.yml on top (--endpoint-mode dnsrr): dnsrr and a host-mode port, this engine has no IPVS' : undefined,
             ),
             undo: { key: promStack, actions: removeProm },

@@ -9,6 +9,12 @@ import type { RunnerOptions } from './runner.js';
 
 /** The workshop's own images, when no option or variable names another. */
 export const workshopImages = { redisImage: 'redis', registryImage: 'registry' } as const;
+/** The registry the workshop's stack files name when REGISTRY is not set. */
+export const workshopRegistry = '127.0.0.1:5000';
+
+/** REGISTRY for the stack files where --registry is not the workshop's, and the departure it makes. */
+export const registryEnv = (o: Pick<LabOptions, 'registry'>): { env: Record<string, string>; departure?: string } =>
+  o.registry === workshopRegistry ? { env: {} } : { env: { REGISTRY: o.registry }, departure: 'another registry (--registry)' };
 
 export interface LabOptions extends RunnerOptions {
   /** Where images go, as the chapters' REGISTRY. */
@@ -43,7 +49,7 @@ export interface LabOptions extends RunnerOptions {
 /** Adds the options to a chapter's command, and to `lab all`. */
 export function sharedOptions(command: CliCommand): CliCommand {
   return command
-    .option('--registry <host:port>', 'registry the images are pushed to and pulled from', '127.0.0.1:5000')
+    .option('--registry <host:port>', 'registry the images are pushed to and pulled from', workshopRegistry)
     .option('--tag <tag>', 'image tag', 'v1')
     .option('--redis-image <image>', 'image of the redis service ($REDIS_IMAGE)', process.env.REDIS_IMAGE || workshopImages.redisImage)
     .option('--registry-image <image>', 'image of the registry service ($REGISTRY_IMAGE)', process.env.REGISTRY_IMAGE || workshopImages.registryImage)

@@ -4,7 +4,7 @@
 // that wait for it and remove it.
 import { existing, publishedUrl, swarmNodes, type Docker } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
-import { imageOptionsSet, workshopImages, type LabOptions } from './options.js';
+import { imageOptionsSet, registryEnv, workshopImages, type LabOptions } from './options.js';
 import type { Action, Command, Play } from './script.js';
 
 export const stack = 'dockercoins';
@@ -27,12 +27,9 @@ export const webuiUrl = (p: Probe) =>
 
 /** The variables the stack files read beyond TAG, only where the options differ from the workshop's, and why. */
 export function stackEnv(o: LabOptions, tag?: string): { env: Record<string, string>; departure?: string } {
-  const env: Record<string, string> = tag ? { TAG: tag } : {};
-  const why: string[] = [];
-  if (o.registry !== '127.0.0.1:5000') {
-    env.REGISTRY = o.registry;
-    why.push('another registry (--registry)');
-  }
+  const registry = registryEnv(o);
+  const env: Record<string, string> = { ...(tag ? { TAG: tag } : {}), ...registry.env };
+  const why: string[] = registry.departure ? [registry.departure] : [];
   if (o.port !== 8000) {
     env.WEBUI_PORT = String(o.port);
     why.push("another web UI port (--port): the workshop's is taken here");
