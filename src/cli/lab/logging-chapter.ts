@@ -52,6 +52,12 @@ export function parseReceiverLogs(output: string): GelfLine[] {
 const received = async (p: Play) => parseReceiverLogs(await p.docker(['service', 'logs', logstash], { signal: p.signal }));
 const fromRng = (lines: GelfLine[], since = 0) => lines.map((l) => l.message).filter((m) => String(m._container_name).startsWith(`${rng}.`) && Number(m.timestamp) >= since);
 const nodes = (p: Play) => Number(p.figures.nodes);
+/** The manager engine's clock, in seconds: the engines stamp GELF's timestamp with theirs, not with this machine's. */
+async function engineNow(p: Play): Promise<number> {
+  const now = Date.parse(JSON.parse((await p.docker(['info', '--format', '{{json .SystemTime}}'], { signal: p.signal })).trim() || 'null') as string);
+  if (Number.isNaN(now)) throw new Failure("docker info gave no SystemTime: the engine's clock is needed to tell the lines of a window");
+  return now / 1000;
+}
 
 /** `docker-compose -f elk.yml` and `docker stack deploy -c elk.yml` in stacks/, with the variables elk.yml reads. */
 function elkCommand(o: LabOptions, args: string[], program?: string): Command {
@@ -89,7 +95,7 @@ function rngReplaced(update: RunAction, state: { before: Set<string>; tasks: Tas
           },
           waitOptions(p),
         );
-        state.since = Date.now() / 1000;
+        state.since = await engineNow(p);
       },
     },
   ];
@@ -145,7 +151,7 @@ export function loggingScript(o: LabOptions): ChapterScript {
       {
         title: 'Testing the GELF receiver',
         actions: [
-          { do: 'measure', what: 'the time the test message is sent', measure: async () => ((helloSent = Date.now() / 1000 - 1), {}) },
+          { do: 'measure', what: 'the time the test message is sent', measure: async (p) => ((helloSent = (await engineNow(p)) - 1), {}) },
           run(departs(docker('run', '--log-driver', 'gelf', '--log-opt', `gelf-address=${gelfAddress}`, '--rm', image, 'echo', 'hello'), `${image} for alpine: no image registry is reachable here`)),
           {
             do: 'wait',
