@@ -105,8 +105,107 @@ const fullWindow: Action = {
   },
 };
 
+/** The page's question: dockercoins_worker's CPU, from the workers' own metrics where the page reads cAdvisor's. */
+const workerCpuStep: Step = {
+  title: "The workers' CPU",
+  actions: [
+    fullWindow,
+    {
+      do: 'measure',
+      what: `sum(rate(process_cpu_seconds_total{job="worker"}[--window])), each worker's own CPU time (prom-client), where the page sums cAdvisor's container_cpu_usage_seconds_total{container_label_com_docker_swarm_service_name="dockercoins_worker"}; and the nodes' busy CPU (node exporter)`,
+      async measure(p) {
+        const workerCpu = await number(p, `sum(${rate(p, 'process_cpu_seconds_total{job="worker"}')})`);
+        const workers = await number(p, 'count(process_cpu_seconds_total{job="worker"})');
+        const busiest = await number(p, `max(${rate(p, 'process_cpu_seconds_total{job="worker"}')})`);
+        const nodes = await query(promUrl(p), `sum by (instance) (${rate(p, 'node_cpu_seconds_total{mode!="idle"}')})`, p.signal);
+        const cores = await number(p, 'max(count by (instance) (node_cpu_seconds_total{mode="idle"}))');
+        if (!nodes.length) throw new Failure('no node_cpu_seconds_total from the node exporters yet');
+        const nodeBusy = Math.max(...nodes.map((n) => n.value));
+        return { values: { workerCpu, workers, workerCpuMax: busiest, nodeBusyCores: nodeBusy, nodeCores: cores } };
+      },
+    },
+    {
+      do: 'expect',
+      that: "dockercoins_worker's CPU, the page's question: the sum over its tasks, more than 0 (the nodes' busy CPU beside it, from the node exporter; docker-in-docker nodes share one kernel, so each sees the whole machine)",
+      async check(p) {
+        const [cpu, workers, max, busy, cores] = ['workerCpu', 'workers', 'workerCpuMax', 'nodeBusyCores', 'nodeCores'].map((k) => Number(p.figures[k])) as [number, number, number, number, number];
+        const running = (await appTasks(p)).worker;
+        const figure = `dockercoins_worker uses ${cpu.toFixed(3)} CPU over ${p.options.windowSeconds} s (${workers} tasks, ${(cpu / workers).toFixed(4)} each, the busiest ${max.toFixed(4)}); a node: ${busy.toFixed(2)} of ${cores} cores busy`;
+        if (!(cpu > 0) || workers !== running) throw new Failure(`${figure}; expected more than 0 CPU from all ${running} workers`);
+        return { figure };
+      },
+    },
+  ],
+};
+
+/** One step beyond the page: rng found as the bottleneck from our metrics. */
+const bottleneckStep: Step = {
+  title: 'One step beyond: the bottleneck',
+  actions: [
+    {
+      do: 'measure',
+      what: "the workers' mean call to rng and to hasher (worker_call_duration_seconds: _sum over _count, by dependency), their calls/s, rng's mean wait in its one-at-a-time queue (rng_queue_wait_seconds), and how busy rng's tasks are (the time its requests took, less their wait in the queue, per task)",
+      async measure(p) {
+        const perDependency = async (promql: string) => Object.fromEntries((await query(promUrl(p), promql, p.signal)).map((s) => [s.labels.dependency, s.value]));
+        const seconds = await perDependency(`sum by (dependency) (${rate(p, 'worker_call_duration_seconds_sum')}) / sum by (dependency) (${rate(p, 'worker_call_duration_seconds_count')})`);
+        const calls = await perDependency(`sum by (dependency) (${rate(p, 'worker_call_duration_seconds_count')})`);
+        const queueWait = await number(p, `sum(${rate(p, 'rng_queue_wait_seconds_sum')}) / sum(${rate(p, 'rng_queue_wait_seconds_count')})`);
+        const busy = await number(p, `(sum(${rate(p, 'http_request_duration_seconds_sum{job="rng"}')}) - sum(${rate(p, 'rng_queue_wait_seconds_sum')})) / count(up{job="rng"})`);
+        const values = { rngCallSeconds: seconds.rng, hasherCallSeconds: seconds.hasher, rngCallsPerSecond: calls.rng, hasherCallsPerSecond: calls.hasher, rngQueueWaitSeconds: queueWait, rngBusy: busy };
+        const missing = Object.entries(values).filter(([, v]) => v === undefined || !Number.isFinite(v));
+        if (missing.length) throw new Failure(`no value for ${missing.map(([k]) => k).join(', ')}`);
+        return { values: values as Record<string, number> };
+      },
+    },
+    {
+      do: 'expect',
+      that: "rng is the bottleneck: the workers wait longer on rng than on hasher, a share of that in rng's queue (hasher serves requests concurrently: it has none), and rng's tasks busy most of the time",
+      check(p) {
+        const [rng, hasher, rngCalls, hasherCalls, wait, busy] = ['rngCallSeconds', 'hasherCallSeconds', 'rngCallsPerSecond', 'hasherCallsPerSecond', 'rngQueueWaitSeconds', 'rngBusy'].map((k) => Number(p.figures[k])) as [number, number, number, number, number, number];
+        const ms = (s: number) => `${Math.round(s * 1000)} ms`;
+        const figure = `a worker's call to rng takes ${ms(rng)} (${ms(wait)} of it in rng's queue), to hasher ${ms(hasher)}; ${rngCalls.toFixed(1)} calls/s to rng, ${hasherCalls.toFixed(1)} to hasher; rng's tasks busy ${Math.round(busy * 100)}% of the time`;
+        // Saturated and queueing, not a millisecond's noise between two ~100 ms calls.
+        if (!(rng > hasher && wait >= QUEUED_SHARE * rng && busy >= BUSY_SHARE))
+          throw new Failure(`${figure}; expected rng's calls to take longer, at least ${QUEUED_SHARE * 100}% of them in its queue, its tasks busy at least ${BUSY_SHARE * 100}% of the time`);
+        return { figure: `rng is the bottleneck: ${figure}`, values: { rngOverHasher: rng / hasher } };
+      },
+    },
+  ],
+};
+
+/** The page's stack file, and the override for engines without IPVS. */
+const promFiles = (o: LabOptions) => ['prometheus.yml', ...(o.endpointMode === 'dnsrr' ? ['prometheus-no-ipvs.yml'] : [])];
+
+/** The page's build, push and deploy of the Prometheus stack, on the stand-in image. */
+const deployStep = (o: LabOptions, removeProm: Action[]): Step => ({
+  title: 'Build, ship, and run the Prometheus stack',
+  actions: [
+    { do: 'run', command: composeProm(o, 'build', standIn, o.debianImage ? 'another Debian base (--debian-image)' : undefined) },
+    { do: 'run', command: composeProm(o, 'push') },
+    {
+      do: 'run',
+      command: departs(
+        { args: ['stack', 'deploy', ...promFiles(o).flatMap((f) => ['-c', f]), promStack], env: registryEnv(o).env, dir: 'stacks' },
+        noCadvisor,
+        registryEnv(o).departure,
+        o.endpointMode === 'dnsrr' ? 'prometheus-no-ipvs.yml on top (--endpoint-mode dnsrr): dnsrr and a host-mode port, this engine has no IPVS' : undefined,
+      ),
+      undo: { key: promStack, actions: removeProm },
+    },
+    {
+      do: 'wait',
+      for: `${prometheus}: 1 task; ${nodeExporter}: one per node (global)`,
+      async until(p) {
+        const nodes = await readyNodes(p);
+        const [prom] = await waitForTasks(p.docker, prometheus, 1, waitOptions(p));
+        await waitForTasks(p.docker, nodeExporter, nodes, waitOptions(p));
+        return { figure: `prometheus on ${prom!.node}, a node exporter on each of ${nodes} nodes`, values: { nodeExporters: nodes } };
+      },
+    },
+  ],
+});
+
 export function metricsScript(o: LabOptions): ChapterScript {
-  const files = ['prometheus.yml', ...(o.endpointMode === 'dnsrr' ? ['prometheus-no-ipvs.yml'] : [])];
   const [stackRm, gone] = removeStacks(promStack) as [RunAction, Action];
   const removeProm: Action[] = [{ ...stackRm, command: departs(stackRm.command, `not on the page: the ${promStack} stack removed (the ${stack} stack stays for the next chapter)`) }, gone];
   return {
@@ -115,98 +214,10 @@ export function metricsScript(o: LabOptions): ChapterScript {
     keyStep: 'One step beyond: the bottleneck',
     steps: [
       runningApp(o),
-      {
-        title: 'Build, ship, and run the Prometheus stack',
-        actions: [
-          { do: 'run', command: composeProm(o, 'build', standIn, o.debianImage ? 'another Debian base (--debian-image)' : undefined) },
-          { do: 'run', command: composeProm(o, 'push') },
-          {
-            do: 'run',
-            command: departs(
-              { args: ['stack', 'deploy', ...files.flatMap((f) => ['-c', f]), promStack], env: registryEnv(o).env, dir: 'stacks' },
-              noCadvisor,
-              registryEnv(o).departure,
-              o.endpointMode === 'dnsrr' ? 'prometheus-no-ipvs.yml on top (--endpoint-mode dnsrr): dnsrr and a host-mode port, this engine has no IPVS' : undefined,
-            ),
-            undo: { key: promStack, actions: removeProm },
-          },
-          {
-            do: 'wait',
-            for: `${prometheus}: 1 task; ${nodeExporter}: one per node (global)`,
-            async until(p) {
-              const nodes = await readyNodes(p);
-              const [prom] = await waitForTasks(p.docker, prometheus, 1, waitOptions(p));
-              await waitForTasks(p.docker, nodeExporter, nodes, waitOptions(p));
-              return { figure: `prometheus on ${prom!.node}, a node exporter on each of ${nodes} nodes`, values: { nodeExporters: nodes } };
-            },
-          },
-        ],
-      },
+      deployStep(o, removeProm),
       { title: 'Checking our Prometheus server', actions: [targetsUp] },
-      {
-        title: "The workers' CPU",
-        actions: [
-          fullWindow,
-          {
-            do: 'measure',
-            what: `sum(rate(process_cpu_seconds_total{job="worker"}[--window])), each worker's own CPU time (prom-client), where the page sums cAdvisor's container_cpu_usage_seconds_total{container_label_com_docker_swarm_service_name="dockercoins_worker"}; and the nodes' busy CPU (node exporter)`,
-            async measure(p) {
-              const workerCpu = await number(p, `sum(${rate(p, 'process_cpu_seconds_total{job="worker"}')})`);
-              const workers = await number(p, 'count(process_cpu_seconds_total{job="worker"})');
-              const busiest = await number(p, `max(${rate(p, 'process_cpu_seconds_total{job="worker"}')})`);
-              const nodes = await query(promUrl(p), `sum by (instance) (${rate(p, 'node_cpu_seconds_total{mode!="idle"}')})`, p.signal);
-              const cores = await number(p, 'max(count by (instance) (node_cpu_seconds_total{mode="idle"}))');
-              if (!nodes.length) throw new Failure('no node_cpu_seconds_total from the node exporters yet');
-              const nodeBusy = Math.max(...nodes.map((n) => n.value));
-              return { values: { workerCpu, workers, workerCpuMax: busiest, nodeBusyCores: nodeBusy, nodeCores: cores } };
-            },
-          },
-          {
-            do: 'expect',
-            that: "dockercoins_worker's CPU, the page's question: the sum over its tasks, more than 0 (the nodes' busy CPU beside it, from the node exporter; docker-in-docker nodes share one kernel, so each sees the whole machine)",
-            async check(p) {
-              const [cpu, workers, max, busy, cores] = ['workerCpu', 'workers', 'workerCpuMax', 'nodeBusyCores', 'nodeCores'].map((k) => Number(p.figures[k])) as [number, number, number, number, number];
-              const running = (await appTasks(p)).worker;
-              const figure = `dockercoins_worker uses ${cpu.toFixed(3)} CPU over ${p.options.windowSeconds} s (${workers} tasks, ${(cpu / workers).toFixed(4)} each, the busiest ${max.toFixed(4)}); a node: ${busy.toFixed(2)} of ${cores} cores busy`;
-              if (!(cpu > 0) || workers !== running) throw new Failure(`${figure}; expected more than 0 CPU from all ${running} workers`);
-              return { figure };
-            },
-          },
-        ],
-      },
-      {
-        title: 'One step beyond: the bottleneck',
-        actions: [
-          {
-            do: 'measure',
-            what: "the workers' mean call to rng and to hasher (worker_call_duration_seconds: _sum over _count, by dependency), their calls/s, rng's mean wait in its one-at-a-time queue (rng_queue_wait_seconds), and how busy rng's tasks are (the time its requests took, less their wait in the queue, per task)",
-            async measure(p) {
-              const perDependency = async (promql: string) => Object.fromEntries((await query(promUrl(p), promql, p.signal)).map((s) => [s.labels.dependency, s.value]));
-              const seconds = await perDependency(`sum by (dependency) (${rate(p, 'worker_call_duration_seconds_sum')}) / sum by (dependency) (${rate(p, 'worker_call_duration_seconds_count')})`);
-              const calls = await perDependency(`sum by (dependency) (${rate(p, 'worker_call_duration_seconds_count')})`);
-              const queueWait = await number(p, `sum(${rate(p, 'rng_queue_wait_seconds_sum')}) / sum(${rate(p, 'rng_queue_wait_seconds_count')})`);
-              const busy = await number(p, `(sum(${rate(p, 'http_request_duration_seconds_sum{job="rng"}')}) - sum(${rate(p, 'rng_queue_wait_seconds_sum')})) / count(up{job="rng"})`);
-              const values = { rngCallSeconds: seconds.rng, hasherCallSeconds: seconds.hasher, rngCallsPerSecond: calls.rng, hasherCallsPerSecond: calls.hasher, rngQueueWaitSeconds: queueWait, rngBusy: busy };
-              const missing = Object.entries(values).filter(([, v]) => v === undefined || !Number.isFinite(v));
-              if (missing.length) throw new Failure(`no value for ${missing.map(([k]) => k).join(', ')}`);
-              return { values: values as Record<string, number> };
-            },
-          },
-          {
-            do: 'expect',
-            that: "rng is the bottleneck: the workers wait longer on rng than on hasher, a share of that in rng's queue (hasher serves requests concurrently: it has none), and rng's tasks busy most of the time",
-            check(p) {
-              const [rng, hasher, rngCalls, hasherCalls, wait, busy] = ['rngCallSeconds', 'hasherCallSeconds', 'rngCallsPerSecond', 'hasherCallsPerSecond', 'rngQueueWaitSeconds', 'rngBusy'].map((k) => Number(p.figures[k])) as [number, number, number, number, number, number];
-              const ms = (s: number) => `${Math.round(s * 1000)} ms`;
-              const figure = `a worker's call to rng takes ${ms(rng)} (${ms(wait)} of it in rng's queue), to hasher ${ms(hasher)}; ${rngCalls.toFixed(1)} calls/s to rng, ${hasherCalls.toFixed(1)} to hasher; rng's tasks busy ${Math.round(busy * 100)}% of the time`;
-              // Saturated and queueing, not a millisecond's noise between two ~100 ms calls.
-              if (!(rng > hasher && wait >= QUEUED_SHARE * rng && busy >= BUSY_SHARE))
-                throw new Failure(`${figure}; expected rng's calls to take longer, at least ${QUEUED_SHARE * 100}% of them in its queue, its tasks busy at least ${BUSY_SHARE * 100}% of the time`);
-              return { figure: `rng is the bottleneck: ${figure}`, values: { rngOverHasher: rng / hasher } };
-            },
-          },
-        ],
-      },
+      workerCpuStep,
+      bottleneckStep,
       ...(o.keep
         ? []
         : [
