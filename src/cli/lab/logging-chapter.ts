@@ -9,7 +9,7 @@ import { sleep } from '../../lib/sleep.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import { runningApp } from './app.js';
 import { registryEnv, type LabOptions } from './options.js';
-import { departs, detached, docker, run, type Action, type ChapterScript, type Command, type Play, type RunAction } from './script.js';
+import { departs, detached, docker, run, type Action, type ChapterScript, type Command, type Play, type RunAction, type Step } from './script.js';
 import { removeStacks, service, waitOptions } from './stack.js';
 
 export const elkStack = 'elk';
@@ -71,7 +71,14 @@ function elkCommand(o: LabOptions, args: string[], program?: string): Command {
  * rng's update, then the wait until every rng task is one that was not running before it (the
  * update replaced them all, one per node): the new tasks, and since when, in seconds.
  */
-function rngReplaced(update: RunAction, state: { before: Set<string>; tasks: Task[]; since: number }): Action[] {
+/** rng's tasks before an update, the new ones after it, and since when (the manager's clock, in seconds). */
+interface Replaced {
+  before: Set<string>;
+  tasks: Task[];
+  since: number;
+}
+
+function rngReplaced(update: RunAction, state: Replaced): Action[] {
   return [
     {
       do: 'measure',
@@ -105,11 +112,94 @@ function rngReplaced(update: RunAction, state: { before: Set<string>; tasks: Tas
 // checks before it hold, so the window starts when the update converged, as in the lab.
 const pause = (what: string): Action => ({ do: 'measure', what: `${windowMs / 1000} s: ${what}`, measure: (p) => sleep(windowMs, p.signal).then(() => ({})) });
 
+/** Every receiver's task running and listening, one per node. */
+const receiversListening: Action = {
+  do: 'wait',
+  for: `${logstash}: one task running on every node, each listening (its "ok" line)`,
+  async until(p) {
+    await waitForTasks(p.docker, logstash, nodes(p), { ...waitOptions(p), perNode: true });
+    const listening = await waitUntil('every receiver to say ok', async () => {
+      const ok = new Set((await received(p)).filter((l) => l.message.message === 'ok').map((l) => l.task));
+      return ok.size >= nodes(p) ? ok.size : undefined;
+    }, waitOptions(p));
+    return { figure: `${logstash} listening on ${listening} nodes (${gelfAddress} on each)`, values: { receivers: listening } };
+  },
+};
+
+/** rng's lines at the receivers over a window from the update, from every new task, with the driver's fields. */
+const gelfLines = (gelf: Replaced): Action => ({
+  do: 'measure',
+  what: "lines from every rng task (one per node), each with the fields Docker's gelf driver sends: the container's name (the service's, a node and a task), id, image, command, tag",
+  async measure(p) {
+    const lines = fromRng(await received(p), gelf.since).filter((m) => Number(m.timestamp) < gelf.since + windowMs / 1000);
+    const containers = new Set(lines.map((m) => String(m._container_name)));
+    const fromNewTasks = gelf.tasks.filter((t) => [...containers].some((c) => c.endsWith(`.${t.id}`))).length;
+    const missing = gelfFields.filter((f) => !lines.every((m) => f in m));
+    const swarm = lines.some((m) => swarmField in m) ? `${swarmField} sent` : `no ${swarmField} (Swarm's labels go only where --log-opt labels= names them)`;
+    const figure = `${lines.length} lines from rng in ${windowMs / 1000} s, from ${fromNewTasks} of ${gelf.tasks.length} tasks (${[...new Set(lines.map((m) => String(m.host)))].sort().join(', ')}); fields: ${gelfFields.filter((f) => !missing.includes(f)).join(' ')}; ${swarm}`;
+    if (!lines.length || fromNewTasks < gelf.tasks.length || missing.length) throw new Failure(`${figure}${missing.length ? `; missing ${missing.join(' ')}` : ''}`);
+    return { figure, values: { lines: lines.length, seconds: windowMs / 1000, tasks: fromNewTasks, fields: gelfFields.length, swarmLabel: lines.some((m) => swarmField in m) ? 'yes' : 'no' } };
+  },
+});
+
+/** No line from rng at the receivers once the driver is off; the new tasks' lines in their own logs. */
+const noLateLines = (off: Replaced): Action => ({
+  do: 'measure',
+  what: "no line from rng at logstash once the update converged; the new tasks' own lines (their start) are in docker service logs instead; rng on json-file, at its own log level",
+  async measure(p) {
+    const lines = await received(p);
+    const late = fromRng(lines, off.since).length;
+    const fromNew = fromRng(lines).filter((m) => off.tasks.some((t) => String(m._container_name).endsWith(`.${t.id}`))).length;
+    const written = await Promise.all(off.tasks.map(async (t) => (await p.docker(['service', 'logs', t.id], { signal: p.signal })).split('\n').filter(Boolean).length));
+    const [driver = '', env = ''] = (await p.docker(['service', 'inspect', rng, '--format', '{{.Spec.TaskTemplate.LogDriver.Name}}\t{{json .Spec.TaskTemplate.ContainerSpec.Env}}'], { signal: p.signal })).trim().split('\t');
+    const level = env.includes('LOG_LEVEL=') ? 'LOG_LEVEL still set' : 'its own log level';
+    const figure = `${late} lines from rng at logstash over ${windowMs / 1000} s after the update converged, ${fromNew} from its ${off.tasks.length} new tasks, which wrote ${written.reduce((a, b) => a + b, 0)} lines to their own logs; rng on ${driver}, ${level}`;
+    if (late || fromNew || written.some((n) => n === 0) || driver !== 'json-file' || env.includes('LOG_LEVEL=')) throw new Failure(figure);
+    return { figure, values: { lateLines: late, newTaskLines: fromNew, writtenLines: written.reduce((a, b) => a + b, 0), seconds: windowMs / 1000 } };
+  },
+});
+
+/** The page's test message, sent with the gelf driver, at the receiver with its container's fields. */
+function helloStep(image: string): Step {
+  let helloSent = 0;
+  return {
+    title: 'Testing the GELF receiver',
+    actions: [
+      { do: 'measure', what: 'the time the test message is sent', measure: async (p) => ((helloSent = (await engineNow(p)) - 1), {}) },
+      run(departs(docker('run', '--log-driver', 'gelf', '--log-opt', `gelf-address=${gelfAddress}`, '--rm', image, 'echo', 'hello'), `${image} for alpine: no image registry is reachable here`)),
+      {
+        do: 'wait',
+        for: 'the test message at logstash, with the container it came from',
+        async until(p) {
+          const hello = await waitUntil('hello at logstash', async () => (await received(p)).find((l) => l.message.short_message === 'hello' && Number(l.message.timestamp) >= helloSent), waitOptions(p));
+          const m = hello.message;
+          return { figure: `hello arrived (${hello.task.split('@')[1]}'s receiver): host ${String(m.host)}, _container_name ${String(m._container_name)}, _image_name ${String(m._image_name)}` };
+        },
+      },
+    ],
+  };
+}
+
+/** The columns the page shows in Kibana, read from the last of rng's lines. */
+const viewingLogs = (gelf: Replaced): Step => ({
+  title: 'Viewing container logs',
+  actions: [
+    {
+      do: 'expect',
+      that: "the columns the page adds in Kibana: host, container_name, message (GELF's host, _container_name, short_message)",
+      async check(p) {
+        const last = fromRng(await received(p), gelf.since).at(-1);
+        if (!last) throw new Failure('no line from rng at logstash');
+        return { figure: `host ${String(last.host)} | ${String(last._container_name)} | ${String(last.short_message).slice(0, 100)}` };
+      },
+    },
+  ],
+});
+
 export function loggingScript(o: LabOptions): ChapterScript {
   const image = receiverImage(o);
-  const gelf = { before: new Set<string>(), tasks: [] as Task[], since: 0 };
-  const off = { before: new Set<string>(), tasks: [] as Task[], since: 0 };
-  let helloSent = 0;
+  const gelf: Replaced = { before: new Set<string>(), tasks: [], since: 0 };
+  const off: Replaced = { before: new Set<string>(), tasks: [], since: 0 };
   const driverOff = run(
     departs(
       docker('service', 'update', rng, '--log-driver', 'json-file', '--env-rm', 'LOG_LEVEL', '--detach'),
@@ -133,37 +223,11 @@ export function loggingScript(o: LabOptions): ChapterScript {
           run(elkCommand(o, ['-f', 'elk.yml', 'push'], 'docker-compose')),
           // A stack just removed (an earlier run's) keeps its network a few seconds: a deploy then fails on it.
           run(departs(elkCommand(o, ['stack', 'deploy', '-c', 'elk.yml', elkStack]), 'the stand-in stack file'), { retry: `the ${elkStack} network of an earlier run to be gone`, undo: { key: elkStack, actions: removeReceiver } }),
-          {
-            do: 'wait',
-            for: `${logstash}: one task running on every node, each listening (its "ok" line)`,
-            async until(p) {
-              await waitForTasks(p.docker, logstash, nodes(p), { ...waitOptions(p), perNode: true });
-              const listening = await waitUntil('every receiver to say ok', async () => {
-                const ok = new Set((await received(p)).filter((l) => l.message.message === 'ok').map((l) => l.task));
-                return ok.size >= nodes(p) ? ok.size : undefined;
-              }, waitOptions(p));
-              return { figure: `${logstash} listening on ${listening} nodes (${gelfAddress} on each)`, values: { receivers: listening } };
-            },
-          },
+          receiversListening,
           run(departs({ args: ['service', 'logs', '--tail', '1', logstash], show: true }, 'no --follow: the lab reads the last line of each task and moves on')),
         ],
       },
-      {
-        title: 'Testing the GELF receiver',
-        actions: [
-          { do: 'measure', what: 'the time the test message is sent', measure: async (p) => ((helloSent = (await engineNow(p)) - 1), {}) },
-          run(departs(docker('run', '--log-driver', 'gelf', '--log-opt', `gelf-address=${gelfAddress}`, '--rm', image, 'echo', 'hello'), `${image} for alpine: no image registry is reachable here`)),
-          {
-            do: 'wait',
-            for: 'the test message at logstash, with the container it came from',
-            async until(p) {
-              const hello = await waitUntil('hello at logstash', async () => (await received(p)).find((l) => l.message.short_message === 'hello' && Number(l.message.timestamp) >= helloSent), waitOptions(p));
-              const m = hello.message;
-              return { figure: `hello arrived (${hello.task.split('@')[1]}'s receiver): host ${String(m.host)}, _container_name ${String(m._container_name)}, _image_name ${String(m._image_name)}` };
-            },
-          },
-        ],
-      },
+      helloStep(image),
       {
         title: 'Updating our services to use GELF',
         actions: [
@@ -179,56 +243,16 @@ export function loggingScript(o: LabOptions): ChapterScript {
             gelf,
           ),
           pause("rng's lines arriving at logstash"),
-          {
-            do: 'measure',
-            what: "lines from every rng task (one per node), each with the fields Docker's gelf driver sends: the container's name (the service's, a node and a task), id, image, command, tag",
-            async measure(p) {
-              const lines = fromRng(await received(p), gelf.since).filter((m) => Number(m.timestamp) < gelf.since + windowMs / 1000);
-              const containers = new Set(lines.map((m) => String(m._container_name)));
-              const fromNewTasks = gelf.tasks.filter((t) => [...containers].some((c) => c.endsWith(`.${t.id}`))).length;
-              const missing = gelfFields.filter((f) => !lines.every((m) => f in m));
-              const swarm = lines.some((m) => swarmField in m) ? `${swarmField} sent` : `no ${swarmField} (Swarm's labels go only where --log-opt labels= names them)`;
-              const figure = `${lines.length} lines from rng in ${windowMs / 1000} s, from ${fromNewTasks} of ${gelf.tasks.length} tasks (${[...new Set(lines.map((m) => String(m.host)))].sort().join(', ')}); fields: ${gelfFields.filter((f) => !missing.includes(f)).join(' ')}; ${swarm}`;
-              if (!lines.length || fromNewTasks < gelf.tasks.length || missing.length) throw new Failure(`${figure}${missing.length ? `; missing ${missing.join(' ')}` : ''}`);
-              return { figure, values: { lines: lines.length, seconds: windowMs / 1000, tasks: fromNewTasks, fields: gelfFields.length, swarmLabel: lines.some((m) => swarmField in m) ? 'yes' : 'no' } };
-            },
-          },
+          gelfLines(gelf),
         ],
       },
-      {
-        title: 'Viewing container logs',
-        actions: [
-          {
-            do: 'expect',
-            that: "the columns the page adds in Kibana: host, container_name, message (GELF's host, _container_name, short_message)",
-            async check(p) {
-              const last = fromRng(await received(p), gelf.since).at(-1);
-              if (!last) throw new Failure('no line from rng at logstash');
-              return { figure: `host ${String(last.host)} | ${String(last._container_name)} | ${String(last.short_message).slice(0, 100)}` };
-            },
-          },
-        ],
-      },
+      viewingLogs(gelf),
       {
         title: 'The GELF driver taken off again',
         actions: [
           ...rngReplaced(driverOff, off),
           pause('any line from rng that would still arrive'),
-          {
-            do: 'measure',
-            what: "no line from rng at logstash once the update converged; the new tasks' own lines (their start) are in docker service logs instead; rng on json-file, at its own log level",
-            async measure(p) {
-              const lines = await received(p);
-              const late = fromRng(lines, off.since).length;
-              const fromNew = fromRng(lines).filter((m) => off.tasks.some((t) => String(m._container_name).endsWith(`.${t.id}`))).length;
-              const written = await Promise.all(off.tasks.map(async (t) => (await p.docker(['service', 'logs', t.id], { signal: p.signal })).split('\n').filter(Boolean).length));
-              const [driver = '', env = ''] = (await p.docker(['service', 'inspect', rng, '--format', '{{.Spec.TaskTemplate.LogDriver.Name}}\t{{json .Spec.TaskTemplate.ContainerSpec.Env}}'], { signal: p.signal })).trim().split('\t');
-              const level = env.includes('LOG_LEVEL=') ? 'LOG_LEVEL still set' : 'its own log level';
-              const figure = `${late} lines from rng at logstash over ${windowMs / 1000} s after the update converged, ${fromNew} from its ${off.tasks.length} new tasks, which wrote ${written.reduce((a, b) => a + b, 0)} lines to their own logs; rng on ${driver}, ${level}`;
-              if (late || fromNew || written.some((n) => n === 0) || driver !== 'json-file' || env.includes('LOG_LEVEL=')) throw new Failure(figure);
-              return { figure, values: { lateLines: late, newTaskLines: fromNew, writtenLines: written.reduce((a, b) => a + b, 0), seconds: windowMs / 1000 } };
-            },
-          },
+          noLateLines(off),
         ],
       },
       ...(o.keep
