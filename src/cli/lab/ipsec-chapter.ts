@@ -55,6 +55,70 @@ async function waitForStackOn(p: Play, network: string): Promise<void> {
   );
 }
 
+/** The two networks as the page creates them: the encrypted option on one only. */
+const networksAsCreated: Action = {
+  do: 'expect',
+  that: `${secure}: an overlay with the encrypted option; ${insecure}: an overlay without`,
+  async check(p) {
+    const out = await p.docker(['network', 'inspect', secure, insecure, '--format', '{{.Name}} {{.Driver}} {{json .Options}}'], { signal: p.signal });
+    // `--opt encrypted` is an option with an empty value: its presence is what counts.
+    const kinds = out.trim().split('\n').map((line) => {
+      const [name, driver, options] = line.split(' ') as [string, string, string];
+      return `${name} ${driver} ${'encrypted' in (JSON.parse(options) as object) ? 'encrypted' : 'plain'}`;
+    });
+    const figure = kinds.join('; ');
+    if (figure !== `${secure} overlay encrypted; ${insecure} overlay plain`) throw new Failure(figure);
+    return { figure };
+  },
+};
+
+/** The app's own calls, read in the capture of the plain overlay. */
+const seenInClear: Action = {
+  do: 'expect',
+  that: "the workers' requests to rng and hasher, in clear text in the VXLAN packets on the node's interface",
+  unwatchable: 'it reads what ngrep printed',
+  check(p) {
+    const seen = requestsSeen(p.out.plain!);
+    const figure = `${seen.rng + seen.hasher} HTTP requests seen in clear on ${stackNetwork()} over ${captureSeconds} s on ${p.vars.HOSTNAME}'s ${ifaceOfNodes} (${seen.rng} to rng, ${seen.hasher} to hasher)`;
+    if (!seen.rng || !seen.hasher) throw new Failure(`${figure}; expected both`);
+    return { figure, values: { plainRequests: seen.rng + seen.hasher, rngRequests: seen.rng, hasherRequests: seen.hasher, seconds: captureSeconds } };
+  },
+};
+
+/** None in clear on the encrypted network, and ESP carrying it; or, with no ESP state and nothing crossing, the engine's lack. */
+const encryptedOrLacking: Action = {
+  do: 'expect',
+  that: "no request in clear on the encrypted network; the node's ESP security associations carrying its packets",
+  unwatchable: 'it reads what ngrep and ip xfrm printed',
+  check(p) {
+    const seen = requestsSeen(p.out.secure!);
+    const { espStates, espPackets, droppedNoState } = ipsecState(p.out.xfrm!);
+    const values = { secureRequests: seen.rng + seen.hasher, espStates, espPackets, droppedNoState, seconds: captureSeconds };
+    const plain = `${p.figures.plainRequests} HTTP requests to rng/hasher seen in clear on the plain overlay over ${captureSeconds} s`;
+    // Requests in clear on the network called encrypted are a failure, whatever the node's ESP state.
+    if (values.secureRequests) throw new Failure(`${values.secureRequests} HTTP requests to rng/hasher seen in clear on ${secure}, the encrypted network (${espStates} ESP security associations, ${espPackets} ESP packets on ${p.vars.HOSTNAME})`);
+    if (!espStates)
+      throw new EngineLacks(
+        `no IPsec on this engine: ${espStates} ESP security associations, ${espPackets} ESP packets on ${p.vars.HOSTNAME}; ${droppedNoState} packets dropped for want of one (XfrmOutNoStates): the traffic on ${secure} is dropped, not encrypted (${values.secureRequests} requests seen on it; ${plain})`,
+      );
+    const figure = `${plain}; ${values.secureRequests} on the encrypted one (${espPackets} ESP packets through ${espStates} security associations)`;
+    if (!espPackets) throw new Failure(`${figure}: nothing crossed ${secure} from ${p.vars.HOSTNAME}`);
+    return { figure, values };
+  },
+};
+
+/** The app back on its own network, counting again. */
+const backOnItsNetwork: Action = {
+  do: 'wait',
+  for: `every task back on ${stackNetwork()}; the hash counter climbing`,
+  async until(p) {
+    await waitForStackOn(p, stackNetwork());
+    const url = await webuiUrl(p);
+    const later = await waitForClimbing(url, waitOptions(p));
+    return { figure: `every task back on ${stackNetwork()}; ${url}/json: ${later.hashes} hashes, climbing`, values: { hashes: later.hashes } };
+  },
+};
+
 export function ipsecScript(o: LabOptions): ChapterScript {
   const image = netshootImage(o);
   const capture = (key: string, ...why: string[]): Action =>
@@ -70,16 +134,6 @@ export function ipsecScript(o: LabOptions): ChapterScript {
     );
   const networkRm = (name: string) => run(departs(docker('network', 'rm', name), 'not on the page: the network removed'), { retry: 'the moved tasks to let go of it', settles: [name] });
   const back = run(departs(deployStack(o, { flag: '-c', tag: '$TAG' }), 'not on the page: the app back on its own network for the next chapter; TAG: the one the stack runs'), { settles: ['moved'] });
-  const backOnItsNetwork: Action = {
-    do: 'wait',
-    for: `every task back on ${stackNetwork()}; the hash counter climbing`,
-    async until(p) {
-      await waitForStackOn(p, stackNetwork());
-      const url = await webuiUrl(p);
-      const later = await waitForClimbing(url, waitOptions(p));
-      return { figure: `every task back on ${stackNetwork()}; ${url}/json: ${later.hashes} hashes, climbing`, values: { hashes: later.hashes } };
-    },
-  };
   const createNetwork = (c: Command, name: string) => run(c, { undo: { key: name, actions: [networkRm(name)] } });
   return {
     name: 'The ipsec chapter',
@@ -92,21 +146,7 @@ export function ipsecScript(o: LabOptions): ChapterScript {
         actions: [
           createNetwork(docker('network', 'create', insecure, '--driver', 'overlay', '--attachable'), insecure),
           createNetwork(docker('network', 'create', secure, '--opt', 'encrypted', '--driver', 'overlay', '--attachable'), secure),
-          {
-            do: 'expect',
-            that: `${secure}: an overlay with the encrypted option; ${insecure}: an overlay without`,
-            async check(p) {
-              const out = await p.docker(['network', 'inspect', secure, insecure, '--format', '{{.Name}} {{.Driver}} {{json .Options}}'], { signal: p.signal });
-              // `--opt encrypted` is an option with an empty value: its presence is what counts.
-              const kinds = out.trim().split('\n').map((line) => {
-                const [name, driver, options] = line.split(' ') as [string, string, string];
-                return `${name} ${driver} ${'encrypted' in (JSON.parse(options) as object) ? 'encrypted' : 'plain'}`;
-              });
-              const figure = kinds.join('; ');
-              if (figure !== `${secure} overlay encrypted; ${insecure} overlay plain`) throw new Failure(figure);
-              return { figure };
-            },
-          },
+          networksAsCreated,
         ],
       },
       netshootImageStep(
@@ -119,17 +159,7 @@ export function ipsecScript(o: LabOptions): ChapterScript {
         actions: [
           cliNode,
           capture('plain', `the app on its own plain overlay (${stackNetwork()}), like the page's ${insecure}: moving it there would be one more rolling update`),
-          {
-            do: 'expect',
-            that: "the workers' requests to rng and hasher, in clear text in the VXLAN packets on the node's interface",
-            unwatchable: 'it reads what ngrep printed',
-            check(p) {
-              const seen = requestsSeen(p.out.plain!);
-              const figure = `${seen.rng + seen.hasher} HTTP requests seen in clear on ${stackNetwork()} over ${captureSeconds} s on ${p.vars.HOSTNAME}'s ${ifaceOfNodes} (${seen.rng} to rng, ${seen.hasher} to hasher)`;
-              if (!seen.rng || !seen.hasher) throw new Failure(`${figure}; expected both`);
-              return { figure, values: { plainRequests: seen.rng + seen.hasher, rngRequests: seen.rng, hasherRequests: seen.hasher, seconds: captureSeconds } };
-            },
-          },
+          seenInClear,
         ],
       },
       {
@@ -160,26 +190,7 @@ export function ipsecScript(o: LabOptions): ChapterScript {
           run(labCheck(docker('run', '--rm', '--net', 'host', '--cap-add', 'NET_ADMIN', image, 'sh', '-c', 'ip -s xfrm state; grep XfrmOutNoStates /proc/net/xfrm_stat'), "the node's ESP security associations and the packets they carried (ip -s xfrm state), and those dropped for want of one (XfrmOutNoStates): 0 requests in clear is encryption only if ESP carried them"), {
             keep: 'xfrm',
           }),
-          {
-            do: 'expect',
-            that: "no request in clear on the encrypted network; the node's ESP security associations carrying its packets",
-            unwatchable: 'it reads what ngrep and ip xfrm printed',
-            check(p) {
-              const seen = requestsSeen(p.out.secure!);
-              const { espStates, espPackets, droppedNoState } = ipsecState(p.out.xfrm!);
-              const values = { secureRequests: seen.rng + seen.hasher, espStates, espPackets, droppedNoState, seconds: captureSeconds };
-              const plain = `${p.figures.plainRequests} HTTP requests to rng/hasher seen in clear on the plain overlay over ${captureSeconds} s`;
-              // Requests in clear on the network called encrypted are a failure, whatever the node's ESP state.
-              if (values.secureRequests) throw new Failure(`${values.secureRequests} HTTP requests to rng/hasher seen in clear on ${secure}, the encrypted network (${espStates} ESP security associations, ${espPackets} ESP packets on ${p.vars.HOSTNAME})`);
-              if (!espStates)
-                throw new EngineLacks(
-                  `no IPsec on this engine: ${espStates} ESP security associations, ${espPackets} ESP packets on ${p.vars.HOSTNAME}; ${droppedNoState} packets dropped for want of one (XfrmOutNoStates): the traffic on ${secure} is dropped, not encrypted (${values.secureRequests} requests seen on it; ${plain})`,
-                );
-              const figure = `${plain}; ${values.secureRequests} on the encrypted one (${espPackets} ESP packets through ${espStates} security associations)`;
-              if (!espPackets) throw new Failure(`${figure}: nothing crossed ${secure} from ${p.vars.HOSTNAME}`);
-              return { figure, values };
-            },
-          },
+          encryptedOrLacking,
         ],
       },
       {
