@@ -152,6 +152,10 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError, onFat
   };
   let connection = connect();
   let closed = false;
+  // An operation still waiting for a first connection ends when the store closes, not at its deadline.
+  let closing!: (err: Error) => void;
+  const whenClosed = new Promise<never>((_, reject) => (closing = reject));
+  whenClosed.catch(() => {});
   /** Connections replaced after a timeout, until their last operation's deadline has passed. */
   const retiring = new Set<typeof connection>();
 
@@ -197,7 +201,7 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError, onFat
       );
     });
     try {
-      return await Promise.race([answer, late]);
+      return await Promise.race([answer, late, whenClosed]);
     } catch (err) {
       if (err instanceof StoreTimeoutError && used === connection && !closed) {
         connection = connect();
@@ -253,6 +257,7 @@ export function redisStore({ url, deadlineMs = STORE_DEADLINE_MS, onError, onFat
     ping: () => withDeadline(async (redis) => void (await redis.ping())),
     async close() {
       closed = true;
+      closing(new NotConnectedError('the store is closed'));
       for (const used of [connection, ...retiring]) if (used.redis.isOpen) used.redis.destroy();
       retiring.clear();
     },

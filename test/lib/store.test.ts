@@ -111,6 +111,21 @@ describe('Redis store before its first connection', () => {
   });
 });
 
+describe('Redis store closed before its first connection', () => {
+  it('an operation still waiting for the connection ends at close, not at its deadline (a web UI stopped while its Redis is unreachable)', async () => {
+    // Nothing listens on port 1; the deadline outlasts the test's own timeout, so only close() can end the wait.
+    const store = redisStore({ url: 'redis://127.0.0.1:1', deadlineMs: 600_000, onError: () => {} });
+    const waiting = store.ping().then(
+      () => assert.fail('ping succeeded with no Redis'),
+      (e: unknown) => e as Error,
+    );
+    await store.close();
+    const err = await waiting;
+    assert.equal(err.message, 'the store is closed');
+    assert.equal(mayHaveBeenApplied(err), false, 'not sent');
+  });
+});
+
 describe('Redis store in a starved process', () => {
   it('an answer already waiting on the socket when the deadline passes is taken, not called a timeout', async (t) => {
     const redis = await testRedis(t);
