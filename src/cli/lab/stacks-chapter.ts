@@ -8,7 +8,7 @@ import { Failure, waitUntil } from '../../lib/wait.js';
 import { workshopImages, type LabOptions } from './options.js';
 import { labCheck, run, type ChapterScript, type Play } from './script.js';
 import { composeInStacks, deployStack, readyNodes, registryStack, removeStacks, running, stack, stackNetwork, stacksLeft, waitForStack, waitOptions, webuiUrl } from './stack.js';
-import { expectedPlateau } from './swarm-chapter.js';
+import { appServices, expectedPlateau, registryTags } from './swarm-chapter.js';
 
 const forTheApp = 'the page shows it for the registry stack; the lab shows it for the app';
 const deployedHere = { says: 'the lab deployed it', holds: async (p: Play) => p.figures.registryDeployed === 'yes' };
@@ -78,9 +78,8 @@ export function stacksScript(o: LabOptions): ChapterScript {
             do: 'expect',
             that: `hasher, rng, webui, worker in ${o.registry} with tag latest`,
             async check() {
-              for (const s of ['hasher', 'rng', 'webui', 'worker']) {
-                const res = await fetch(`http://${o.registry}/v2/${s}/tags/list`, { signal: AbortSignal.timeout(5000) });
-                const tags = res.ok ? ((await res.json()) as { tags: string[] | null }).tags : null;
+              for (const s of appServices) {
+                const tags = await registryTags(o.registry, s);
                 if (!tags?.includes('latest')) throw new Failure(`${o.registry} has no ${s}:latest after the push (tags: ${tags?.join(', ') ?? 'none'})`);
               }
               return { figure: `4 images in ${o.registry}: ${(await readCatalog())?.join(', ')}` };
