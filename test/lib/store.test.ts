@@ -112,8 +112,8 @@ describe('Redis store before its first connection', () => {
 });
 
 describe('Redis store closed before its first connection', () => {
-  it('an operation still waiting for the connection ends at close, not at its deadline (a web UI stopped while its Redis is unreachable)', async () => {
-    // Nothing listens on port 1; the deadline outlasts the test's own timeout, so only close() can end the wait.
+  it('an operation still waiting for the connection ends at close, not at its deadline (a web UI stopped while its Redis is unreachable)', { timeout: 60_000 }, async () => {
+    // Nothing listens on port 1; the deadline outlasts the test's timeout (which only bounds a hang, were the fix lost), so only close() can end the wait.
     const store = redisStore({ url: 'redis://127.0.0.1:1', deadlineMs: 600_000, onError: () => {} });
     const waiting = store.ping().then(
       () => assert.fail('ping succeeded with no Redis'),
