@@ -1,8 +1,9 @@
 // Bad input: at least 10,000 random requests to each HTTP service (rng, hasher, webui, the
 // worker's health port), made by fast-check from one seed (printed; FUZZ_SEED=<n> replays it):
 // random methods, paths, headers and bodies up to several MB, malformed requests written on raw
-// sockets, and slowloris connections held open meanwhile. No crash, no 5xx, no error log, RSS
-// growth < 50 MB, and every service still answers correctly afterwards.
+// sockets, and slowloris connections held open meanwhile. No crash, no 5xx, no error log, no leak
+// (memory kept after a full GC: test/helpers/inspector.ts), and every service still answers
+// correctly afterwards.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import fc from 'fast-check';
 import pLimit from 'p-limit';
 import { Pool, type Dispatcher } from 'undici';
 import { metricValue } from '../helpers/metrics.js';
+import { inspectable, retainedMB } from '../helpers/inspector.js';
 import { startService, type ServiceProcess } from '../helpers/processes.js';
 import { testRedis } from '../helpers/redis.js';
 
@@ -189,30 +191,35 @@ it(`fuzz: ${REQUESTS} random requests to each HTTP service; no crash, no 5xx, bo
   t.diagnostic(`seed ${seed} (FUZZ_SEED=${seed} replays it)`);
   // warn: request lines would cost the test more than the services; errors still show.
   const quiet = { ...zero, LOG_LEVEL: 'warn' };
-  const rng = await startService(t, 'rng', quiet);
-  const hasher = await startService(t, 'hasher', quiet);
-  const webui = await startService(t, 'webui', { ...quiet, REDIS_URL: redis.url });
+  const rng = await startService(t, 'rng', { ...quiet, ...inspectable });
+  const hasher = await startService(t, 'hasher', { ...quiet, ...inspectable });
+  const webui = await startService(t, 'webui', { ...quiet, ...inspectable, REDIS_URL: redis.url });
   // The worker at its workshop pace: its own work must not blur the memory figure of its port.
-  const worker = await startService(t, 'worker', { LOG_LEVEL: 'warn', RNG_URL: rng.url, HASHER_URL: hasher.url, REDIS_URL: redis.url, CALL_TIMEOUT_MS: '10000' });
+  const worker = await startService(t, 'worker', { ...inspectable, LOG_LEVEL: 'warn', RNG_URL: rng.url, HASHER_URL: hasher.url, REDIS_URL: redis.url, CALL_TIMEOUT_MS: '10000' });
   const services: [Service, ServiceProcess][] = [['rng', rng], ['hasher', hasher], ['webui', webui], ['worker', worker]];
 
   // Warm up (JIT, heap, first Redis answers) before the memory baseline: growth after it is a leak.
   await Promise.all(services.map(([name, proc], i) => fuzz(t, proc, name, seed - 1000 - i, 1000)));
   const rssBefore = services.map(([, p]) => rssMB(p));
+  const retainedBefore = await Promise.all(services.map(([, p]) => retainedMB(p)));
   const held = services.map(([, p]) => slowloris(p.port, SLOWLORIS));
 
   const started = performance.now();
   const outcomes = await Promise.all(services.map(([name, proc], i) => fuzz(t, proc, name, seed + i * 7)));
   const seconds = (performance.now() - started) / 1000;
   const closedByServer = held.map((h) => h.stop());
+  const retainedAfter = await Promise.all(services.map(([, p]) => retainedMB(p)));
 
   for (const [i, [name, proc]] of services.entries()) {
     const o = outcomes[i]!;
     const total = [...o.statuses.values()].reduce((a, b) => a + b, 0);
     const rssGrowth = rssMB(proc) - rssBefore[i]!;
+    const retainedGrowth = retainedAfter[i]! - retainedBefore[i]!;
     t.diagnostic(
       `${name}: ${total} answers (${[...o.statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ')}), ` +
-        `RSS ${rssBefore[i]!.toFixed(0)} → ${rssMB(proc).toFixed(0)} MB, ${closedByServer[i]} of ${SLOWLORIS} slowloris connections closed by the server`,
+        `RSS ${rssBefore[i]!.toFixed(0)} → ${rssMB(proc).toFixed(0)} MB, ` +
+        `retained after a full GC ${retainedBefore[i]!.toFixed(1)} → ${retainedAfter[i]!.toFixed(1)} MB, ` +
+        `${closedByServer[i]} of ${SLOWLORIS} slowloris connections closed by the server`,
     );
     assert.equal(proc.child.exitCode, null, `${name} is still running: ${proc.stderr.join('\n')}`);
     assert.deepEqual(o.serverErrors.slice(0, 5), [], `${name}: 5xx answers (${o.serverErrors.length})`);
@@ -220,7 +227,9 @@ it(`fuzz: ${REQUESTS} random requests to each HTTP service; no crash, no 5xx, bo
     assert.ok(o.clientErrors.length <= REQUESTS / 1000, `${name}: ${o.clientErrors.length} requests got no answer: ${o.clientErrors.slice(0, 5).join('; ')}`);
     if (o.clientErrors.length > 0) t.diagnostic(`${name}: no answer to ${o.clientErrors.join('; ')}`);
     assert.ok(total >= REQUESTS * 0.9, `${name}: ${total} answers`);
-    assert.ok(rssGrowth < 50, `${name}: RSS grew by ${rssGrowth.toFixed(1)} MB`);
+    // A leak of 500 bytes a request would keep 5 MB; what is collected is no leak.
+    assert.ok(retainedGrowth < 5, `${name}: ${retainedGrowth.toFixed(1)} MB more retained after a full GC (a leak)`);
+    assert.ok(rssGrowth < 50, `${name}: RSS grew by ${rssGrowth.toFixed(1)} MB, after a full GC`);
     assert.deepEqual(proc.logs.filter((l) => l.level >= 50).slice(0, 3), [], `${name}: error log lines`);
   }
   t.diagnostic(`${services.length * REQUESTS} requests in ${seconds.toFixed(1)} s`);
