@@ -8,7 +8,7 @@ import { Failure, waitUntil } from '../../lib/wait.js';
 import { waitForClimbing } from '../swarm.js';
 import { runningApp } from './app.js';
 import type { LabOptions } from './options.js';
-import { EngineLacks, departs, docker, labCheck, run, type Action, type ChapterScript, type Command, type Play } from './script.js';
+import { EngineLacks, departs, docker, labCheck, run, type Action, type ChapterScript, type Command, type Play, type Step } from './script.js';
 import { cliNode, deployStack, deployedTag, service, stack, stackNetwork, stackServices, waitForStack, waitOptions, webuiUrl } from './stack.js';
 import { netshootImage, netshootImageStep } from './stand-in.js';
 
@@ -119,84 +119,89 @@ const backOnItsNetwork: Action = {
   },
 };
 
-export function ipsecScript(o: LabOptions): ChapterScript {
+/** ngrep on a node's interface for a few seconds, its output kept under `key`. */
+function capture(o: LabOptions, key: string, ...why: string[]): Action {
   const image = netshootImage(o);
-  const capture = (key: string, ...why: string[]): Action =>
+  return run(
+    departs(
+      { args: ['run', '--rm', '--net', 'host', image, 'sh', '-c', `timeout --preserve-status -s INT ${captureSeconds} ngrep -l -tpd ${ifaceOfNodes} -W byline HTTP udp port 4789 || test $? = 1`] },
+      `${image} for nicolaka/netshoot`,
+      `timeout -s INT ${captureSeconds}: the workshop's Ctrl-C, after ${captureSeconds} s; ngrep's status 1 (nothing matched) is an answer here`,
+      "udp port 4789: only the overlay's VXLAN packets, not the docker CLI's own connection to this node, which carries ngrep's output and would be captured again; -l -W byline: its lines as they come, one header a line, to count them",
+      ...why,
+    ),
+    { keep: key },
+  );
+}
+
+const networkRm = (name: string) => run(departs(docker('network', 'rm', name), 'not on the page: the network removed'), { retry: 'the moved tasks to let go of it', settles: [name] });
+const createNetwork = (c: Command, name: string) => run(c, { undo: { key: name, actions: [networkRm(name)] } });
+
+const twoNetworksStep = (): Step => ({
+  title: 'Two networks: encrypted and not',
+  actions: [
+    createNetwork(docker('network', 'create', insecure, '--driver', 'overlay', '--attachable'), insecure),
+    createNetwork(docker('network', 'create', secure, '--opt', 'encrypted', '--driver', 'overlay', '--attachable'), secure),
+    networksAsCreated,
+  ],
+});
+
+const captureImageStep = (o: LabOptions): Step =>
+  netshootImageStep(
+    o,
+    'A capture image (departure: Debian packages for netshoot)',
+    "the netshoot chapter's debug image, where the workshop runs ngrep from nicolaka/netshoot: no image registry is reachable here, Debian's packages are (ngrep, and iproute2 for the lab's look at the node's IPsec state)",
+  );
+
+const sniffPlainStep = (o: LabOptions): Step => ({
+  title: 'Sniff the plain overlay',
+  actions: [cliNode, capture(o, 'plain', `the app on its own plain overlay (${stackNetwork()}), like the page's ${insecure}: moving it there would be one more rolling update`), seenInClear],
+});
+
+const appOnEncryptedStep = (o: LabOptions, back: Action): Step => ({
+  title: 'The app on the encrypted network',
+  actions: [
+    {
+      do: 'measure',
+      what: 'TAG: the one the stack runs',
+      async measure(p) {
+        p.vars.TAG = await deployedTag(p);
+        return {};
+      },
+    },
     run(
       departs(
-        { args: ['run', '--rm', '--net', 'host', image, 'sh', '-c', `timeout --preserve-status -s INT ${captureSeconds} ngrep -l -tpd ${ifaceOfNodes} -W byline HTTP udp port 4789 || test $? = 1`] },
-        `${image} for nicolaka/netshoot`,
-        `timeout -s INT ${captureSeconds}: the workshop's Ctrl-C, after ${captureSeconds} s; ngrep's status 1 (nothing matched) is an answer here`,
-        "udp port 4789: only the overlay's VXLAN packets, not the docker CLI's own connection to this node, which carries ngrep's output and would be captured again; -l -W byline: its lines as they come, one header a line, to count them",
-        ...why,
+        deployStack(o, { flag: '-c', tag: '$TAG', extra: ['encrypted.yml'] }),
+        `not on the page, which sends its own requests (curl web) over ${secure}: encrypted.yml makes ${secure} the stack's network, so that the app's own calls cross it (redis starts again on it, its counters from 0: no volume yet, the stateful chapter gives it one); TAG: the one the stack runs`,
       ),
-      { keep: key },
-    );
-  const networkRm = (name: string) => run(departs(docker('network', 'rm', name), 'not on the page: the network removed'), { retry: 'the moved tasks to let go of it', settles: [name] });
+      { undo: { key: 'moved', actions: [back, backOnItsNetwork] } },
+    ),
+    { do: 'wait', for: `every task running on ${secure}`, until: (p) => waitForStackOn(p, secure).then(() => ({ figure: `every task of ${stack} running on ${secure}` })) },
+  ],
+});
+
+const sniffEncryptedStep = (o: LabOptions): Step => ({
+  title: 'Sniff the encrypted network',
+  actions: [
+    capture(o, 'secure'),
+    run(labCheck(docker('run', '--rm', '--net', 'host', '--cap-add', 'NET_ADMIN', netshootImage(o), 'sh', '-c', 'ip -s xfrm state; grep XfrmOutNoStates /proc/net/xfrm_stat'), "the node's ESP security associations and the packets they carried (ip -s xfrm state), and those dropped for want of one (XfrmOutNoStates): 0 requests in clear is encryption only if ESP carried them"), {
+      keep: 'xfrm',
+    }),
+    encryptedOrLacking,
+  ],
+});
+
+const backToPlainStep = (back: Action): Step => ({
+  title: 'Back to the plain overlay; the networks removed',
+  actions: [back, backOnItsNetwork, networkRm(secure), networkRm(insecure)],
+});
+
+export function ipsecScript(o: LabOptions): ChapterScript {
   const back = run(departs(deployStack(o, { flag: '-c', tag: '$TAG' }), 'not on the page: the app back on its own network for the next chapter; TAG: the one the stack runs'), { settles: ['moved'] });
-  const createNetwork = (c: Command, name: string) => run(c, { undo: { key: name, actions: [networkRm(name)] } });
   return {
     name: 'The ipsec chapter',
     header: `The ipsec chapter: securing overlay networks (stack dockercoins, endpoint mode ${o.endpointMode})`,
     keyStep: 'Sniff the encrypted network',
-    steps: [
-      runningApp(o),
-      {
-        title: 'Two networks: encrypted and not',
-        actions: [
-          createNetwork(docker('network', 'create', insecure, '--driver', 'overlay', '--attachable'), insecure),
-          createNetwork(docker('network', 'create', secure, '--opt', 'encrypted', '--driver', 'overlay', '--attachable'), secure),
-          networksAsCreated,
-        ],
-      },
-      netshootImageStep(
-        o,
-        'A capture image (departure: Debian packages for netshoot)',
-        "the netshoot chapter's debug image, where the workshop runs ngrep from nicolaka/netshoot: no image registry is reachable here, Debian's packages are (ngrep, and iproute2 for the lab's look at the node's IPsec state)",
-      ),
-      {
-        title: 'Sniff the plain overlay',
-        actions: [
-          cliNode,
-          capture('plain', `the app on its own plain overlay (${stackNetwork()}), like the page's ${insecure}: moving it there would be one more rolling update`),
-          seenInClear,
-        ],
-      },
-      {
-        title: 'The app on the encrypted network',
-        actions: [
-          {
-            do: 'measure',
-            what: 'TAG: the one the stack runs',
-            async measure(p) {
-              p.vars.TAG = await deployedTag(p);
-              return {};
-            },
-          },
-          run(
-            departs(
-              deployStack(o, { flag: '-c', tag: '$TAG', extra: ['encrypted.yml'] }),
-              `not on the page, which sends its own requests (curl web) over ${secure}: encrypted.yml makes ${secure} the stack's network, so that the app's own calls cross it (redis starts again on it, its counters from 0: no volume yet, the stateful chapter gives it one); TAG: the one the stack runs`,
-            ),
-            { undo: { key: 'moved', actions: [back, backOnItsNetwork] } },
-          ),
-          { do: 'wait', for: `every task running on ${secure}`, until: (p) => waitForStackOn(p, secure).then(() => ({ figure: `every task of ${stack} running on ${secure}` })) },
-        ],
-      },
-      {
-        title: 'Sniff the encrypted network',
-        actions: [
-          capture('secure'),
-          run(labCheck(docker('run', '--rm', '--net', 'host', '--cap-add', 'NET_ADMIN', image, 'sh', '-c', 'ip -s xfrm state; grep XfrmOutNoStates /proc/net/xfrm_stat'), "the node's ESP security associations and the packets they carried (ip -s xfrm state), and those dropped for want of one (XfrmOutNoStates): 0 requests in clear is encryption only if ESP carried them"), {
-            keep: 'xfrm',
-          }),
-          encryptedOrLacking,
-        ],
-      },
-      {
-        title: 'Back to the plain overlay; the networks removed',
-        actions: [back, backOnItsNetwork, networkRm(secure), networkRm(insecure)],
-      },
-    ],
+    steps: [runningApp(o), twoNetworksStep(), captureImageStep(o), sniffPlainStep(o), appOnEncryptedStep(o, back), sniffEncryptedStep(o), backToPlainStep(back)],
   };
 }

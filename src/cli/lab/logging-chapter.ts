@@ -196,8 +196,60 @@ const viewingLogs = (gelf: Replaced): Step => ({
   ],
 });
 
+/** The page's stack, on the stand-in receiver, deployed and listening. */
+const deployReceiverStep = (o: LabOptions, removeReceiver: Action[]): Step => ({
+  title: 'Deploying our ELK cluster (departure: a GELF receiver)',
+  actions: [
+    run(departs(elkCommand(o, ['-f', 'elk.yml', 'build'], 'docker-compose'), `stacks/elk.yml: ${standIn}`)),
+    run(elkCommand(o, ['-f', 'elk.yml', 'push'], 'docker-compose')),
+    // A stack just removed (an earlier run's) keeps its network a few seconds: a deploy then fails on it.
+    run(departs(elkCommand(o, ['stack', 'deploy', '-c', 'elk.yml', elkStack]), 'the stand-in stack file'), { retry: `the ${elkStack} network of an earlier run to be gone`, undo: { key: elkStack, actions: removeReceiver } }),
+    receiversListening,
+    run(departs({ args: ['service', 'logs', '--tail', '1', logstash], show: true }, 'no --follow: the lab reads the last line of each task and moves on')),
+  ],
+});
+
+const gelfUpdateStep = (gelf: Replaced, driverOff: RunAction): Step => ({
+  title: 'Updating our services to use GELF',
+  actions: [
+    ...rngReplaced(
+      run(
+        departs(
+          docker('service', 'update', rng, '--log-driver', 'gelf', '--log-opt', `gelf-address=${gelfAddress}`, '--env-add', 'LOG_LEVEL=debug', '--detach'),
+          "--env-add LOG_LEVEL=debug: our rng writes a line per request only at debug (the workshop's prints every request), so that lines flow; its log options are the page's",
+          detached,
+        ),
+        { undo: { key: 'rng-logging', actions: [driverOff] } },
+      ),
+      gelf,
+    ),
+    pause("rng's lines arriving at logstash"),
+    gelfLines(gelf),
+  ],
+});
+
+const gelfOffStep = (off: Replaced, driverOff: RunAction): Step => ({
+  title: 'The GELF driver taken off again',
+  actions: [...rngReplaced(driverOff, off), pause('any line from rng that would still arrive'), noLateLines(off)],
+});
+
+const receiverRemovedStep = (removeReceiver: Action[]): Step => ({
+  title: 'The receiver removed',
+  actions: [
+    // No wait for its network to go: the next chapters do not use it, and a deploy of it waits itself.
+    removeReceiver[0]!,
+    {
+      do: 'expect',
+      that: `no ${logstash} left; the dockercoins stack runs on`,
+      async check(p) {
+        if ((await existing(p.docker, 'service', [logstash], p.signal)).length) throw new Failure(`${logstash} is still there`);
+        return { figure: `${elkStack} removed; ${rng} on json-file runs on` };
+      },
+    },
+  ],
+});
+
 export function loggingScript(o: LabOptions): ChapterScript {
-  const image = receiverImage(o);
   const gelf: Replaced = { before: new Set<string>(), tasks: [], since: 0 };
   const off: Replaced = { before: new Set<string>(), tasks: [], since: 0 };
   const driverOff = run(
@@ -216,64 +268,12 @@ export function loggingScript(o: LabOptions): ChapterScript {
     keyStep: 'Updating our services to use GELF',
     steps: [
       runningApp(o),
-      {
-        title: 'Deploying our ELK cluster (departure: a GELF receiver)',
-        actions: [
-          run(departs(elkCommand(o, ['-f', 'elk.yml', 'build'], 'docker-compose'), `stacks/elk.yml: ${standIn}`)),
-          run(elkCommand(o, ['-f', 'elk.yml', 'push'], 'docker-compose')),
-          // A stack just removed (an earlier run's) keeps its network a few seconds: a deploy then fails on it.
-          run(departs(elkCommand(o, ['stack', 'deploy', '-c', 'elk.yml', elkStack]), 'the stand-in stack file'), { retry: `the ${elkStack} network of an earlier run to be gone`, undo: { key: elkStack, actions: removeReceiver } }),
-          receiversListening,
-          run(departs({ args: ['service', 'logs', '--tail', '1', logstash], show: true }, 'no --follow: the lab reads the last line of each task and moves on')),
-        ],
-      },
-      helloStep(image),
-      {
-        title: 'Updating our services to use GELF',
-        actions: [
-          ...rngReplaced(
-            run(
-              departs(
-                docker('service', 'update', rng, '--log-driver', 'gelf', '--log-opt', `gelf-address=${gelfAddress}`, '--env-add', 'LOG_LEVEL=debug', '--detach'),
-                "--env-add LOG_LEVEL=debug: our rng writes a line per request only at debug (the workshop's prints every request), so that lines flow; its log options are the page's",
-                detached,
-              ),
-              { undo: { key: 'rng-logging', actions: [driverOff] } },
-            ),
-            gelf,
-          ),
-          pause("rng's lines arriving at logstash"),
-          gelfLines(gelf),
-        ],
-      },
+      deployReceiverStep(o, removeReceiver),
+      helloStep(receiverImage(o)),
+      gelfUpdateStep(gelf, driverOff),
       viewingLogs(gelf),
-      {
-        title: 'The GELF driver taken off again',
-        actions: [
-          ...rngReplaced(driverOff, off),
-          pause('any line from rng that would still arrive'),
-          noLateLines(off),
-        ],
-      },
-      ...(o.keep
-        ? []
-        : [
-            {
-              title: 'The receiver removed',
-              actions: [
-                // No wait for its network to go: the next chapters do not use it, and a deploy of it waits itself.
-                removeReceiver[0]!,
-                {
-                  do: 'expect' as const,
-                  that: `no ${logstash} left; the dockercoins stack runs on`,
-                  async check(p: Play) {
-                    if ((await existing(p.docker, 'service', [logstash], p.signal)).length) throw new Failure(`${logstash} is still there`);
-                    return { figure: `${elkStack} removed; ${rng} on json-file runs on` };
-                  },
-                },
-              ],
-            },
-          ]),
+      gelfOffStep(off, driverOff),
+      ...(o.keep ? [] : [receiverRemovedStep(removeReceiver)]),
     ],
   };
 }
