@@ -2,7 +2,7 @@
 // stack, the images built and pushed with docker-compose, the app deployed with `docker stack
 // deploy`, what `docker stack ps` and `services` show, and the promise: rng on every node, 10
 // workers, the speed above one rng's plateau. Leaves the stack running for the next chapters.
-import { existing, measureRate, readCounters } from '../swarm.js';
+import { existing, fetchWithin, measureRate, readCounters } from '../swarm.js';
 import { sleep } from '../../lib/sleep.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import { workshopImages, type LabOptions } from './options.js';
@@ -16,7 +16,7 @@ const deployedHere = { says: 'the lab deployed it', holds: async (p: Play) => p.
 /** The registry's list of repositories (the page's curl), and a read of it: undefined while it answers no 200. */
 const catalogUrl = (o: LabOptions) => `http://${o.registry}/v2/_catalog`;
 async function readCatalog(o: LabOptions) {
-  const res = await fetch(catalogUrl(o), { signal: AbortSignal.timeout(3000) });
+  const res = await fetchWithin(catalogUrl(o), undefined, 3000);
   return res.ok ? ((await res.json()) as { repositories: string[] }).repositories : undefined;
 }
 

@@ -1,7 +1,7 @@
 // The workshop's Swarm chapter (ourapponswarm, hostingregistry, testingregistry, btp-manual), as
 // its page reads: a registry, the images built and pushed, an overlay network, the services,
 // webui published, one worker then ten, rng in global mode; measured against the page's figures.
-import { waitForClimbing, serviceTasks, waitForTasks, waitForUpdate, isRunning, existing } from '../swarm.js';
+import { fetchWithin, waitForClimbing, serviceTasks, waitForTasks, waitForUpdate, isRunning, existing } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import { imageOptionsSet, type LabOptions } from './options.js';
 import { departs, detached, docker, labCheck, run, type Action, type ChapterScript, type Command, type RunAction, type Step } from './script.js';
@@ -23,7 +23,7 @@ export const publishArg = (o: LabOptions, published: number, target: number) => 
 const image = (o: LabOptions, s: string) => `${o.registry}/${s}:${o.tag}`;
 /** The tags the registry holds for a repository (null: none, or no such repository). */
 export async function registryTags(registry: string, repository: string, signal?: AbortSignal): Promise<string[] | null> {
-  const res = await fetch(`http://${registry}/v2/${repository}/tags/list`, { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000) });
+  const res = await fetchWithin(`http://${registry}/v2/${repository}/tags/list`, signal);
   return res.ok ? ((await res.json()) as { tags: string[] | null }).tags : null;
 }
 const otherImage = (o: LabOptions, key: 'redisImage' | 'registryImage', what: string) =>
@@ -43,7 +43,7 @@ const networkGone: Action[] = [
 ];
 
 /** Whether a registry answers at --registry (GET /v2/). */
-const registryAnswers = (o: LabOptions) => fetch(`http://${o.registry}/v2/`, { signal: AbortSignal.timeout(3000) }).then((r) => r.ok || undefined);
+const registryAnswers = (o: LabOptions) => fetchWithin(`http://${o.registry}/v2/`, undefined, 3000).then((r) => r.ok || undefined);
 
 const swarmStep: Step = {
   title: 'The Swarm',

@@ -4,7 +4,7 @@
 // change is made in a copy of the repository, so that the user's checkout stays as it is.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { existing, readCounters, waitForUpdate } from '../swarm.js';
+import { existing, fetchWithin, readCounters, waitForUpdate } from '../swarm.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import type { LabOptions } from './options.js';
 import { labCheck, run, type ChapterScript, type Command, type Play, type Step } from './script.js';
@@ -25,7 +25,7 @@ const digest = (image: string) => image.split('@')[1] ?? image;
 
 /** The speed axis's font size on the page the web UI serves (its stylesheet). */
 async function axisSize(url: string, signal: AbortSignal): Promise<string> {
-  const res = await fetch(new URL('/app.css', url), { signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]) });
+  const res = await fetchWithin(new URL('/app.css', url), signal);
   const size = /--speed-axis-font:\s*(\d+px)/.exec(await res.text())?.[1];
   if (!size) throw new Error(`${url}/app.css has no --speed-axis-font`);
   return size;
