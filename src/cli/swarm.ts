@@ -176,9 +176,12 @@ async function whyRefused(res: Response): Promise<string> {
   return reason ? `: ${reason.slice(0, 200)}` : '';
 }
 
+/** GET `url`, given up after `ms` or on `signal`: a peer that never answers fails the read (a wait tries again) instead of hanging it. */
+export const fetchWithin = (url: string | URL, signal?: AbortSignal, ms = 5000) => fetch(url, { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(ms)]) : AbortSignal.timeout(ms) });
+
 /** GET <webui>/json: the contract's `{coins, hashes (a string or null), now}`. */
 export async function readCounters(webui: string, signal?: AbortSignal): Promise<Counters> {
-  const res = await fetch(new URL('/json', webui), { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000) });
+  const res = await fetchWithin(new URL('/json', webui), signal);
   if (!res.ok) throw new Error(`GET ${webui}/json answered ${res.status}${await whyRefused(res)}`);
   const body = (await res.json()) as { coins: number; hashes: string | null; now: number };
   return { hashes: Number(body.hashes ?? 0), coins: body.coins, now: body.now };

@@ -1,11 +1,14 @@
 // dockerCli against a fake docker: a script that refuses its first calls as Swarm does when the
-// service changed under the CLI ("update out of sequence"), or fails otherwise.
+// service changed under the CLI ("update out of sequence"), or fails otherwise. fetchWithin
+// against a real HTTP server that takes each request and never answers.
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { DockerError, dockerCli } from '../../src/cli/swarm.js';
+import { DockerError, dockerCli, fetchWithin } from '../../src/cli/swarm.js';
 
 /**
  * A fake docker that writes `stderr` and exits 1 on its first `failures` calls, then prints
@@ -51,5 +54,34 @@ describe('dockerCli', () => {
     const docker = await fakeDocker(t, 1, 'Error response from daemon: service hasher not found');
     await assert.rejects(dockerCli(['service', 'update', 'hasher'], { program: docker.program }), /service hasher not found/);
     assert.equal(await docker.runs(), 1);
+  });
+});
+
+describe('fetchWithin', () => {
+  /** A server on a free loopback port that reads each request and never answers it; its URL. */
+  async function silentServer(t: TestContext) {
+    const server = createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    });
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  }
+  /** A read that hangs fails its test at this timeout rather than stall the run. */
+  const bounded = { timeout: 30_000 };
+
+  it('gives up on a server that never answers, at its bound', bounded, async (t) => {
+    const url = await silentServer(t);
+    await assert.rejects(fetchWithin(url, undefined, 200), { name: 'TimeoutError' });
+    await assert.rejects(fetchWithin(url, new AbortController().signal, 200), { name: 'TimeoutError' });
+  });
+
+  it("ends on the caller's signal before its bound", bounded, async (t) => {
+    const url = await silentServer(t);
+    const caller = new AbortController();
+    const read = fetchWithin(url, caller.signal, 600_000);
+    caller.abort();
+    await assert.rejects(read, { name: 'AbortError' });
   });
 });

@@ -4,6 +4,7 @@
 // still starting answers 503 in plain text) an Error, which a wait tries again: each one line.
 import { z } from 'zod';
 import { Failure } from '../../lib/wait.js';
+import { fetchWithin } from '../swarm.js';
 
 /** Prometheus' answer: its data, or why it refused. */
 const answer = z.object({ status: z.enum(['success', 'error']), data: z.unknown().optional(), errorType: z.string().optional(), error: z.string().optional() });
@@ -14,7 +15,7 @@ const targetList = z.object({ activeTargets: z.array(z.object({ labels: z.record
 /** GET `path` of Prometheus at `url`: its data, once it answered success. */
 async function get<T extends z.ZodType>(url: string, path: string, data: T, signal?: AbortSignal): Promise<z.infer<T>> {
   const at = new URL(path, url);
-  const res = await fetch(at, { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000) });
+  const res = await fetchWithin(at, signal);
   const parsed = answer.safeParse(await res.json().catch(() => undefined));
   if (parsed.success && parsed.data.status === 'error') throw new Failure(`Prometheus refused ${at.href}: ${parsed.data.errorType}: ${parsed.data.error}`.replace(/\s+/g, ' '));
   const found = parsed.success ? data.safeParse(parsed.data.data) : parsed;
