@@ -3,7 +3,7 @@
 // scaled to 2 and to 10, the latency of rng and hasher side by side, the app removed. Runs
 // `docker-compose` in the repository, on the build engine (a developer's machine).
 import { stripVTControlCharacters } from 'node:util';
-import { measureRate, readCounters } from '../swarm.js';
+import { fetchWithin, measureRate, readCounters } from '../swarm.js';
 import { sleep } from '../../lib/sleep.js';
 import { Failure, waitUntil } from '../../lib/wait.js';
 import { imageOptionsSet, workshopImages, type LabOptions } from './options.js';
@@ -185,7 +185,7 @@ function logMessage(line: string): string {
 async function latencies(url: string, p: Play): Promise<{ one: number; ten: number }> {
   const timed = async () => {
     const started = performance.now();
-    const res = await fetch(url, { signal: AbortSignal.any([p.signal, AbortSignal.timeout(30_000)]) });
+    const res = await fetchWithin(url, p.signal, 30_000);
     await res.arrayBuffer();
     if (!res.ok) throw new Failure(`GET ${url} answered ${res.status}`);
     return performance.now() - started;

@@ -21,9 +21,12 @@ export type Probe = Pick<Play, 'options' | 'docker' | 'signal' | 'progress'>;
 
 export const waitOptions = (p: Probe) => ({ timeoutMs: p.options.timeoutSeconds * 1000, signal: p.signal, progress: p.progress });
 
-/** Where the web UI answers: every node's port (ingress), or the node that runs it (host mode); asked again after anything that may move its task. */
-export const webuiUrl = (p: Probe) =>
-  p.options.webuiUrl ? Promise.resolve(p.options.webuiUrl) : publishedUrl(p.docker, service('webui'), p.options.port, p.options.endpointMode === 'dnsrr' ? 'host' : 'ingress', p.signal);
+/** Where the web UI service `name` answers: every node's port (ingress), or the node that runs it (host mode); asked again after anything that may move its task. */
+export const webuiAt = (p: Probe, name: string) =>
+  p.options.webuiUrl ? Promise.resolve(p.options.webuiUrl) : publishedUrl(p.docker, name, p.options.port, p.options.endpointMode === 'dnsrr' ? 'host' : 'ingress', p.signal);
+
+/** The stack's web UI. */
+export const webuiUrl = (p: Probe) => webuiAt(p, service('webui'));
 
 /** The variables the stack files read beyond TAG, only where the options differ from the workshop's, and why. */
 export function stackEnv(o: LabOptions, tag?: string): { env: Record<string, string>; departure?: string } {

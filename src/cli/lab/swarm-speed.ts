@@ -1,12 +1,12 @@
 // The Swarm chapter's speed measurements, against its page's figures: one worker, ten workers at
 // rng's plateau, and rng in global mode, about × the number of nodes over that plateau; each
 // read from the web UI of the services the chapter created (not the stack's).
-import { measureRate, publishedUrl, waitForTasks } from '../swarm.js';
+import { measureRate, waitForTasks } from '../swarm.js';
 import { sleep } from '../../lib/sleep.js';
 import { Failure } from '../../lib/wait.js';
 import type { LabOptions } from './options.js';
 import type { Action, Play } from './script.js';
-import { readyNodes, waitOptions } from './stack.js';
+import { readyNodes, waitOptions, webuiAt } from './stack.js';
 
 /**
  * The chapter's claim for global rng: the speed grows about with the number of nodes. The lab
@@ -21,7 +21,7 @@ const settled = async (p: Play) => {
   await sleep(5000, p.signal);
 };
 /** Where the web UI answers, asked again before each measurement: in host mode the URL moves with the task. */
-export const webui = (p: Play) => (p.options.webuiUrl ? Promise.resolve(p.options.webuiUrl) : publishedUrl(p.docker, 'webui', p.options.port, p.options.endpointMode === 'dnsrr' ? 'host' : 'ingress', p.signal));
+export const webui = (p: Play) => webuiAt(p, 'webui');
 
 /** The speed of `workers` workers over --window, within 30 % of the page's `expected`. */
 export function measureSpeed(workers: number, expected: number, why: string): Action {
