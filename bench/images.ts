@@ -75,74 +75,11 @@ async function main() {
   try {
     console.log('building the images (docker-compose build)');
     await stack.compose('build');
-    const images = builtServices.map((s) => `dockercoins_${s}`);
-    console.log('measuring image sizes (docker save | gzip)');
-    const sizes: Record<string, ImageSize> = {};
-    for (const image of images) sizes[image] = await imageSize(image);
-    const allFour = await savedSize(images);
-    const base = await imageSize(baseImage);
-
-    const startToHealthy: Record<string, number[]> = {};
-    for (let round = 1; round <= ROUNDS; round++) {
-      console.log(`start → healthy, round ${round}/${ROUNDS}`);
-      const since = events.events.length;
-      await stack.compose('up', '-d');
-      // The worker's image has no health check.
-      const ids = (await inspectContainers(await stack.containers())).filter((c) => c.health !== undefined).map((c) => c.id);
-      await waitUntil('every health check passing', async () => {
-        const states = await inspectContainers(ids);
-        return states.every((c) => c.health === 'healthy') ? true : undefined;
-      }, { timeoutMs: 120_000, everyMs: 250 });
-      // The engine reports the event a moment after the status changes.
-      const fresh = await waitUntil('the health events', async () => {
-        const e = events.events.slice(since);
-        return ids.every((id) => e.some((x) => x.id === id && x.action === 'health_status: healthy')) ? e : undefined;
-      }, { timeoutMs: 10_000, everyMs: 200 });
-      for (const id of ids) {
-        const start = fresh.find((e) => e.id === id && e.action === 'start')!;
-        const healthy = fresh.find((e) => e.id === id && e.action === 'health_status: healthy')!;
-        (startToHealthy[start.service] ??= []).push(healthy.ms - start.ms);
-      }
-      if (round < ROUNDS) await stack.compose('down', '-v', '--timeout', '5');
-    }
-
-    // The same stack on Node's and glibc's default memory settings, idle beside ours.
-    const defaults = await composeStack(`dockercoins-bench-defaults-${process.pid}`, { files: [path.join(benchDir, 'node-defaults.yml')] });
-    let memory: Memory;
-    let defaultMemory: Memory;
-    let paceCpu: CpuSample;
-    let defaultPaceCpu: CpuSample;
-    let rates: Rates;
-    try {
-      await defaults.compose('up', '-d');
-      await waitUntil('the other stack counting', async () => ((await readCounters(defaults.webui)).hashes > 0 ? true : undefined), { timeoutMs: 60_000 });
-      console.log(`idle memory after ${IDLE_SECONDS} s`);
-      // Meanwhile what each stack's containers cost in CPU at the workshop's pace (1 worker), and
-      // the work each does (hashes/s, ours then Node's defaults); then the same work at 10 workers.
-      const hashRates = (seconds: number) => Promise.all([stack, defaults].map(async (s) => (await measureRate(s.webui, seconds)).rate));
-      const [cpu, oneWorker] = await Promise.all([Promise.all([stack.containers().then((ids) => dockerCpu(ids, IDLE_SECONDS)), defaults.containers().then((ids) => dockerCpu(ids, IDLE_SECONDS))]), hashRates(IDLE_SECONDS)]);
-      [paceCpu, defaultPaceCpu] = cpu;
-      [memory, defaultMemory] = await Promise.all([idleMemory(stack), idleMemory(defaults)]);
-      await Promise.all([stack, defaults].map((s) => s.compose('up', '-d', '--scale', 'worker=10')));
-      await sleep(RATE_SECONDS * 1000);
-      rates = { oneWorker, tenWorkers: await hashRates(RATE_SECONDS) };
-    } finally {
-      await defaults.down();
-    }
-
-    console.log(`health checks: host CPU over ${HEALTH_SECONDS} s with them, then ${HEALTH_SECONDS} s without`);
-    const withChecks = await stackCpu(stack, true);
-    const checked = await inspectHealthchecks(stack);
-    await stack.down();
-    const bare = await composeStack(`dockercoins-bench-nohc-${process.pid}`, { files: [path.join(benchDir, 'no-healthcheck.yml')] });
-    let withoutChecks: CpuSample;
-    try {
-      withoutChecks = await stackCpu(bare, false);
-    } finally {
-      await bare.down();
-    }
-
-    const result = {
+    const { sizes, allFour, base } = await imageSizes(baseImage);
+    const startToHealthy = await startToHealthyTimes(stack, events);
+    const { memory, defaultMemory, paceCpu, defaultPaceCpu, rates } = await besideNodeDefaults(stack);
+    const healthChecks = await healthCheckCost(stack);
+    await writeResult({
       date: new Date().toISOString(),
       machine: machine(),
       dockerVersion: (await dockerCli(['version', '--format', '{{.Server.Version}}'])).trim(),
@@ -156,21 +93,102 @@ async function main() {
       defaultMemory,
       paceCpu: { seconds: IDLE_SECONDS, ours: paceCpu, defaults: defaultPaceCpu },
       rates,
-      healthChecks: { seconds: HEALTH_SECONDS, containers: HEALTH_CONTAINERS, intervals: checked, with: withChecks, without: withoutChecks },
-    };
-    const resultsDir = path.join(benchDir, 'results');
-    await mkdir(resultsDir, { recursive: true });
-    const jsonFile = path.join(resultsDir, `images-${result.date.replaceAll(':', '-')}.json`);
-    await writeFile(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
-    const table = render(result);
-    await updateReadmeSection('Images', table);
-    const health = renderHealth(result.healthChecks, measured(result));
-    await updateReadmeSection('Health checks', health);
-    console.log(`\n${table}\n\n${health}\n\nwritten: ${path.relative(process.cwd(), jsonFile)}, bench/README.md (sections "Images" and "Health checks")`);
+      healthChecks,
+    });
   } finally {
     events.stop();
     await stack.down();
   }
+}
+
+/** Each built image's size, the four together and the base image's. */
+async function imageSizes(baseImage: string): Promise<Pick<Result, 'sizes' | 'allFour' | 'base'>> {
+  const images = builtServices.map((s) => `dockercoins_${s}`);
+  console.log('measuring image sizes (docker save | gzip)');
+  const sizes: Record<string, ImageSize> = {};
+  for (const image of images) sizes[image] = await imageSize(image);
+  const allFour = await savedSize(images);
+  const base = await imageSize(baseImage);
+  return { sizes, allFour, base };
+}
+
+/** Per service, start → healthy in each of ROUNDS `up`s, from the engine's events; the stack is left up. */
+async function startToHealthyTimes(stack: ComposeStack, events: ReturnType<typeof followEvents>): Promise<Record<string, number[]>> {
+  const startToHealthy: Record<string, number[]> = {};
+  for (let round = 1; round <= ROUNDS; round++) {
+    console.log(`start → healthy, round ${round}/${ROUNDS}`);
+    const since = events.events.length;
+    await stack.compose('up', '-d');
+    // The worker's image has no health check.
+    const ids = (await inspectContainers(await stack.containers())).filter((c) => c.health !== undefined).map((c) => c.id);
+    await waitUntil('every health check passing', async () => {
+      const states = await inspectContainers(ids);
+      return states.every((c) => c.health === 'healthy') ? true : undefined;
+    }, { timeoutMs: 120_000, everyMs: 250 });
+    // The engine reports the event a moment after the status changes.
+    const fresh = await waitUntil('the health events', async () => {
+      const e = events.events.slice(since);
+      return ids.every((id) => e.some((x) => x.id === id && x.action === 'health_status: healthy')) ? e : undefined;
+    }, { timeoutMs: 10_000, everyMs: 200 });
+    for (const id of ids) {
+      const start = fresh.find((e) => e.id === id && e.action === 'start')!;
+      const healthy = fresh.find((e) => e.id === id && e.action === 'health_status: healthy')!;
+      (startToHealthy[start.service] ??= []).push(healthy.ms - start.ms);
+    }
+    if (round < ROUNDS) await stack.compose('down', '-v', '--timeout', '5');
+  }
+  return startToHealthy;
+}
+
+/** The same stack on Node's and glibc's default memory settings, idle beside ours. */
+async function besideNodeDefaults(stack: ComposeStack) {
+  const defaults = await composeStack(`dockercoins-bench-defaults-${process.pid}`, { files: [path.join(benchDir, 'node-defaults.yml')] });
+  try {
+    await defaults.compose('up', '-d');
+    await waitUntil('the other stack counting', async () => ((await readCounters(defaults.webui)).hashes > 0 ? true : undefined), { timeoutMs: 60_000 });
+    console.log(`idle memory after ${IDLE_SECONDS} s`);
+    // Meanwhile what each stack's containers cost in CPU at the workshop's pace (1 worker), and
+    // the work each does (hashes/s, ours then Node's defaults); then the same work at 10 workers.
+    const hashRates = (seconds: number) => Promise.all([stack, defaults].map(async (s) => (await measureRate(s.webui, seconds)).rate));
+    const [cpu, oneWorker] = await Promise.all([Promise.all([stack.containers().then((ids) => dockerCpu(ids, IDLE_SECONDS)), defaults.containers().then((ids) => dockerCpu(ids, IDLE_SECONDS))]), hashRates(IDLE_SECONDS)]);
+    const [paceCpu, defaultPaceCpu] = cpu;
+    const [memory, defaultMemory] = await Promise.all([idleMemory(stack), idleMemory(defaults)]);
+    await Promise.all([stack, defaults].map((s) => s.compose('up', '-d', '--scale', 'worker=10')));
+    await sleep(RATE_SECONDS * 1000);
+    const rates: Rates = { oneWorker, tenWorkers: await hashRates(RATE_SECONDS) };
+    return { memory, defaultMemory, paceCpu, defaultPaceCpu, rates };
+  } finally {
+    await defaults.down();
+  }
+}
+
+/** Host CPU with the health checks, then without (a stack of its own); takes `stack` down. */
+async function healthCheckCost(stack: ComposeStack): Promise<HealthChecks> {
+  console.log(`health checks: host CPU over ${HEALTH_SECONDS} s with them, then ${HEALTH_SECONDS} s without`);
+  const withChecks = await stackCpu(stack, true);
+  const checked = await inspectHealthchecks(stack);
+  await stack.down();
+  const bare = await composeStack(`dockercoins-bench-nohc-${process.pid}`, { files: [path.join(benchDir, 'no-healthcheck.yml')] });
+  let withoutChecks: CpuSample;
+  try {
+    withoutChecks = await stackCpu(bare, false);
+  } finally {
+    await bare.down();
+  }
+  return { seconds: HEALTH_SECONDS, containers: HEALTH_CONTAINERS, intervals: checked, with: withChecks, without: withoutChecks };
+}
+
+/** bench/results/images-<time>.json, and the README's two sections. */
+async function writeResult(result: Result) {
+  const resultsDir = path.join(benchDir, 'results');
+  await mkdir(resultsDir, { recursive: true });
+  const jsonFile = path.join(resultsDir, `images-${result.date.replaceAll(':', '-')}.json`);
+  await writeFile(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
+  const table = render(result);
+  await updateReadmeSection('Images', table);
+  const health = renderHealth(result.healthChecks, measured(result));
+  await updateReadmeSection('Health checks', health);
+  console.log(`\n${table}\n\n${health}\n\nwritten: ${path.relative(process.cwd(), jsonFile)}, bench/README.md (sections "Images" and "Health checks")`);
 }
 
 /** Each container's memory as docker stats counts it, and its main process's RSS. */

@@ -58,23 +58,7 @@ export async function webuiScale(): Promise<ScaleRow[]> {
 async function measure(reporters: number): Promise<ScaleRow> {
   const redis = await startRedisServer();
   if (!redis) throw new Error('redis-server is needed: apt-get install -y redis-server');
-  const writers = createClient({ url: redis.url });
-  await writers.connect();
-  const names = Array.from({ length: reporters }, () => randomBytes(6).toString('hex'));
-  let writing = true;
-  const written = (async () => {
-    for (let slice = 0; writing; slice = (slice + 1) % SLICES) {
-      const started = performance.now();
-      const at = Date.now();
-      // Only the report (a worker's flush also counts its units, in a script): what the webui reads.
-      const batch = writers.multi();
-      for (const [i, name] of names.entries()) {
-        if (i % SLICES === slice) batch.set(KEYS.workerPrefix + name, JSON.stringify(fakeReport(name, at)), { EX: REPORT_TTL_SECONDS });
-      }
-      await batch.execAsPipeline();
-      await delay(Math.max(0, 1000 / SLICES - (performance.now() - started)));
-    }
-  })();
+  const writers = await writeReports(redis.url, reporters);
   const webui = await start('webui', { REDIS_URL: redis.url });
   const page = openEvents(webui.url);
   try {
@@ -117,11 +101,37 @@ async function measure(reporters: number): Promise<ScaleRow> {
     page.close();
     webui.child.kill('SIGCONT');
     await webui.stop();
-    writing = false;
-    await written;
-    writers.destroy();
+    await writers.stop();
     await redis.stop();
   }
+}
+
+/** Fake workers' reports, each written once a second (in SLICES slices), until `stop()`. */
+async function writeReports(url: string, reporters: number): Promise<{ stop(): Promise<void> }> {
+  const writers = createClient({ url });
+  await writers.connect();
+  const names = Array.from({ length: reporters }, () => randomBytes(6).toString('hex'));
+  let writing = true;
+  const written = (async () => {
+    for (let slice = 0; writing; slice = (slice + 1) % SLICES) {
+      const started = performance.now();
+      const at = Date.now();
+      // Only the report (a worker's flush also counts its units, in a script): what the webui reads.
+      const batch = writers.multi();
+      for (const [i, name] of names.entries()) {
+        if (i % SLICES === slice) batch.set(KEYS.workerPrefix + name, JSON.stringify(fakeReport(name, at)), { EX: REPORT_TTL_SECONDS });
+      }
+      await batch.execAsPipeline();
+      await delay(Math.max(0, 1000 / SLICES - (performance.now() - started)));
+    }
+  })();
+  return {
+    async stop() {
+      writing = false;
+      await written;
+      writers.destroy();
+    },
+  };
 }
 
 /** A report like a worker's: 3 units in its 1 s flush, calls spread over 2 rng and 1 hasher. */

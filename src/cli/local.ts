@@ -45,22 +45,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
   const env = options.env ?? process.env;
   const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
   const common = { HOST: options.host, LOG_LEVEL: env.LOG_LEVEL ?? 'warn' };
-  // What has been started, so that a failure half-way stops it and a clean stop stops it all.
-  const stops: (() => Promise<unknown>)[] = [];
-  const workers: WorkerService[] = [];
-  let stopRedis = async () => {};
-  const stopAll = async () => {
-    // Workers first, so that their last counts are saved while the store is still there.
-    const summaries = await Promise.all(workers.map((w) => w.stop()));
-    for (const stop of stops) await stop();
-    await stopRedis();
-    const total = (key: keyof WorkerSummary) => summaries.reduce((sum, s) => sum + s[key], 0);
-    return { units: total('units'), saved: total('saved'), notSaved: total('notSaved'), unknown: total('unknown') };
-  };
+  const started = new Started();
+  const { stops, workers } = started;
 
   try {
     const store = await storeFor(env, say);
-    stopRedis = store.stopRedis;
+    started.stopRedis = store.stopRedis;
 
     const rngUrls: string[] = [];
     for (const [i, port] of rngPorts(options.rngPort, options.rng).entries()) {
@@ -104,10 +94,26 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
     stops.unshift(() => webui.app.close());
     await listen(webui.app, options.webuiPort, options.host);
 
-    return { url: `http://localhost:${options.webuiPort}`, rngUrls, hasherUrl, redis: store.redis, stop: stopAll };
+    return { url: `http://localhost:${options.webuiPort}`, rngUrls, hasherUrl, redis: store.redis, stop: () => started.stopAll() };
   } catch (err) {
-    await stopAll().catch(() => {});
+    await started.stopAll().catch(() => {});
     throw err;
+  }
+}
+
+/** What has been started, so that a failure half-way stops it and a clean stop stops it all. */
+class Started {
+  readonly stops: (() => Promise<unknown>)[] = [];
+  readonly workers: WorkerService[] = [];
+  stopRedis = async () => {};
+
+  async stopAll(): Promise<WorkerSummary> {
+    // Workers first, so that their last counts are saved while the store is still there.
+    const summaries = await Promise.all(this.workers.map((w) => w.stop()));
+    for (const stop of this.stops) await stop();
+    await this.stopRedis();
+    const total = (key: keyof WorkerSummary) => summaries.reduce((sum, s) => sum + s[key], 0);
+    return { units: total('units'), saved: total('saved'), notSaved: total('notSaved'), unknown: total('unknown') };
   }
 }
 

@@ -1,7 +1,7 @@
 // The HTTP server every service is built on: JSON logs (a line per request at debug), /healthz,
 // /readyz, /metrics, an X-Instance header naming the instance, one-line text errors, graceful close.
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import type { IncomingMessage } from 'node:http';
+import Fastify, { LogController, type FastifyHttpOptions, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type onResponseHookHandler } from 'fastify';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import pino from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -61,6 +61,57 @@ export interface Service {
 }
 
 export function createServer(settings: ServerSettings): Service {
+  // Which version each task runs, during a rolling update above all: in the first log line and
+  // in /metrics (serviceMetrics).
+  const build = settings.build ?? buildInfo();
+  const { metrics, observe } = serviceMetrics(settings, build);
+  const accessLogged = accessLevels(settings.LOG_LEVEL);
+  // Set once the app closes (preClose, below): every request then gets a one-line 503.
+  let closing = false;
+  const app = Fastify(fastifyOptions(settings, observe, () => !closing && !accessLogged.debug));
+
+  // Once listening: a start that fails says so in one line on stderr, and nothing else.
+  app.addHook('onListen', (done) => {
+    app.log.info(build, `${settings.service} ${build.version}, revision ${build.revision}`);
+    done();
+  });
+  app.server.on('checkExpectation', (request, response) => refuseExpectation(settings.INSTANCE_NAME, request, response));
+  app.server.on('connect', (request: IncomingMessage, socket: Duplex) => refuseConnect(app.log, settings.INSTANCE_NAME, request, socket));
+
+  // Callback hooks, not async ones: they run on every request and a promise each costs.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-instance', settings.INSTANCE_NAME);
+    if (closing) return void shuttingDown(reply);
+    // RFC 9112, 3.2; HTTP/1.0 has no Host.
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      return void oneLineError(reply, httpError(400, 'Bad Request: an HTTP/1.1 request needs a Host header'));
+    }
+    if (!settings.onRequest?.(request, reply)) done();
+  });
+  app.addHook('onResponse', accessLine(observe, accessLogged));
+
+  app.setNotFoundHandler(notFound);
+  app.setErrorHandler((error: HttpError, request, reply) => {
+    if (!(error.statusCode && error.statusCode < 500)) request.log.error({ method: request.method, url: request.url, err: error }, 'request failed');
+    return oneLineError(reply, error);
+  });
+
+  const shutdown = new AbortController();
+  const notReady = () => shutdown.abort();
+  app.addHook('preClose', async () => {
+    notReady();
+    closing = true;
+    await drain(app.server, DRAIN_MS);
+  });
+  addHealthRoutes(app, metrics, settings.ready, shutdown.signal);
+
+  return { app, metrics, notReady, shutdown: shutdown.signal };
+}
+
+type Observe = (method: string, route: string, status: number, seconds: number) => void;
+
+/** The service's registry: Node's own metrics, the requests' histogram and the build's gauge. */
+function serviceMetrics(settings: ServerSettings, build: BuildInfo): { metrics: Registry; observe: Observe } {
   const metrics = new Registry();
   metrics.setDefaultLabels({ service: settings.service, instance: settings.INSTANCE_NAME });
   // The event loop's delay sampled every 100 ms, not prom-client's 10: each sample wakes the
@@ -76,15 +127,24 @@ export function createServer(settings: ServerSettings): Service {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
     registers: [metrics],
   });
+  // The usual *_build_info gauge: always 1, the labels are the information.
+  new Gauge({ name: 'dockercoins_build_info', help: 'Version and git revision of this instance, always 1', labelNames: ['version', 'revision'], registers: [metrics] })
+    .labels(build.version, build.revision)
+    .set(1);
   const observe = (method: string, route: string, status: number, seconds: number) => latency.series(method, route, String(status))(seconds);
-  // Whether the access line is written at each of its two levels ('silent' has no value: never).
-  const logThreshold = pino.levels.values[settings.LOG_LEVEL] ?? Infinity;
-  const accessLogged = { info: pino.levels.values.info! >= logThreshold, debug: pino.levels.values.debug! >= logThreshold };
-  // Set once the app closes (preClose, below): every request then gets a one-line 503.
-  let closing = false;
-  const { fastPath } = settings;
+  return { metrics, observe };
+}
 
-  const app = Fastify({
+/** Whether the access line is written at each of its two levels ('silent' has no value: never). */
+function accessLevels(logLevel: string) {
+  const logThreshold = pino.levels.values[logLevel] ?? Infinity;
+  return { info: pino.levels.values.info! >= logThreshold, debug: pino.levels.values.debug! >= logThreshold };
+}
+
+/** `fastPathOpen`: whether the fast path may answer now. */
+function fastifyOptions(settings: ServerSettings, observe: Observe, fastPathOpen: () => boolean): FastifyHttpOptions<Server> {
+  const { fastPath } = settings;
+  return {
     logger: {
       level: settings.LOG_LEVEL,
       base: { service: settings.service, instance: settings.INSTANCE_NAME },
@@ -123,36 +183,15 @@ export function createServer(settings: ServerSettings): Service {
     frameworkErrors: (error, _request, reply) => oneLineError(reply.header('x-instance', settings.INSTANCE_NAME), error),
     // The fast path never writes the access line: with it at debug, every request is fastify's.
     ...(fastPath && {
-      serverFactory: fastPathServerFactory({ fastPath, open: () => !closing && !accessLogged.debug, instance: settings.INSTANCE_NAME, observe }),
+      serverFactory: fastPathServerFactory({ fastPath, open: fastPathOpen, instance: settings.INSTANCE_NAME, observe }),
     }),
     ...settings.fastify,
-  });
+  };
+}
 
-  // Which version each task runs, during a rolling update above all: in the first log line and
-  // as the usual *_build_info gauge (always 1; the labels are the information).
-  const build = settings.build ?? buildInfo();
-  new Gauge({ name: 'dockercoins_build_info', help: 'Version and git revision of this instance, always 1', labelNames: ['version', 'revision'], registers: [metrics] })
-    .labels(build.version, build.revision)
-    .set(1);
-  // Once listening: a start that fails says so in one line on stderr, and nothing else.
-  app.addHook('onListen', (done) => {
-    app.log.info(build, `${settings.service} ${build.version}, revision ${build.revision}`);
-    done();
-  });
-  app.server.on('checkExpectation', (request, response) => refuseExpectation(settings.INSTANCE_NAME, request, response));
-  app.server.on('connect', (request: IncomingMessage, socket: Duplex) => refuseConnect(app.log, settings.INSTANCE_NAME, request, socket));
-
-  // Callback hooks, not async ones: they run on every request and a promise each costs.
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-instance', settings.INSTANCE_NAME);
-    if (closing) return void shuttingDown(reply);
-    // RFC 9112, 3.2; HTTP/1.0 has no Host.
-    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
-      return void oneLineError(reply, httpError(400, 'Bad Request: an HTTP/1.1 request needs a Host header'));
-    }
-    if (!settings.onRequest?.(request, reply)) done();
-  });
-  app.addHook('onResponse', (request, reply, done) => {
+/** The onResponse hook: counts the request and writes its access line. */
+function accessLine(observe: Observe, accessLogged: ReturnType<typeof accessLevels>): onResponseHookHandler {
+  return (request, reply, done) => {
     observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     // The access line: at debug for answers that went well, at info for refusals (4xx; 5xx are
     // also logged as errors with their cause). A line per request at info would fill Docker's
@@ -173,36 +212,23 @@ export function createServer(settings: ServerSettings): Service {
       );
     }
     done();
-  });
+  };
+}
 
-  app.setNotFoundHandler(notFound);
-  app.setErrorHandler((error: HttpError, request, reply) => {
-    if (!(error.statusCode && error.statusCode < 500)) request.log.error({ method: request.method, url: request.url, err: error }, 'request failed');
-    return oneLineError(reply, error);
-  });
-
-  // Health answers at once: it never waits behind rng's one-at-a-time queue. It says the
-  // process is alive; /readyz says whether it can do its job (podinfo's pair).
+/**
+ * Health answers at once: it never waits behind rng's one-at-a-time queue. It says the process
+ * is alive; /readyz says whether it can do its job (podinfo's pair).
+ */
+function addHealthRoutes(app: FastifyInstance, metrics: Registry, ready: ServerSettings['ready'], shutdown: AbortSignal) {
   app.get('/healthz', async (_request, reply) => reply.type('text/plain; charset=utf-8').send('ok\n'));
-  const shutdown = new AbortController();
-  const notReady = () => shutdown.abort();
-  app.addHook('preClose', async () => {
-    notReady();
-    closing = true;
-    await drain(app.server, DRAIN_MS);
-  });
   app.get('/readyz', async (_request, reply) => {
     let reason: string | undefined;
-    if (settings.ready) await untilShutdown(settings.ready(), shutdown.signal).catch((err: unknown) => (reason = describeError(err)));
-    if (shutdown.signal.aborted) reason = 'shutting down';
+    if (ready) await untilShutdown(ready(), shutdown).catch((err: unknown) => (reason = describeError(err)));
+    if (shutdown.aborted) reason = 'shutting down';
     reply.type('text/plain; charset=utf-8');
     return reason ? reply.code(503).send(`not ready: ${reason}\n`) : reply.send('ready\n');
   });
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(metrics.contentType).send(await metrics.metrics()),
-  );
-
-  return { app, metrics, notReady, shutdown: shutdown.signal };
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 }
 
 interface HttpError {

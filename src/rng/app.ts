@@ -3,10 +3,11 @@
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import { Gauge } from 'prom-client';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import * as z from 'zod';
 import { millis, serverEnv } from '../lib/config.js';
 import { queuedHistogram } from '../lib/histogram.js';
-import { fastRoute } from '../lib/fast-route.js';
+import { fastRoute, type FastRoute } from '../lib/fast-route.js';
 import { createServer, httpError, notFound, type Service } from '../lib/server.js';
 import { sleep } from '../lib/sleep.js';
 
@@ -19,8 +20,23 @@ export const rngEnv = {
 export type RngConfig = z.output<z.ZodObject<typeof rngEnv>>;
 
 export function buildRng(config: RngConfig): Service {
-  // GET /<n> (the worker's call), on bare node:http when the fast path takes it.
-  const randomBytesRoute = fastRoute({
+  // Served at once (delay 0, nobody queued: the bench), the answer goes at once.
+  const randomBytesRoute = fastRoute(randomBytesSpec((count, request) => inTurn(request.socket, () => randomBytes(count))));
+  const service = createServer({ fastPath: randomBytesRoute.fastPath, service: 'rng', ...config, onRequest: refuseOtherMethods });
+  const inTurn = oneAtATime(config.RNG_DELAY_MS, service);
+
+  service.app.get('/', async (request, reply) => {
+    const body = await inTurn(request.socket, () => `RNG running on ${config.INSTANCE_NAME}\n`);
+    return reply.type('text/plain; charset=utf-8').send(body);
+  });
+  service.app.route(randomBytesRoute.options);
+
+  return service;
+}
+
+/** GET /<n> (the worker's call), on bare node:http when the fast path takes it. */
+function randomBytesSpec(answer: FastRoute<number>['answer']): FastRoute<number> {
+  return {
     method: 'GET',
     url: '/:n',
     contentType: 'application/octet-stream',
@@ -36,30 +52,30 @@ export function buildRng(config: RngConfig): Service {
       take(count);
       return true;
     },
-    // Served at once (delay 0, nobody queued: the bench), the answer goes at once.
-    answer: (count, request) => inTurn(request.socket, () => randomBytes(count)),
-  });
-  const service = createServer({
-    fastPath: randomBytesRoute.fastPath,
-    service: 'rng',
-    ...config,
-    // Decide the method before any body is read: 405 on our paths, 404 elsewhere.
-    onRequest: (request, reply) => {
-      if (request.method === 'GET' || request.method === 'HEAD') return undefined;
-      const path = request.url.split('?')[0]!;
-      if (!/^\/\d*$/.test(path)) return notFound(request, reply);
-      if (request.method === 'OPTIONS') return reply.header('allow', 'HEAD, OPTIONS, GET').send();
-      return reply
-        .code(405)
-        .header('allow', 'HEAD, OPTIONS, GET')
-        .type('text/plain; charset=utf-8')
-        .send(`Method Not Allowed: ${request.method}; use GET\n`);
-    },
-  });
-  const { app, metrics } = service;
-  // One at a time per instance, GET / included (the original runs `flask run --without-threads`).
-  const queue = pLimit(1);
+    answer,
+  };
+}
 
+/** Decides the method before any body is read: 405 on our paths, 404 elsewhere. */
+function refuseOtherMethods(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+  if (request.method === 'GET' || request.method === 'HEAD') return undefined;
+  const path = request.url.split('?')[0]!;
+  if (!/^\/\d*$/.test(path)) return notFound(request, reply);
+  if (request.method === 'OPTIONS') return reply.header('allow', 'HEAD, OPTIONS, GET').send();
+  return reply
+    .code(405)
+    .header('allow', 'HEAD, OPTIONS, GET')
+    .type('text/plain; charset=utf-8')
+    .send(`Method Not Allowed: ${request.method}; use GET\n`);
+}
+
+/**
+ * The one-at-a-time queue of an instance, GET / included (the original runs `flask run
+ * --without-threads`), and its metrics. Returns `inTurn`: runs `answer` when this request's turn
+ * comes, after the delay; skips clients that left.
+ */
+function oneAtATime(delayMs: number, { metrics, shutdown }: Service) {
+  const queue = pLimit(1);
   new Gauge({
     name: 'rng_queue_depth',
     help: 'Requests waiting for or holding the one-at-a-time lock',
@@ -75,11 +91,10 @@ export function buildRng(config: RngConfig): Service {
     registers: [metrics],
   }).series();
 
-  /** Runs `answer` when this request's turn comes, after the delay; skips clients that left. */
-  const inTurn = <T>(socket: { destroyed: boolean }, answer: () => T): T | Promise<T | undefined> => {
+  return <T>(socket: { destroyed: boolean }, answer: () => T): T | Promise<T | undefined> => {
     // No delay and nobody ahead: the turn is now. `answer` is synchronous, so requests are still
     // served one at a time, without the queue's promises (their cost at delay 0: bench/README.md).
-    if (config.RNG_DELAY_MS === 0 && queue.activeCount === 0 && queue.pendingCount === 0) {
+    if (delayMs === 0 && queue.activeCount === 0 && queue.pendingCount === 0) {
       waited(0);
       return answer();
     }
@@ -89,19 +104,10 @@ export function buildRng(config: RngConfig): Service {
       // A client that gave up (timeout) must not cost the others a delay.
       if (socket.destroyed) return undefined;
       // Shutdown ends the delay: every request in flight is answered before the connections close.
-      await sleep(config.RNG_DELAY_MS, service.shutdown);
+      await sleep(delayMs, shutdown);
       return answer();
     });
   };
-
-  app.get('/', async (request, reply) => {
-    const body = await inTurn(request.socket, () => `RNG running on ${config.INSTANCE_NAME}\n`);
-    return reply.type('text/plain; charset=utf-8').send(body);
-  });
-
-  app.route(randomBytesRoute.options);
-
-  return service;
 }
 
 /** The number of bytes /:n asks for, or the 404 or 400 answer for anything else. */

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
+import type { FastifyReply } from 'fastify';
 import { Gauge } from 'prom-client';
 import * as z from 'zod';
 import { redisUrl, serverEnv } from '../lib/config.js';
@@ -53,11 +54,26 @@ export function buildWebui(config: WebuiConfig, store: Store): Service {
       return undefined;
     },
   });
-  const { app, metrics, shutdown } = service;
+  const { app } = service;
 
   app.get('/', async (_request, reply) => reply.redirect('/index.html', 302));
+  addJsonRoutes(service, store);
+  app.register(fastifyStatic, {
+    root: path.resolve(config.WEBUI_PUBLIC_DIR),
+    maxAge: '1m',
+    // index.html.br and .gz beside each file, made by the build: no compression at run time.
+    preCompressed: true,
+    // GET / is our redirect, as in the original.
+    index: false,
+    wildcard: false,
+  });
+  addDashboardEvents(service, store);
+  return service;
+}
 
-  const json = async (_request: unknown, reply: import('fastify').FastifyReply) => {
+/** /json, the original's numbers. */
+function addJsonRoutes({ app, shutdown }: Service, store: Store) {
+  const json = async (_request: unknown, reply: FastifyReply) => {
     let totals: Totals | undefined;
     try {
       totals = await untilShutdown(store.readTotals(), shutdown);
@@ -71,16 +87,10 @@ export function buildWebui(config: WebuiConfig, store: Store): Service {
   };
   app.get('/json', json);
   app.get('/json/', json);
+}
 
-  app.register(fastifyStatic, {
-    root: path.resolve(config.WEBUI_PUBLIC_DIR),
-    maxAge: '1m',
-    // index.html.br and .gz beside each file, made by the build: no compression at run time.
-    preCompressed: true,
-    // GET / is our redirect, as in the original.
-    index: false,
-    wildcard: false,
-  });
+/** /events, the dashboard's stream: the sampler's history first, then each change, from start to close. */
+function addDashboardEvents({ app, metrics, shutdown }: Service, store: Store) {
   const sampler = new Sampler({ store });
   const events = new EventStream();
   const changes = new Changes();
@@ -111,5 +121,4 @@ export function buildWebui(config: WebuiConfig, store: Store): Service {
     await store.close();
     await stopped;
   });
-  return service;
 }

@@ -49,38 +49,7 @@ export async function faultProxy(t: TestContext, port: number): Promise<FaultPro
     };
     if (isDown) return drop();
     pairs.add(drop);
-    let heldUntil = 0;
-    let dropOnReply = false;
-    let closeAfterReply = false;
-    const queued = new Map<net.Socket, Buffer[]>([
-      [client, []],
-      [upstream, []],
-    ]);
-    /** Writes `chunk` to `to`, at once or, in order, when the stall is over. */
-    const pass = (to: net.Socket, chunk: Buffer, then?: () => void) => {
-      const queue = queued.get(to)!;
-      queue.push(chunk);
-      const wait = heldUntil - performance.now();
-      const flush = () => {
-        if (!to.destroyed) for (const c of queue) to.write(c);
-        queue.length = 0;
-        then?.();
-      };
-      if (wait <= 0) flush();
-      else if (queue.length === 1) setTimeout(flush, wait);
-    };
-    client.on('data', (chunk: Buffer) => {
-      const fault = take();
-      if (fault?.fault === 'drop-before-request') return drop();
-      if (fault?.fault === 'drop-after-request') dropOnReply = true;
-      if (fault?.fault === 'drop-after-reply') closeAfterReply = true;
-      if (fault?.fault === 'stall') heldUntil = performance.now() + fault.stallMs;
-      pass(upstream, chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (dropOnReply) return drop();
-      pass(client, chunk, closeAfterReply ? drop : undefined);
-    });
+    relay(client, upstream, take, drop);
     for (const socket of [client, upstream]) {
       socket.on('error', () => {});
       socket.on('close', () => {
@@ -117,4 +86,40 @@ export async function faultProxy(t: TestContext, port: number): Promise<FaultPro
   };
   t.after(() => proxy.close());
   return proxy;
+}
+
+/** Relays both ways between `client` and `upstream`, doing to a request the fault `take` gives for it. */
+function relay(client: net.Socket, upstream: net.Socket, take: () => Armed | undefined, drop: () => void): void {
+  let heldUntil = 0;
+  let dropOnReply = false;
+  let closeAfterReply = false;
+  const queued = new Map<net.Socket, Buffer[]>([
+    [client, []],
+    [upstream, []],
+  ]);
+  /** Writes `chunk` to `to`, at once or, in order, when the stall is over. */
+  const pass = (to: net.Socket, chunk: Buffer, then?: () => void) => {
+    const queue = queued.get(to)!;
+    queue.push(chunk);
+    const wait = heldUntil - performance.now();
+    const flush = () => {
+      if (!to.destroyed) for (const c of queue) to.write(c);
+      queue.length = 0;
+      then?.();
+    };
+    if (wait <= 0) flush();
+    else if (queue.length === 1) setTimeout(flush, wait);
+  };
+  client.on('data', (chunk: Buffer) => {
+    const fault = take();
+    if (fault?.fault === 'drop-before-request') return drop();
+    if (fault?.fault === 'drop-after-request') dropOnReply = true;
+    if (fault?.fault === 'drop-after-reply') closeAfterReply = true;
+    if (fault?.fault === 'stall') heldUntil = performance.now() + fault.stallMs;
+    pass(upstream, chunk);
+  });
+  upstream.on('data', (chunk: Buffer) => {
+    if (dropOnReply) return drop();
+    pass(client, chunk, closeAfterReply ? drop : undefined);
+  });
 }
