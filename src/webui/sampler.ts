@@ -219,7 +219,8 @@ export class Sampler {
     }
     this.lastHashes = hashes;
     this.counter.push({ at: now, hashes });
-    while (this.counter.length > 1 && this.counter[1]!.at <= now - LONG_WINDOW_MS) this.counter.shift();
+    // Never a window longer than LONG_WINDOW_MS: after missed samples, a burst older than that would lift the speed.
+    while (this.counter.length > 1 && this.counter[0]!.at < now - LONG_WINDOW_MS) this.counter.shift();
     const first = this.counter[0]!;
     const spanMs = now - first.at;
     if (spanMs < WARMUP_MS) return null;

@@ -139,11 +139,11 @@ async function play(plan: Timeline, redis: TestRedis, store: ReturnType<typeof r
   }
 }
 
-/** The most the counter gained per second (net: a decrease within counts) over a window of 3 to 10 s ending now. */
+/** The most the counter gained per second (net: a decrease within counts) over a window of 3 to 10 s ending now, missed samples or not. */
 function supported(counter: readonly { at: number; hashes: number }[], now: number): number {
   const last = counter.at(-1)!;
   let best = -Infinity;
-  for (let i = counter.length - 2; i >= 0 && now - counter[i]!.at <= LONG_WINDOW_MS + TICK_MS; i--) {
+  for (let i = counter.length - 2; i >= 0 && now - counter[i]!.at <= LONG_WINDOW_MS; i--) {
     if (now - counter[i]!.at >= SHORT_WINDOW_MS) best = Math.max(best, ((last.hashes - counter[i]!.hashes) * 1000) / (now - counter[i]!.at));
   }
   return best;
