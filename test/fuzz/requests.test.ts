@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { it } from 'node:test';
 import fc from 'fast-check';
 import { getGlobalDispatcher } from 'undici';
+import { withinBudget } from '../helpers/budget.js';
 import { metricIn } from '../helpers/metrics.js';
 import { parseAnswer, type Answer } from '../helpers/raw-http.js';
 import { startService, waitFor, type ServiceProcess } from '../helpers/processes.js';
@@ -231,41 +232,38 @@ it('fuzz: generated requests to every server; well-formed answers, one-line erro
 
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
   t.diagnostic(`seed ${seed} (FUZZ_SEED=${seed} replays it)`);
-  let runs = 0;
   let requests = 0;
   const started = performance.now();
+  const budgeted = withinBudget(BUDGET_MS, async (batch: Request[]) => {
+    requests += batch.length;
+    const answers = await Promise.all(batch.map((r) => send(procs[r.service], r)));
+    for (const [i, a] of answers.entries()) {
+      const wrong = a && problem(batch[i]!, a);
+      assert.equal(wrong, undefined, `${describe(batch[i]!)}: ${wrong}`);
+    }
+    // Every client is gone: each service must come back to its baseline.
+    for (const name of new Set(batch.map((r) => r.service))) {
+      await waitFor(
+        `${name} to hold no more than at baseline`,
+        async () => {
+          const now = await held(name);
+          return now.connections === 0 && now.eventClients === 0 ? true : undefined;
+        },
+        10_000,
+      ).catch(async () => {
+        const sent = batch.filter((r) => r.service === name).map(describe);
+        assert.fail(`${name} still holds ${JSON.stringify(await held(name))} after: ${sent.join(' | ')}`);
+      });
+    }
+    for (const proc of Object.values(procs)) assert.equal(proc.child.exitCode, null, `${proc.name} exited: ${proc.stderr.join('\n')}`);
+  });
   try {
-    await fc.assert(
-      fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 30 }), async (batch) => {
-        runs += 1;
-        requests += batch.length;
-        const answers = await Promise.all(batch.map((r) => send(procs[r.service], r)));
-        for (const [i, a] of answers.entries()) {
-          const wrong = a && problem(batch[i]!, a);
-          assert.equal(wrong, undefined, `${describe(batch[i]!)}: ${wrong}`);
-        }
-        // Every client is gone: each service must come back to its baseline.
-        for (const name of new Set(batch.map((r) => r.service))) {
-          await waitFor(
-            `${name} to hold no more than at baseline`,
-            async () => {
-              const now = await held(name);
-              return now.connections === 0 && now.eventClients === 0 ? true : undefined;
-            },
-            10_000,
-          ).catch(async () => {
-            const sent = batch.filter((r) => r.service === name).map(describe);
-            assert.fail(`${name} still holds ${JSON.stringify(await held(name))} after: ${sent.join(' | ')}`);
-          });
-        }
-        for (const proc of Object.values(procs)) assert.equal(proc.child.exitCode, null, `${proc.name} exited: ${proc.stderr.join('\n')}`);
-      }),
-      { seed, numRuns: 10_000, interruptAfterTimeLimit: BUDGET_MS, endOnFailure: true },
-    );
+    await fc.assert(fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 30 }), budgeted.run), { seed, numRuns: 10_000, endOnFailure: true });
   } catch (err) {
-    t.diagnostic(`FAILED with seed ${seed} after ${runs} runs`);
+    t.diagnostic(`FAILED with seed ${seed} after ${budgeted.runs()} runs`);
     throw err;
   }
+  const runs = budgeted.runs();
   t.diagnostic(`${runs} runs, ${requests} requests in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   assert.ok(runs >= 20, `only ${runs} runs in the time given`);
   for (const proc of Object.values(procs)) {

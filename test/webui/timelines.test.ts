@@ -18,6 +18,7 @@ import fc from 'fast-check';
 import { KEYS, REPORT_TTL_SECONDS, redisStore, type WorkerReport } from '../../src/lib/store.js';
 import { LONG_WINDOW_MS, SHORT_WINDOW_MS, type Dashboard } from '../../src/webui/dashboard.js';
 import { Sampler } from '../../src/webui/sampler.js';
+import { withinBudget } from '../helpers/budget.js';
 import { waitFor } from '../helpers/processes.js';
 import { testRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -171,21 +172,15 @@ it('the page, over generated timelines: never above the counter, a reset said, e
   const seed = Number(process.env.PAGE_SEED ?? Date.now() % 2 ** 31);
   t.diagnostic(`seed ${seed} (PAGE_SEED=${seed} replays it)`);
   const started = performance.now();
-  let runs = 0;
-  const result = await fc.check(
-    fc.asyncProperty(timeline, async (plan) => {
-      runs += 1;
-      await play(plan, redis, store);
-    }),
-    { seed, numRuns: RUNS, interruptAfterTimeLimit: TIME_LIMIT_MS, endOnFailure: true },
-  );
+  const budgeted = withinBudget(TIME_LIMIT_MS, (plan: Timeline) => play(plan, redis, store));
+  const result = await fc.check(fc.asyncProperty(timeline, budgeted.run), { seed, numRuns: RUNS, endOnFailure: true });
   t.diagnostic(
-    `${runs} timelines in ${((performance.now() - started) / 1000).toFixed(1)} s: ${checked.dashboards} dashboards, ${checked.speeds} with a speed, ` +
+    `${budgeted.runs()} timelines in ${((performance.now() - started) / 1000).toFixed(1)} s: ${checked.dashboards} dashboards, ${checked.speeds} with a speed, ` +
       `${checked.resets} resets, ${checked.settled} settled (${checked.shared} with a shared name)`,
   );
   if (result.failed) {
     const why = result.errorInstance instanceof Error ? result.errorInstance.message : String(result.errorInstance);
     assert.fail(`seed ${seed} (PAGE_SEED=${seed}), run ${result.numRuns}: ${why}\n${fc.defaultReportMessage(result)}`);
   }
-  assert.ok(result.numRuns >= 10, `only ${result.numRuns} timelines ran within ${TIME_LIMIT_MS / 1000} s`);
+  assert.ok(budgeted.runs() >= 10, `only ${budgeted.runs()} timelines ran within ${TIME_LIMIT_MS / 1000} s`);
 });

@@ -16,6 +16,7 @@ import { Registry } from 'prom-client';
 import { KEYS, redisStore, type Store } from '../../src/lib/store.js';
 import { Upstream } from '../../src/worker/upstream.js';
 import { Worker, type WorkerSummary } from '../../src/worker/worker.js';
+import { withinBudget } from '../helpers/budget.js';
 import { faultProxy, type ConnectionFault, type FaultProxy } from '../helpers/fault-proxy.js';
 import type { LogLine } from '../helpers/processes.js';
 import { testRedis, type TestRedis } from '../helpers/redis.js';
@@ -201,23 +202,20 @@ it('Redis faults at every step of a flush: each unit in Redis at most once, all 
   const lab: Lab = { redis, proxy, lost: 0, seqKey: () => undefined };
   const seed = Number(process.env.FAULT_SEED ?? Date.now() % 2 ** 31);
   t.diagnostic(`seed ${seed} (FAULT_SEED=${seed} replays these runs)`);
-  let runs = 0;
   const healthy = async () => {
     await redis.client.sendCommand(['ACL', 'SETUSER', 'default', '+@all']);
     await redis.client.configSet('maxmemory', '0');
     await redis.client.sendCommand(['REPLICAOF', 'NO', 'ONE']);
   };
-  await fc.assert(
-    fc.asyncProperty(runArb, async (generated) => {
-      runs += 1;
-      try {
-        await run(lab, upstreams, generated);
-      } finally {
-        await healthy();
-      }
-    }),
-    { seed, numRuns: RUNS, endOnFailure: true, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false },
-  );
+  const budgeted = withinBudget(TIME_LIMIT_MS, async (generated: Run) => {
+    try {
+      await run(lab, upstreams, generated);
+    } finally {
+      await healthy();
+    }
+  });
+  await fc.assert(fc.asyncProperty(runArb, budgeted.run), { seed, numRuns: RUNS, endOnFailure: true });
+  const runs = budgeted.runs();
   t.diagnostic(`${runs} generated runs of ${RUNS}`);
   assert.ok(runs >= Math.min(5, RUNS), `only ${runs} runs within ${TIME_LIMIT_MS} ms`);
 });

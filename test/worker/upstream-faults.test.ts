@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { freePort } from '../../src/lib/redis-server.js';
+import { withinBudget } from '../helpers/budget.js';
 import { waitFor } from '../helpers/processes.js';
 import {
   blackhole,
@@ -38,16 +39,17 @@ async function inScope(body: (scope: Scope) => Promise<void>) {
 }
 
 const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
-const budget = (ms: number) => ({ seed, interruptAfterTimeLimit: ms, markInterruptAsFailure: false, endOnFailure: true });
 /** Runs a property, printing its seed and counterexample when it fails. */
-async function check<T>(name: string, property: fc.IAsyncProperty<T>, ms: number, numRuns: number) {
-  const result = await fc.check(property, { ...budget(ms), numRuns, endOnFailure: true });
+async function check<T>(name: string, property: fc.IAsyncProperty<T>, numRuns: number) {
+  const result = await fc.check(property, { seed, numRuns, endOnFailure: true });
   if (result.failed) {
     const error = result.errorInstance instanceof Error ? result.errorInstance.message : String(result.errorInstance);
-    assert.fail(`${name}: failed with seed ${seed} (FC_SEED=${seed} to replay) after ${result.numRuns} runs: ${error}\n${fc.defaultReportMessage(result)}`);
+    assert.fail(`${name}: failed with seed ${seed} (FC_SEED=${seed} to replay) at run ${result.numRuns}: ${error}\n${fc.defaultReportMessage(result)}`);
   }
-  return result.numRuns;
 }
+
+type Connections = 'balanced' | 'per-call' | 'keep-alive';
+const connectionsArb = fc.constantFrom<Connections>('balanced', 'per-call', 'keep-alive');
 
 /** Runs of failed calls, in order: the streaks the worker must say once each. */
 const streaks = (calls: CallSeen[]) => calls.filter((c, i) => !c.ok && (i === 0 || calls[i - 1]!.ok)).length;
@@ -100,81 +102,73 @@ describe('upstream faults, generated (fast-check; FC_SEED replays a run)', () =>
   it("rng's answers: each call ends within CALL_TIMEOUT_MS by the worker's clock, nothing wrong counted, one line per failure streak", { timeout: 120_000 }, async (t) => {
     const lag = loopLag(t);
     const started = performance.now();
-    const runs = await check(
-      'answers',
-      fc.asyncProperty(fc.array(answer, { minLength: 1, maxLength: 4 }), fc.constantFrom('balanced', 'per-call', 'keep-alive' as const), async (script, connections) => {
-        await inScope(async (run) => {
-          const port = await freePort();
-          const served = await scriptedRng(run, '127.0.0.1', port, script);
-          const hasher = await recordingHasher(run);
-          const w = workerInProcess(run, { rngUrl: `http://127.0.0.1:${port}`, hasherUrl: hasher.url, timeoutMs: TIMEOUT_MS, connections, workDelayMs: 0 });
-          // Until every scripted answer is sent and a right one after them reached hasher.
-          await waitFor('the script served and a right answer after it', () => (served.scripted === script.length && hasher.given.length > 0 && w.calls.at(-1)?.ok && w.calls.length > script.length ? true : undefined), 30_000);
-          // The calls until now: the one in flight is abandoned by the stop, which the worker does not say.
-          const calls = w.calls.slice();
-          await w.stop();
-          const late = calls.filter((c) => c.ms > TIMEOUT_MS + 50 + lag.maxMs);
-          assert.deepEqual(late, [], `calls past ${TIMEOUT_MS} ms (+ 50 ms + the loop's lag, ${lag.maxMs.toFixed(0)} ms)`);
-          assert.deepEqual(hasher.given.filter((hex) => !served.rightBodies.has(hex)), [], 'hasher was given bytes of a wrong answer');
-          // The stop may abandon a unit whose hash had come.
-          assert.ok(w.worker.unitsDone <= hasher.given.length && w.worker.unitsDone >= hasher.given.length - 1, 'a unit for each hash');
-          assert.equal(rngWarnings(w.lines).length, streaks(calls), `one warning per streak: ${JSON.stringify(w.lines)}`);
-        });
-      }),
-      30_000,
-      200,
-    );
-    t.diagnostic(`answers: ${runs} generated runs in ${((performance.now() - started) / 1000).toFixed(1)} s, seed ${seed}`);
+    const budgeted = withinBudget(30_000, async (script: Answer[], connections: Connections) => {
+      await inScope(async (run) => {
+        const port = await freePort();
+        const served = await scriptedRng(run, '127.0.0.1', port, script);
+        const hasher = await recordingHasher(run);
+        const w = workerInProcess(run, { rngUrl: `http://127.0.0.1:${port}`, hasherUrl: hasher.url, timeoutMs: TIMEOUT_MS, connections, workDelayMs: 0 });
+        // Until every scripted answer is sent and a right one after them reached hasher.
+        await waitFor('the script served and a right answer after it', () => (served.scripted === script.length && hasher.given.length > 0 && w.calls.at(-1)?.ok && w.calls.length > script.length ? true : undefined), 30_000);
+        // The calls until now: the one in flight is abandoned by the stop, which the worker does not say.
+        const calls = w.calls.slice();
+        await w.stop();
+        const late = calls.filter((c) => c.ms > TIMEOUT_MS + 50 + lag.maxMs);
+        assert.deepEqual(late, [], `calls past ${TIMEOUT_MS} ms (+ 50 ms + the loop's lag, ${lag.maxMs.toFixed(0)} ms)`);
+        assert.deepEqual(hasher.given.filter((hex) => !served.rightBodies.has(hex)), [], 'hasher was given bytes of a wrong answer');
+        // The stop may abandon a unit whose hash had come.
+        assert.ok(w.worker.unitsDone <= hasher.given.length && w.worker.unitsDone >= hasher.given.length - 1, 'a unit for each hash');
+        assert.equal(rngWarnings(w.lines).length, streaks(calls), `one warning per streak: ${JSON.stringify(w.lines)}`);
+      });
+    });
+    await check('answers', fc.asyncProperty(fc.array(answer, { minLength: 1, maxLength: 4 }), connectionsArb, budgeted.run), 200);
+    t.diagnostic(`answers: ${budgeted.runs()} generated runs in ${((performance.now() - started) / 1000).toFixed(1)} s, seed ${seed}`);
   });
 
   it('names resolving to working, refusing and blackholed addresses of both families: once each is met, no call fails and the rate is that of the working addresses alone', { timeout: 120_000 }, async (t) => {
     const started = performance.now();
     const role = fc.constantFrom('working', 'refusing', 'blackholed', 'absent');
-    const runs = await check(
-      'addresses',
-      fc.asyncProperty(fc.tuple(role, role, role, role), fc.constantFrom('balanced', 'per-call', 'keep-alive' as const), async (roles, connections) => {
-        fc.pre(roles.includes('working') && roles.some((r) => r === 'refusing' || r === 'blackholed'));
-        await inScope(async (run) => {
-          const addresses = ['::1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
-          const port = await freePort();
-          const working: string[] = [];
-          const bad: string[] = [];
-          for (const [i, address] of addresses.entries()) {
-            if (roles[i] === 'working') {
-              working.push(address);
-              await scriptedRng(run, address, port, []);
-            }
-            if (roles[i] === 'blackholed') await blackhole(run, address, port);
-            if (roles[i] === 'refusing' || roles[i] === 'blackholed') bad.push(address);
+    const roles = fc.tuple(role, role, role, role).filter((r) => r.includes('working') && r.some((x) => x === 'refusing' || x === 'blackholed'));
+    const budgeted = withinBudget(30_000, async (roles: string[], connections: Connections) => {
+      await inScope(async (run) => {
+        const addresses = ['::1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
+        const port = await freePort();
+        const working: string[] = [];
+        const bad: string[] = [];
+        for (const [i, address] of addresses.entries()) {
+          if (roles[i] === 'working') {
+            working.push(address);
+            await scriptedRng(run, address, port, []);
           }
-          const hasher = await recordingHasher(run);
-          const common = { hasherUrl: hasher.url, timeoutMs: 2500, connections, workDelayMs: 20, rngUrl: `http://rng.test:${port}` };
-          const mixed = workerInProcess(run, { ...common, resolve: async () => [...working, ...bad] });
-          const alone = workerInProcess(run, { ...common, resolve: async () => working });
-          const said = (address: string) => mixed.lines.filter((l) => l.level === 'warn' && String(l.fields.address).includes(address));
-          // Two turns of the addresses: each bad one met. A call that meets blackholed addresses it
-          // has not met before may spend its time connecting to them and fail: from here on, none may.
-          await waitFor('two turns of the addresses', () => (mixed.calls.length >= 2 * addresses.length ? true : undefined), 15_000);
-          const [c0, l0] = [mixed.calls.length, mixed.lines.length];
-          const [m0, a0, t0] = [mixed.worker.unitsDone, alone.worker.unitsDone, performance.now()];
-          // 20 units more, or three times that by the worker given only the working addresses.
-          const window = () => mixed.worker.unitsDone - m0 >= 20 || alone.worker.unitsDone - a0 >= 60;
-          await waitFor('20 units more (or 60 alone)', () => (window() ? true : undefined), 60_000);
-          const seconds = (performance.now() - t0) / 1000;
-          const [mixedRate, aloneRate] = [(mixed.worker.unitsDone - m0) / seconds, (alone.worker.unitsDone - a0) / seconds];
-          // The calls until now: the one in flight is abandoned by the stop, which the worker does not say.
-          const calls = mixed.calls.slice();
-          await Promise.all([mixed.stop(), alone.stop()]);
-          assert.deepEqual(calls.slice(c0).filter((c) => !c.ok), [], `no call failed: ${JSON.stringify(mixed.lines)}`);
-          assert.deepEqual(rngWarnings(mixed.lines.slice(l0)), []);
-          assert.equal(rngWarnings(mixed.lines).length, streaks(calls), `one warning per streak: ${JSON.stringify(mixed.lines)}`);
-          assert.ok(Math.abs(mixedRate - aloneRate) <= aloneRate * 0.1, `${mixedRate.toFixed(1)} units/s with the bad addresses, ${aloneRate.toFixed(1)} without`);
-          for (const address of bad) assert.equal(said(address).length, 1, `${address} said once: ${JSON.stringify(said(address))}`);
-        });
-      }),
-      30_000,
-      60,
-    );
-    t.diagnostic(`addresses: ${runs} generated runs in ${((performance.now() - started) / 1000).toFixed(1)} s, seed ${seed}`);
+          if (roles[i] === 'blackholed') await blackhole(run, address, port);
+          if (roles[i] === 'refusing' || roles[i] === 'blackholed') bad.push(address);
+        }
+        const hasher = await recordingHasher(run);
+        const common = { hasherUrl: hasher.url, timeoutMs: 2500, connections, workDelayMs: 20, rngUrl: `http://rng.test:${port}` };
+        const mixed = workerInProcess(run, { ...common, resolve: async () => [...working, ...bad] });
+        const alone = workerInProcess(run, { ...common, resolve: async () => working });
+        const said = (address: string) => mixed.lines.filter((l) => l.level === 'warn' && String(l.fields.address).includes(address));
+        // Two turns of the addresses: each bad one met. A call that meets blackholed addresses it
+        // has not met before may spend its time connecting to them and fail: from here on, none may.
+        await waitFor('two turns of the addresses', () => (mixed.calls.length >= 2 * addresses.length ? true : undefined), 15_000);
+        const [c0, l0] = [mixed.calls.length, mixed.lines.length];
+        const [m0, a0, t0] = [mixed.worker.unitsDone, alone.worker.unitsDone, performance.now()];
+        // 20 units more, or three times that by the worker given only the working addresses.
+        const window = () => mixed.worker.unitsDone - m0 >= 20 || alone.worker.unitsDone - a0 >= 60;
+        await waitFor('20 units more (or 60 alone)', () => (window() ? true : undefined), 60_000);
+        const seconds = (performance.now() - t0) / 1000;
+        const [mixedRate, aloneRate] = [(mixed.worker.unitsDone - m0) / seconds, (alone.worker.unitsDone - a0) / seconds];
+        // The calls until now: the one in flight is abandoned by the stop, which the worker does not say.
+        const calls = mixed.calls.slice();
+        await Promise.all([mixed.stop(), alone.stop()]);
+        assert.deepEqual(calls.slice(c0).filter((c) => !c.ok), [], `no call failed: ${JSON.stringify(mixed.lines)}`);
+        assert.deepEqual(rngWarnings(mixed.lines.slice(l0)), []);
+        assert.equal(rngWarnings(mixed.lines).length, streaks(calls), `one warning per streak: ${JSON.stringify(mixed.lines)}`);
+        assert.ok(Math.abs(mixedRate - aloneRate) <= aloneRate * 0.1, `${mixedRate.toFixed(1)} units/s with the bad addresses, ${aloneRate.toFixed(1)} without`);
+        for (const address of bad) assert.equal(said(address).length, 1, `${address} said once: ${JSON.stringify(said(address))}`);
+      });
+    });
+    await check('addresses', fc.asyncProperty(roles, connectionsArb, budgeted.run), 60);
+    t.diagnostic(`addresses: ${budgeted.runs()} generated runs in ${((performance.now() - started) / 1000).toFixed(1)} s, seed ${seed}`);
   });
 });
