@@ -1,8 +1,8 @@
 // Requests Node refuses before fastify routes them get the one-line text answer of every other
 // error (real processes, raw sockets). Slowloris: a request whose headers or body trickle in
-// is cut at the documented limit: headers and body whole within REQUEST_TIMEOUT_MS; the
-// bounds are loose on purpose: a loaded 2-core machine stretches the cut, and Node's default
-// check every 30 s let such requests live 36-67 s.
+// is cut at the documented limit: headers and body whole within REQUEST_TIMEOUT_MS. The upper
+// bound is twice that: a loaded 2-core machine stretches the cut, and Node's default check
+// every 30 s let such requests live 36-67 s.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { REQUEST_TIMEOUT_MS } from '../../src/lib/refusals.js';
@@ -25,7 +25,7 @@ it(`slow clients are cut after ${REQUEST_TIMEOUT_MS / 1000} s with a one-line 40
     const { answer, closedAfterMs, written } = await trickle.exchange;
     const what = `${trickle.service.name}, ${trickle.what}`;
     t.diagnostic(`${what}: cut after ${(closedAfterMs / 1000).toFixed(1)} s, ${written} bytes written`);
-    assert.ok(closedAfterMs >= REQUEST_TIMEOUT_MS - 2000 && closedAfterMs < REQUEST_TIMEOUT_MS + 4000, `${what}: cut after ${closedAfterMs} ms`);
+    assert.ok(closedAfterMs >= REQUEST_TIMEOUT_MS - 2000 && closedAfterMs < 2 * REQUEST_TIMEOUT_MS, `${what}: cut after ${closedAfterMs} ms`);
     const { status, headers: answerHeaders, body: text } = parseAnswer(answer);
     assert.equal(status, 408, `${what}: ${answer}`);
     assert.equal(answerHeaders['content-type'], 'text/plain; charset=utf-8');
