@@ -15,8 +15,8 @@ const deployedHere = { says: 'the lab deployed it', holds: async (p: Play) => p.
 
 /** The registry's list of repositories (the page's curl), and a read of it: undefined while it answers no 200. */
 const catalogUrl = (o: LabOptions) => `http://${o.registry}/v2/_catalog`;
-async function readCatalog(o: LabOptions) {
-  const res = await fetchWithin(catalogUrl(o), undefined, 3000);
+async function readCatalog(o: LabOptions, signal: AbortSignal) {
+  const res = await fetchWithin(catalogUrl(o), signal, 3000);
   return res.ok ? ((await res.json()) as { repositories: string[] }).repositories : undefined;
 }
 
@@ -51,7 +51,7 @@ function registryStackStep(o: LabOptions): Step {
           ...(otherRegistryImage ? { env: { REGISTRY_IMAGE: o.registryImage }, departure: 'another registry image (--registry-image): no registry is reachable here' } : {}),
         },
         {
-          when: { says: `nothing answers at ${catalog} yet`, holds: async (p) => !(await readCatalog(o).catch(() => undefined)) && Boolean((p.figures.registryDeployed = 'yes')) },
+          when: { says: `nothing answers at ${catalog} yet`, holds: async (p) => !(await readCatalog(o, p.signal).catch(() => undefined)) && Boolean((p.figures.registryDeployed = 'yes')) },
           undo: { key: registryStack, actions: removeStacks(registryStack) },
         },
       ),
@@ -59,7 +59,7 @@ function registryStackStep(o: LabOptions): Step {
         do: 'wait',
         for: `${catalog} to answer (curl 127.0.0.1:5000/v2/_catalog)`,
         until: async (p) => {
-          const repositories = await waitUntil(catalog, () => readCatalog(o), waitOptions(p));
+          const repositories = await waitUntil(catalog, () => readCatalog(o, p.signal), waitOptions(p));
           return { figure: `${p.figures.registryDeployed ? `${registryStack}_registry runs` : `${o.registry} already answers: no registry stack deployed`}; ${catalog}: ${JSON.stringify({ repositories })}` };
         },
       },
@@ -77,12 +77,12 @@ const buildAndPushStep = (o: LabOptions): Step => ({
     {
       do: 'expect',
       that: `hasher, rng, webui, worker in ${o.registry} with tag latest`,
-      async check() {
+      async check(p) {
         for (const s of appServices) {
-          const tags = await registryTags(o.registry, s);
+          const tags = await registryTags(o.registry, s, p.signal);
           if (!tags?.includes('latest')) throw new Failure(`${o.registry} has no ${s}:latest after the push (tags: ${tags?.join(', ') ?? 'none'})`);
         }
-        return { figure: `4 images in ${o.registry}: ${(await readCatalog(o))?.join(', ')}` };
+        return { figure: `4 images in ${o.registry}: ${(await readCatalog(o, p.signal))?.join(', ')}` };
       },
     },
   ],

@@ -43,7 +43,7 @@ const networkGone: Action[] = [
 ];
 
 /** Whether a registry answers at --registry (GET /v2/). */
-const registryAnswers = (o: LabOptions) => fetchWithin(`http://${o.registry}/v2/`, undefined, 3000).then((r) => r.ok || undefined);
+const registryAnswers = (o: LabOptions, signal: AbortSignal) => fetchWithin(`http://${o.registry}/v2/`, signal, 3000).then((r) => r.ok || undefined);
 
 const swarmStep: Step = {
   title: 'The Swarm',
@@ -67,9 +67,9 @@ const registryStep = (o: LabOptions): Step => ({
   actions: [
     {
       ...created(departs(docker('service', 'create', '--detach', '--name', registryService, '--publish', publishArg(o, 5000, 5000), o.registryImage), modeDeparture(o), detached, otherImage(o, 'registryImage', 'registry')), registryService),
-      when: { says: `nothing answers at http://${o.registry}/v2/ yet`, holds: async (p) => !(await registryAnswers(o).catch(() => undefined)) && Boolean((p.figures.registryCreated = 'yes')) },
+      when: { says: `nothing answers at http://${o.registry}/v2/ yet`, holds: async (p) => !(await registryAnswers(o, p.signal).catch(() => undefined)) && Boolean((p.figures.registryCreated = 'yes')) },
     },
-    { do: 'wait', for: `GET http://${o.registry}/v2/ to answer 200`, until: (p) => waitUntil(`the registry at ${o.registry}`, () => registryAnswers(o), waitOptions(p)).then(() => ({ figure: `${o.registry} answers${p.figures.registryCreated ? '' : ' (already: no service created)'}` })) },
+    { do: 'wait', for: `GET http://${o.registry}/v2/ to answer 200`, until: (p) => waitUntil(`the registry at ${o.registry}`, () => registryAnswers(o, p.signal), waitOptions(p)).then(() => ({ figure: `${o.registry} answers${p.figures.registryCreated ? '' : ' (already: no service created)'}` })) },
   ],
 });
 
@@ -92,8 +92,8 @@ function buildImagesStep(o: LabOptions): Step {
       ...appServices.map((s): Action => ({
         do: 'expect',
         that: `${s}:${o.tag} in ${o.registry}`,
-        async check() {
-          const tags = await registryTags(o.registry, s);
+        async check(p) {
+          const tags = await registryTags(o.registry, s, p.signal);
           if (!tags?.includes(o.tag)) throw new Failure(`${o.registry} has no ${s}:${o.tag} after the push (tags: ${tags?.join(', ') ?? 'none'})`);
           return { figure: `${o.registry}/${s}:${o.tag}` };
         },
