@@ -128,7 +128,7 @@ describe('upstream faults, generated (fast-check; FC_SEED replays a run)', () =>
   it('names resolving to working, refusing and blackholed addresses of both families: once each is met, no call fails and the rate is that of the working addresses alone', { timeout: 120_000 }, async (t) => {
     const started = performance.now();
     const role = fc.constantFrom('working', 'refusing', 'blackholed', 'absent');
-    const roles = fc.tuple(role, role, role, role).filter((r) => r.includes('working') && r.some((x) => x === 'refusing' || x === 'blackholed'));
+    const roleSets = fc.tuple(role, role, role, role).filter((r) => r.includes('working') && r.some((x) => x === 'refusing' || x === 'blackholed'));
     const budgeted = withinBudget(30_000, async (roles: string[], connections: Connections) => {
       await inScope(async (run) => {
         const addresses = ['::1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
@@ -168,7 +168,7 @@ describe('upstream faults, generated (fast-check; FC_SEED replays a run)', () =>
         for (const address of bad) assert.equal(said(address).length, 1, `${address} said once: ${JSON.stringify(said(address))}`);
       });
     });
-    await check('addresses', fc.asyncProperty(roles, connectionsArb, budgeted.run), 60);
+    await check('addresses', fc.asyncProperty(roleSets, connectionsArb, budgeted.run), 60);
     t.diagnostic(`addresses: ${budgeted.runs()} generated runs in ${((performance.now() - started) / 1000).toFixed(1)} s, seed ${seed}`);
   });
 });
