@@ -68,6 +68,7 @@ export interface Store {
   /**
    * Adds units to the counter, the coins to the wallet and stores the report, by FlushId's rule.
    * `sent` is called when the flush leaves for the store: until then, a failure surely changed nothing.
+   * If it throws, the flush is not sent and the call fails with that error.
    */
   recordWork(units: number, coins: Coin[], report: WorkerReport, flush: FlushId, sent?: () => void): Promise<void>;
   readTotals(): Promise<Totals>;

@@ -223,7 +223,11 @@ export class Worker {
     const sentBefore = batch.maybeApplied;
     try {
       // Unknown once sent, until the store says otherwise: stop() may not wait for the answer.
-      await this.o.store.recordWork(batch.units, batch.coins, batch.report, batch.flush, () => (batch.maybeApplied = true));
+      // Once the final line is out, nothing leaves: it counted what was unsent as not saved.
+      await this.o.store.recordWork(batch.units, batch.coins, batch.report, batch.flush, () => {
+        if (this.finished) throw new Error('the worker has stopped: not sent');
+        batch.maybeApplied = true;
+      });
     } catch (err) {
       batch.maybeApplied = sentBefore || (batch.maybeApplied && mayHaveBeenApplied(err));
       this.streaks.failed('redis', err);
