@@ -2,7 +2,7 @@
 // like the original single-threaded Flask server. That queue is the workshop's bottleneck.
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import * as z from 'zod';
 import { millis, serverEnv } from '../lib/config.js';
@@ -90,6 +90,11 @@ function oneAtATime(delayMs: number, { metrics, shutdown }: Service) {
     buckets: [0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
     registers: [metrics],
   }).series();
+  const abandoned = new Counter({
+    name: 'rng_abandoned_total',
+    help: 'Queued requests skipped at their turn: their client had left (timed out)',
+    registers: [metrics],
+  });
 
   return <T>(socket: { destroyed: boolean }, answer: () => T): T | Promise<T | undefined> => {
     // No delay and nobody ahead: the turn is now. `answer` is synchronous, so requests are still
@@ -102,7 +107,10 @@ function oneAtATime(delayMs: number, { metrics, shutdown }: Service) {
     return queue(async () => {
       waited((performance.now() - queuedAt) / 1000);
       // A client that gave up (timeout) must not cost the others a delay.
-      if (socket.destroyed) return undefined;
+      if (socket.destroyed) {
+        abandoned.inc();
+        return undefined;
+      }
       // Shutdown ends the delay: every request in flight is answered before the connections close.
       await sleep(delayMs, shutdown);
       return answer();
