@@ -11,9 +11,11 @@ const seed = Number(process.env.CHECK_SEED ?? Date.now() % 2 ** 31);
 const runs = { seed, numRuns: 300, interruptAfterTimeLimit: 20_000 };
 
 const name = fc.stringMatching(/^[a-z0-9][a-z0-9.-]{0,20}$/);
+const address = fc.oneof(name, fc.ipV4(), fc.ipV6().map((a) => `[${a}]`));
+const port = fc.option(fc.integer({ min: 1, max: 65535 }).map((p) => `:${p}`), { nil: '' });
 const host = fc.oneof(
-  fc.tuple(name, fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `tcp://${h}:${p}`),
-  fc.tuple(fc.option(fc.stringMatching(/^[a-z_][a-z0-9_]{0,8}$/)), name).map(([u, h]) => `ssh://${u ? `${u}@` : ''}${h}`),
+  fc.tuple(address, port).map(([h, p]) => `tcp://${h}${p}`),
+  fc.tuple(fc.option(fc.stringMatching(/^[a-z_][a-z0-9_]{0,8}$/)), address, port).map(([u, h, p]) => `ssh://${u ? `${u}@` : ''}${h}${p}`),
   fc.stringMatching(/^\/[a-z0-9/._-]{1,30}$/).map((p) => `unix://${p}`),
   fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9_.+-]{0,20}$/),
 );
@@ -41,9 +43,9 @@ const goodFile = fc.array(fc.oneof(goodLine, blank), { minLength: 1, maxLength: 
 
 test(`the parser returns every good line, in order, with its line number (seed ${seed})`, () => {
   fc.assert(
-    fc.property(goodFile, (lines) => {
+    fc.property(goodFile, fc.constantFrom('', '\uFEFF'), fc.constantFrom('\n', '\r\n'), (lines, bom, newline) => {
       const goods = lines.flatMap((l, i) => (typeof l === 'string' ? [] : [{ ...l, line: i + 1 }]));
-      const text = lines.map((l) => (typeof l === 'string' ? l : render(l))).join('\n');
+      const text = bom + lines.map((l) => (typeof l === 'string' ? l : render(l))).join(newline);
       if (goods.length === 0) return assert.throws(() => parseClusters(text, 'c.txt'), /^Error: c\.txt: no cluster/);
       const parsed = parseClusters(text, 'c.txt');
       assert.deepEqual(

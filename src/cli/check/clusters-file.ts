@@ -18,19 +18,20 @@ export interface ClusterEntry {
 export class ClustersFileError extends Error {}
 
 const hostShapes: [RegExp, 'url' | 'context'][] = [
-  [/^tcp:\/\/[\w.-]+(:\d{1,5})?$|^tcp:\/\/\[[\da-fA-F:]+\](:\d{1,5})?$/, 'url'],
-  [/^ssh:\/\/([\w.-]+@)?[\w.-]+(:\d{1,5})?$/, 'url'],
+  [/^tcp:\/\/[\w.-]+(:\d{1,5})?$|^tcp:\/\/\[[\da-fA-F:.]+\](:\d{1,5})?$/, 'url'],
+  [/^ssh:\/\/([\w.-]+@)?([\w.-]+|\[[\da-fA-F:.]+\])(:\d{1,5})?$/, 'url'],
   [/^unix:\/\/\/[\w./-]+$/, 'url'],
   // Docker's own rule for context names.
   [/^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$/, 'context'],
 ];
-const registryShape = /^[\w.-]+(:\d{1,5})?$|^\[[\da-fA-F:]+\](:\d{1,5})?$/;
+const registryShape = /^[\w.-]+(:\d{1,5})?$|^\[[\da-fA-F:.]+\](:\d{1,5})?$/;
 const expected = 'a Docker host (tcp://HOST:PORT, ssh://[USER@]HOST, unix:///PATH) or a Docker context name';
 
 /** The clusters of the file's text; `name` is the file as the user gave it, for the errors. */
 export function parseClusters(text: string, name: string): ClusterEntry[] {
   const clusters: ClusterEntry[] = [];
-  for (const [i, raw] of text.split(/\r?\n/).entries()) {
+  // A byte-order mark, as some Windows editors write: not part of the first host.
+  for (const [i, raw] of text.replace(/^\uFEFF/, '').split(/\r?\n/).entries()) {
     const at = `${name}:${i + 1}`;
     const words = raw.replace(/(^|\s)#.*$/, '').trim().split(/\s+/).filter(Boolean);
     if (words.length === 0) continue;
