@@ -144,14 +144,17 @@ export async function waitForUpdate(
   await waitUntil(
     `the update of ${service}`,
     async () => {
-      const out = await docker(['service', 'inspect', service, '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{.UpdateStatus.Message}}{{end}}'], {
-        signal: o.signal,
-      });
-      const [state = '', message = ''] = out.trim().split('\t');
+      const format = '{{.Spec.TaskTemplate.ContainerSpec.Image}}\t{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{.UpdateStatus.Message}}{{end}}';
+      const out = await docker(['service', 'inspect', service, '--format', format], { signal: o.signal });
+      const [image = '', state = '', message = ''] = out.trim().split('\t');
       o.progress?.(`${service}: update ${state || 'pending'}`);
       if (state === 'completed') return true;
       if (state.startsWith('rollback') || state === 'paused') throw new Failure(`update of ${service} ${state}: ${message}`);
-      throw new Error(state || 'not started');
+      if (state) throw new Error(state);
+      // Swarm clears the status at each change of the spec and sets it once tasks are replaced:
+      // the timeout's reason then says what the spec asks for and what runs.
+      const running = (await serviceTasks(docker, service, o.signal)).filter((t) => t.desired === 'Running').map((t) => `${t.image} on ${t.node} (${t.current})`);
+      throw new Error(`not started: the spec runs ${image}; its tasks: ${running.join(', ') || 'none'}`);
     },
     { ...o, progress: undefined },
   );
