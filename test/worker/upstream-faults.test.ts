@@ -79,23 +79,27 @@ const answer: fc.Arbitrary<Answer> = fc
       raw = Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from(body.length ? '\r\n0\r\n\r\n' : '\r\n')]);
     }
     const extra = a.extra ? Buffer.from('HTTP/1.1 200 OK\r\ngarbage') : Buffer.alloc(0);
-    raw = Buffer.concat([raw, extra]);
     const head = `${a.informational.join('')}${a.statusLine}\r\n${headers.filter(Boolean).join('\r\n')}\r\n\r\n`;
+    /** Where the answer ends and the extra bytes begin. */
+    const answerEnd = head.length + raw.length;
+    raw = Buffer.concat([raw, extra]);
     const whole = Buffer.concat([Buffer.from(head, 'latin1'), raw]);
     const cutAt = a.earlyClose ?? undefined;
-    const sent = cutAt !== undefined && cutAt < whole.length ? whole.subarray(head.length, cutAt) : raw;
     const early = cutAt !== undefined && cutAt < whole.length;
-    // Right: a 200, 32 bytes framed by a length or chunks (or the close), all sent. HTTP/1.0 is
-    // right too: the original rng (Werkzeug, single-threaded) answers in it.
+    const sent = early ? whole.subarray(head.length, cutAt) : raw;
+    const extraSent = early ? Math.max(0, cutAt - answerEnd) : extra.length;
+    // Right: a 200, 32 bytes framed by a length or chunks (or the close), all sent; a close
+    // within the extra bytes after it cuts no answer. HTTP/1.0 is right too: the original rng
+    // (Werkzeug, single-threaded) answers in it.
     const right =
       a.statusLine.endsWith(' 200 OK') &&
       a.contentType !== 'text/html' &&
       a.bodyLength === 32 &&
-      !early &&
+      !(early && cutAt < answerEnd) &&
       (a.framing === 'length' || (a.framing === 'chunked' && body.length > 0) || (a.framing === 'none' && !a.extra));
     const close = early || a.framing === 'none' || a.framing === 'wrong-length' || a.extra || a.statusLine.startsWith('HTTP/1.0');
     const dripped = a.drip ? Array.from({ length: Math.ceil(whole.length / a.drip.step) }, (_, i) => ({ at: i * a.drip!.step, pauseMs: a.drip!.everyMs })) : [];
-    return scripted(head, early ? sent : raw, [...a.cuts, ...dripped], { close, right, rightBody: body, extra: extra.length });
+    return scripted(head, sent, [...a.cuts, ...dripped], { close, right, rightBody: body, extra: extraSent });
   });
 
 describe('upstream faults, generated (fast-check; FC_SEED replays a run)', () => {
