@@ -79,8 +79,9 @@ it('the dashboard in every state and transition', { timeout: 300_000 }, async (t
     const first = workers.length + 1;
     const started = await Promise.all(
       Array.from({ length: count }, async (_, i) => {
-        const worker = await startService(t, 'worker', { ...env, INSTANCE_NAME: `worker-${first + i}` }, { waitHealthy: false });
-        instanceNames.set(worker, `worker-${first + i}`);
+        const name = `worker-${first + i}`;
+        const worker = await startService(t, 'worker', { ...env, INSTANCE_NAME: name }, { waitHealthy: false });
+        instanceNames.set(worker, name);
         return worker;
       }),
     );

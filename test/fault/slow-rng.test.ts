@@ -63,7 +63,7 @@ it('slow rng: workers time out after CALL_TIMEOUT_MS and back off; rng_queue_dep
   // skipped at its turn instead of costing a delay for nobody. rng's own count says so.
   const abandoned = () => metricValue(rng.url, 'rng_abandoned_total');
   const before = await abandoned();
-  const clients = Array.from({ length: LEAVING }, () => net.connect(Number(new URL(rng.url).port), '127.0.0.1'));
+  const clients = Array.from({ length: LEAVING }, () => net.connect(rng.port, '127.0.0.1'));
   for (const client of clients) {
     client.on('error', () => {});
     client.write('GET /32 HTTP/1.1\r\nHost: rng\r\n\r\n');
